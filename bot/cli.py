@@ -1,0 +1,59 @@
+"""The editor's and operator's CLI: thin commands over the library.
+
+Each command parses its options, calls one library function, and turns a BotError into one line
+on stderr with exit status 1 (2 for usage or configuration errors). `--debug` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from bot.errors import BotError
+
+
+class BotGroup(click.Group):
+    """Turns our errors into `Error: …` and the right exit code, unless --debug."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BotError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=BotGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.version_option(package_name="bwr-bot")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Cross-posts the Barbershop Whispers…Russia newsletter to Bluesky as threads.
+
+    Settings come from the environment and .env (see .env.example).
+
+    Example: python -m bot preview --feed ../shared/fixtures/bwr/feed.xml --latest
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def main() -> None:
+    cli(prog_name="python -m bot")
+
+
+# Commands live in their own modules and register on `cli` on import.
+from bot import commands as _commands  # noqa: E402,F401
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+    sys.exit(0)

@@ -1,0 +1,62 @@
+"""One error tree for the whole bot.
+
+    BotError                    anything the bot reports as one clear line
+    ├── ConfigError             a setting or the newsletter profile is wrong (exit 2)
+    ├── FeedError               the feed cannot be fetched or parsed
+    ├── IssueError              an issue cannot be read
+    ├── ThreadError             an issue cannot be composed into posts
+    ├── CardError               a link card cannot be built (callers fall back to the feed's data)
+    ├── PublishError            Bluesky refused or failed a write
+    │   ├── AuthError           the credentials or the saved session are not accepted
+    │   └── RecordInvalid       the PDS says a record is invalid (400): retrying will not help
+    └── StoreError              the database cannot be used
+
+Third-party exceptions are converted only in the edge module that calls the library
+(`raise FeedError(...) from exc`), and the message names the issue and what to do next.
+"""
+
+from __future__ import annotations
+
+
+class BotError(Exception):
+    """Something the bot reports as one line; `exit_code` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class ConfigError(BotError):
+    """A setting or the newsletter profile is missing or wrong."""
+
+    exit_code = 2
+
+
+class FeedError(BotError):
+    """The feed could not be fetched or parsed."""
+
+
+class IssueError(BotError):
+    """An issue could not be read."""
+
+
+class ThreadError(BotError):
+    """An issue could not be composed into a thread."""
+
+
+class CardError(BotError):
+    """A link card could not be fetched or built."""
+
+
+class PublishError(BotError):
+    """Bluesky refused or failed a write."""
+
+
+class AuthError(PublishError):
+    """The handle, app password or saved session were not accepted."""
+
+
+class RecordInvalid(PublishError):
+    """The PDS says a record is invalid; retrying the same record will not help."""
+
+
+class StoreError(BotError):
+    """The database could not be used."""

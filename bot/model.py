@@ -1,0 +1,115 @@
+"""What the newsletter is made of, in its own words: an Issue with Takeaways, FollowUps and
+QuickBites, each item with its reading Links. Plain data, no I/O; `to_json` gives the contract
+shape of `inspect --json` (../shared/docs/contracts.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Link:
+    """A reading link: its title as the newsletter writes it, and the address."""
+
+    title: str
+    url: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"title": self.title, "url": self.url}
+
+
+@dataclass(frozen=True)
+class Takeaway:
+    """One takeaway bullet: an ALL-CAPS label and one or two sentences."""
+
+    label: str
+    text: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"label": self.label, "text": self.text}
+
+
+@dataclass(frozen=True)
+class Item:
+    """A follow-up or a quick bite: a headline, its paragraphs and its reading links."""
+
+    headline: str
+    paragraphs: tuple[str, ...] = ()
+    links: tuple[Link, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "headline": self.headline,
+            "paragraphs": list(self.paragraphs),
+            "links": [link.to_json() for link in self.links],
+        }
+
+
+# The newsletter's names for the two kinds of item; same shape.
+FollowUp = Item
+QuickBite = Item
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One newsletter issue as the bot read it from a feed entry."""
+
+    guid: str
+    link: str
+    title: str
+    subtitle: str = ""
+    published: datetime | None = None
+    cover_image: str | None = None
+    volume: str | None = None
+    language: str = "en"
+    takeaways: tuple[Takeaway, ...] = ()
+    follow_ups: tuple[Item, ...] = ()
+    quick_bites: tuple[Item, ...] = ()
+    content_hash: str = ""
+    # What the reader noticed but could not place (shown by `inspect`, never silently dropped).
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def is_bwr_shaped(self) -> bool:
+        return bool(self.takeaways or self.follow_ups or self.quick_bites)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "guid": self.guid,
+            "link": self.link,
+            "title": self.title,
+            "subtitle": self.subtitle,
+            "published": self.published.isoformat() if self.published else None,
+            "cover_image": self.cover_image,
+            "volume": self.volume,
+            "takeaways": [t.to_json() for t in self.takeaways],
+            "follow_ups": [i.to_json() for i in self.follow_ups],
+            "quick_bites": [i.to_json() for i in self.quick_bites],
+        }
+
+
+@dataclass(frozen=True)
+class FeedInfo:
+    """The feed's own title, link and language."""
+
+    title: str = ""
+    link: str = ""
+    language: str = "en"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"title": self.title, "link": self.link}
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A parsed feed: its info and its issues, newest first."""
+
+    info: FeedInfo
+    issues: tuple[Issue, ...] = field(default_factory=tuple)
+    # feedparser's bozo message when the feed was malformed but still yielded entries.
+    problem: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"feed": self.info.to_json(), "issues": [i.to_json() for i in self.issues]}

@@ -1,0 +1,95 @@
+"""Settings from the environment and `.env` (python-dotenv), as ../shared/docs/contracts.md
+lists them. A wrong setting stops start-up with one line naming it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from dotenv import load_dotenv
+
+from bot.errors import ConfigError
+
+DEFAULT_FEED_URL = "https://aablanco.substack.com/feed"
+DEFAULT_SERVICE = "https://bsky.social"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    feed_url: str = DEFAULT_FEED_URL
+    bsky_service: str = DEFAULT_SERVICE
+    bsky_handle: str | None = None
+    bsky_app_password: str | None = field(default=None, repr=False)  # never printed
+    database_url: str = ""
+    poll_interval: int = 300
+    bot_config: str = str(PROJECT_ROOT / "config" / "bwr.toml")
+    backfill_hours: float = 48.0
+
+    @property
+    def dry_run(self) -> bool:
+        """Without credentials the bot composes but never posts."""
+        return not (self.bsky_handle and self.bsky_app_password)
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{PROJECT_ROOT / 'data' / 'bot.db'}"
+
+
+def load_settings(env: dict[str, str] | None = None, dotenv: bool = True) -> Settings:
+    """Settings from `env` (default: os.environ after reading `.env` without overriding)."""
+    if env is None:
+        if dotenv:
+            load_dotenv(PROJECT_ROOT / ".env", override=False)
+            load_dotenv(override=False)  # a .env in the working directory, if any
+        env = dict(os.environ)
+
+    def get(name: str) -> str | None:
+        v = env.get(name)
+        return v.strip() if v is not None and v.strip() != "" else None
+
+    service = get("BSKY_SERVICE") or DEFAULT_SERVICE
+    parsed = urlparse(service)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(f"BSKY_SERVICE: {service!r} is not an http(s) URL like https://bsky.social")
+    handle = get("BSKY_HANDLE")
+    password = get("BSKY_APP_PASSWORD")
+    if handle and not password:
+        raise ConfigError("BSKY_APP_PASSWORD: missing; set an app password for BSKY_HANDLE (or unset BSKY_HANDLE for a dry run)")
+    if password and not handle:
+        raise ConfigError("BSKY_HANDLE: missing; set the account's handle for BSKY_APP_PASSWORD")
+    if handle:
+        handle = handle.lstrip("@")
+        if "." not in handle and not handle.startswith("did:"):
+            raise ConfigError(f"BSKY_HANDLE: {handle!r} is not a handle like name.bsky.social")
+
+    def number(name: str, default: float, minimum: float, kind: type = int) -> float:
+        raw = get(name)
+        if raw is None:
+            return default
+        try:
+            value = kind(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {raw!r} is not a number") from exc
+        if value < minimum:
+            raise ConfigError(f"{name}: {raw} is too small (at least {minimum})")
+        return value
+
+    bot_config = get("BOT_CONFIG") or str(PROJECT_ROOT / "config" / "bwr.toml")
+    if not Path(bot_config).is_file():
+        raise ConfigError(f"BOT_CONFIG: profile file {bot_config} does not exist")
+    database_url = get("DATABASE_URL") or default_database_url()
+    if "://" not in database_url:
+        raise ConfigError(f"DATABASE_URL: {database_url!r} is not a SQLAlchemy URL like sqlite:///data/bot.db")
+    return Settings(
+        feed_url=get("FEED_URL") or DEFAULT_FEED_URL,
+        bsky_service=service.rstrip("/"),
+        bsky_handle=handle,
+        bsky_app_password=password,
+        database_url=database_url,
+        poll_interval=int(number("POLL_INTERVAL", 300, 10)),
+        bot_config=bot_config,
+        backfill_hours=float(number("BACKFILL_HOURS", 48.0, 0, float)),
+    )

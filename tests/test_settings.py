@@ -1,0 +1,74 @@
+"""Settings and the newsletter profile: defaults, and one clear line for each wrong value."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.errors import ConfigError
+from bot.profile import load_profile, parse_profile
+from bot.settings import DEFAULT_FEED_URL, load_settings
+
+
+def test_defaults_without_credentials_are_a_dry_run():
+    """With nothing set, the contract's defaults apply and the bot is a dry run."""
+    s = load_settings(env={})
+    assert s.feed_url == DEFAULT_FEED_URL
+    assert s.bsky_service == "https://bsky.social"
+    assert s.poll_interval == 300
+    assert s.database_url.startswith("sqlite:///") and s.database_url.endswith("data/bot.db")
+    assert s.dry_run
+
+
+def test_password_never_in_repr():
+    """The app password never shows in a printed Settings."""
+    s = load_settings(env={"BSKY_HANDLE": "me.test", "BSKY_APP_PASSWORD": "abcd-efgh-ijkl-mnop"})
+    assert not s.dry_run
+    assert "abcd-efgh" not in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"POLL_INTERVAL": "soon"}, "POLL_INTERVAL"),
+        ({"POLL_INTERVAL": "1"}, "POLL_INTERVAL"),
+        ({"BSKY_SERVICE": "bsky.social"}, "BSKY_SERVICE"),
+        ({"BSKY_HANDLE": "me.test"}, "BSKY_APP_PASSWORD"),
+        ({"BSKY_APP_PASSWORD": "x"}, "BSKY_HANDLE"),
+        ({"BOT_CONFIG": "/nonexistent/profile.toml"}, "BOT_CONFIG"),
+        ({"DATABASE_URL": "data/bot.db"}, "DATABASE_URL"),
+    ],
+)
+def test_a_wrong_setting_is_named(env, named):
+    """A wrong or missing setting stops start-up with one line that names it."""
+    with pytest.raises(ConfigError) as err:
+        load_settings(env=env)
+    assert str(err.value).startswith(named)
+    assert "\n" not in str(err.value)
+
+
+def test_bundled_profile_loads():
+    """The BWR profile names the newsletter's sections and templates."""
+    p = load_profile()
+    assert "Takeaways" in p.sections.takeaways
+    assert p.thread.templates["takeaway"] == "{label} — {text}"
+    assert p.sections.volume.search("Vol 3, No 28 - BWR 06.07.2025")
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"newsletter": {"name": "X"}, "thread": {"quick_bites": "elsewhere"}}, "thread.quick_bites"),
+        ({"newsletter": {"name": "X"}, "thread": {"templates": {"root": "{nope}"}}}, "thread.templates.root"),
+        ({"newsletter": {"name": "X"}, "thread": {"templates": {"rooot": "x"}}}, "thread.templates.rooot"),
+        ({"newsletter": {"name": "X"}, "thread": {"hashtags": ["two words"]}}, "thread.hashtags"),
+        ({"newsletter": {"name": "X"}, "sections": {"volume": "("}}, "sections.volume"),
+        ({"newsletter": {"name": ""}}, "newsletter.name"),
+        ({"newsletter": {"name": "X", "language": "english!"}}, "newsletter.language"),
+    ],
+)
+def test_a_wrong_profile_names_the_key(data, key):
+    """A profile error names the key at fault, in one line."""
+    with pytest.raises(ConfigError) as err:
+        parse_profile(data, "p.toml")
+    assert f"[{key}]" in str(err.value)
+    assert "\n" not in str(err.value)
