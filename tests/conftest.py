@@ -22,3 +22,8 @@ def profile():
     from bot.profile import load_profile
 
     return load_profile()
+
+
+# Fixture modules owned by the PDS and store work; pytest puts tests/ on sys.path.
+from fixtures_pds import *  # noqa: E402,F401,F403
+from fixtures_store import *  # noqa: E402,F401,F403

@@ -1,3 +1,4 @@
-"""CLI commands, one module per command family, each registering on `bot.cli.cli`."""
+"""CLI commands, one module per command family, each registering on `bot.cli.cli` on import."""
 
-from bot.commands import read as _read  # noqa: F401  (inspect, preview)
+from bot.commands import preview as _preview  # noqa: F401  (preview)
+from bot.commands import read as _read  # noqa: F401  (inspect)

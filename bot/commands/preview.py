@@ -1,0 +1,1 @@
+"""`preview`: the threads the bot would post (built by the thread-composer work)."""
