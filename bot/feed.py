@@ -36,8 +36,8 @@ MAX_REDIRECTS = 5
 # Statuses worth asking again: the server may be busy or briefly broken.
 _RETRY_AFTER_STATUSES = (429, 503)
 _GONE_HINTS = {
-    401: "the feed needs a login; check FEED_URL points at the public feed",
-    403: "the server refuses the bot; check FEED_URL points at the public feed",
+    401: "the feed needs a login; check FEED_URL is the public feed",
+    403: "the server refuses the bot; check FEED_URL is the public feed",
     404: "no feed there; check FEED_URL",
     410: "the feed is gone; check FEED_URL",
 }
