@@ -9,13 +9,14 @@ of microseconds since the Unix epoch, then a 10-bit clock id
 (https://atproto.com/specs/record-key#record-key-type-tid). Our choice of the parts:
 
 - timestamp = the issue's `published` time (UTC; naive means UTC) in microseconds
-  + generation x 10,000 us + the post's place. Keys so grow strictly along the thread, and the
-  TID order on the account follows the order the issues were published in.
+  + generation x 10,000 us + part x 1,000 us + the post's place. Keys so grow strictly along
+  the thread, and the TID order on the account follows the order the issues were published in.
+  `part` numbers the threads of one issue (0, then 1 when quick bites get a thread of their own).
   An issue without a date gets a fixed point in 2020-2024 chosen by a hash of its guid.
 - clock id = 10 bits of SHA-256(guid, generation). Two issues published in the same microsecond
   still differ unless their hashes collide too (1 in 1024); feeds give dates to the second.
 - generation > 0 (`post --force`) moves the whole thread to a fresh block of keys, so a forced
-  repost never collides with the first thread. A thread may have at most 10,000 posts.
+  repost never collides with the first thread. At most 10 parts of at most 1,000 posts each.
 
 Pure: no clock, no randomness, no I/O.
 """
@@ -28,8 +29,10 @@ from datetime import UTC, datetime
 ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 TID_LENGTH = 13
 FIRST_CHARS = ALPHABET[:16]  # the top bit is 0
-GENERATION_SPAN_US = 10_000  # room for this many posts per generation
-MAX_POSTS = GENERATION_SPAN_US
+PART_SPAN_US = 1_000  # room for this many posts per thread
+PARTS = 10  # threads per issue and generation
+GENERATION_SPAN_US = PART_SPAN_US * PARTS
+MAX_POSTS = PART_SPAN_US
 _MAX_TIMESTAMP = (1 << 53) - 1
 _UNDATED_BASE_US = 1_577_836_800_000_000  # 2020-01-01T00:00:00Z
 _UNDATED_RANGE_US = 5 * 365 * 86_400 * 1_000_000
@@ -85,14 +88,18 @@ def _base_timestamp(guid: str, published: datetime | None) -> int:
 
 
 def thread_keys(
-    guid: str, published: datetime | None, count: int, generation: int = 0
+    guid: str, published: datetime | None, count: int, generation: int = 0, part: int = 0
 ) -> list[str]:
     """The record keys of a thread's `count` posts, root first: valid TIDs, strictly increasing,
-    the same on every run for the same issue and generation."""
+    the same on every run for the same issue, generation and part."""
     if count < 0 or count > MAX_POSTS:
         raise ValueError(f"a thread has 0..{MAX_POSTS} posts, not {count}")
     if generation < 0:
         raise ValueError(f"generation must be >= 0, not {generation}")
-    start = _base_timestamp(guid, published) + generation * GENERATION_SPAN_US
+    if not 0 <= part < PARTS:
+        raise ValueError(f"part must be 0..{PARTS - 1}, not {part}")
+    start = (
+        _base_timestamp(guid, published) + generation * GENERATION_SPAN_US + part * PART_SPAN_US
+    )
     clock_id = int.from_bytes(_digest(guid, generation)[:2], "big") & 1023
     return [encode_tid(start + place, clock_id) for place in range(count)]

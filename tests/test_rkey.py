@@ -68,6 +68,15 @@ def test_new_generation_gets_new_keys(guid, published, count, generation):
     assert first.isdisjoint(again)
 
 
+@given(guids, dates, st.integers(1, 200), generations)
+def test_parts_of_an_issue_get_distinct_keys(guid, published, count, generation):
+    """The issue's second thread (quick bites on their own) never shares a key with the first."""
+    first = thread_keys(guid, published, count, generation, part=0)
+    second = thread_keys(guid, published, count, generation, part=1)
+    assert set(first).isdisjoint(second)
+    assert first[-1] < second[0]
+
+
 def test_distinct_issues_published_the_same_second_get_distinct_keys():
     """Two issues with the same date still get different keys (the clock id comes from the guid)."""
     when = datetime(2025, 7, 6, 12, 0, tzinfo=UTC)
