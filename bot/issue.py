@@ -1,0 +1,389 @@
+"""Read an issue's sections: Takeaways, Follow-ups and Quick Bites with their reading links, and
+the closing volume line.
+
+The newsletter's markup drifts from week to week (heading levels, bold paragraphs standing in
+for headings, bullets as lists or paragraphs, dashes or colons after a label), so sections are
+recognised by their words (the profile's variants, any case, any punctuation) and by shape, not
+by exact markup. Whatever is seen inside a section but cannot be placed becomes a warning, so
+`inspect` can show it. Pure: stdlib, lxml and regex only; never raises on any HTML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import regex
+
+from bot.blocks import Block, clean, html_blocks
+from bot.model import Item, Link, Takeaway
+from bot.profile import Profile
+
+__all__ = ["IssueSections", "read_sections", "read_blocks", "parse_takeaway", "heading_key"]
+
+ITEM_KINDS = ("follow_ups", "quick_bites")
+_ITEM_MODES = ("follow_ups", "quick_bites", "combined")
+_BOLD_HEADING = 7  # a bold-only paragraph: a heading below every real one
+# Separators between a takeaway's label and its text, strongest first.
+_SEPARATORS = (
+    regex.compile(r"\s*[\u2014\u2013\u2015]+\s*"),  # em dash, en dash, horizontal bar
+    regex.compile(r"\s*:\s*"),
+    regex.compile(r"\s+-{1,2}\s+|\s*--\s*"),
+)
+_LABEL_TRIM = " \t:;.,\u2014\u2013\u2015-"
+# Substack's own button words when they slip out of their widgets.
+_UI_WORDS = frozenset({"share", "subscribe", "subscribe now", "leave a comment", "share this post"})
+_PREFIXES = {
+    "follow_ups": regex.compile(r"(?i)^\s*follow[\s-]*ups?\s*[:\u2014\u2013-]\s*"),
+    "quick_bites": regex.compile(r"(?i)^\s*quick[\s-]*bites?\s*[:\u2014\u2013-]\s*"),
+}
+
+
+@dataclass(frozen=True)
+class IssueSections:
+    """What the reader found in an issue's HTML."""
+
+    takeaways: tuple[Takeaway, ...] = ()
+    follow_ups: tuple[Item, ...] = ()
+    quick_bites: tuple[Item, ...] = ()
+    volume: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def heading_key(text: str) -> str:
+    """A heading reduced to its words: "Follow-ups & Quick Bites:" -> "followupsandquickbites"."""
+    text = text.casefold().replace("&amp;", "&").replace("&", " and ").replace("+", " and ")
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+def _singular(key: str) -> str:
+    return key[:-1] if key.endswith("s") else key
+
+
+def _is_label(text: str) -> bool:
+    """An ALL-CAPS label: no lower-case letter, at least two capitals, short."""
+    if not text or len(text) > 100 or any(c.islower() for c in text):
+        return False
+    return sum(1 for c in text if c.isupper()) >= 2
+
+
+def parse_takeaway(text: str, lead: str = "") -> tuple[str, str] | None:
+    """Split a takeaway bullet into (label, text), or None when it is not takeaway-shaped.
+
+    The label is the ALL-CAPS part before an em dash, en dash, colon or " - "; a bold lead-in
+    counts as the label even without a separator or capitals.
+    """
+    text = clean(text)
+    for sep in _SEPARATORS:
+        m = sep.search(text)
+        if m and m.start() > 0:
+            label, rest = text[: m.start()].strip(), text[m.end() :].strip()
+            if _is_label(label) and rest:
+                return label, rest
+    lead = clean(lead)
+    if lead and text.startswith(lead) and len(lead) < len(text):
+        label = lead.strip(_LABEL_TRIM)
+        rest = text[len(lead) :].strip(_LABEL_TRIM + " ")
+        separated = lead.rstrip()[-1:] in ":\u2014\u2013-" or text[len(lead) :].lstrip()[:1] in (
+            ":",
+            "\u2014",
+            "\u2013",
+            "-",
+        )
+        if label and rest and len(label.split()) <= 8 and (separated or _is_label(label)):
+            return label, rest
+    return None
+
+
+def _short(text: str, width: int = 60) -> str:
+    text = clean(text)
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def _fold(text: str) -> str:
+    """For prefix comparisons: case and apostrophe/ellipsis spellings do not matter."""
+    return clean(text).casefold().replace("\u2019", "'").replace("\u2026", "...")
+
+
+@dataclass
+class _ItemDraft:
+    kind: str
+    headline: str
+    lead_style: bool = False  # made from a "**Headline.** body" paragraph
+    paragraphs: list[str] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    readings_label: bool = False
+
+    def build(self) -> Item:
+        seen: set[Link] = set()
+        links = tuple(x for x in self.links if not (x in seen or seen.add(x)))  # type: ignore[func-returns-value]
+        return Item(headline=self.headline, paragraphs=tuple(self.paragraphs), links=links)
+
+
+class _Reader:
+    """Walks the blocks once, top to bottom, keeping track of which section it is in."""
+
+    def __init__(self, profile: Profile) -> None:
+        sec = profile.sections
+        self.keys = {
+            "takeaways": {_singular(heading_key(v)) for v in sec.takeaways} - {""},
+            "follow_ups": {_singular(heading_key(v)) for v in sec.follow_ups} - {""},
+            "quick_bites": {_singular(heading_key(v)) for v in sec.quick_bites} - {""},
+            "combined": {_singular(heading_key(v)) for v in sec.combined} - {""},
+        }
+        self.readings = {_singular(heading_key(v)) for v in sec.readings} - {""}
+        self.readings_prefixes = tuple(
+            sorted({_fold(v) for v in sec.readings}, key=len, reverse=True)
+        )
+        self.boilerplate = tuple(_fold(v) for v in sec.boilerplate)
+        self.volume_re = sec.volume
+        self.takeaways: list[Takeaway] = []
+        self.items: dict[str, list[Item]] = {k: [] for k in ITEM_KINDS}
+        self.volume: str | None = None
+        self.warnings: list[str] = []
+        self.mode: str | None = None  # "takeaways" | "follow_ups" | "quick_bites" | "combined"
+        self.level = 0  # heading level of the open section
+        self.outer = 0  # level of an enclosing "Follow-ups & Quick Bites" heading
+        self.item: _ItemDraft | None = None
+        self.item_level = 0  # heading level the open section's items use
+        self.section_items = 0
+        self.reading = False
+        self.tk_found = 0
+        self.tk_list = 0
+        self.tk_item = 0
+        self.tk_intro = 0
+
+    # -- recognising words -------------------------------------------------------------------
+    def section_kind(self, text: str) -> tuple[str | None, bool]:
+        """Which section a heading opens, and whether its words matched exactly."""
+        key = _singular(heading_key(text))
+        if not key:
+            return None, False
+        for kind in ("combined", "takeaways", "follow_ups", "quick_bites"):
+            if key in self.keys[kind]:
+                return kind, True
+        has_fu = any(k in key for k in self.keys["follow_ups"])
+        has_qb = any(k in key for k in self.keys["quick_bites"])
+        if has_fu and has_qb:
+            return "combined", False
+        for kind in ("takeaways", "follow_ups", "quick_bites"):
+            # Allow a little decoration around the words: "This week's Quick Bites", "My Takeaways".
+            if any(
+                (key.startswith(k) or key.endswith(k)) and len(key) - len(k) <= 10
+                for k in self.keys[kind]
+            ):
+                return kind, False
+        return None, False
+
+    def is_readings_label(self, text: str) -> bool:
+        return _singular(heading_key(text)) in self.readings
+
+    def readings_prefix(self, text: str) -> bool:
+        folded = _fold(text)
+        return any(folded.startswith(p) for p in self.readings_prefixes)
+
+    def is_boilerplate(self, text: str) -> bool:
+        folded = _fold(text)
+        return folded in _UI_WORDS or any(folded.startswith(p) for p in self.boilerplate)
+
+    def take_volume(self, text: str) -> bool:
+        m = self.volume_re.match(text)
+        if m and m.group(0).strip():
+            found = clean(m.group(0))
+        elif len(text) <= 60 and self.volume_re.search(text):
+            found = clean(text)
+        else:
+            return False
+        if self.volume is None:
+            self.volume = found
+        return True
+
+    # -- the walk ----------------------------------------------------------------------------
+    def feed(self, b: Block) -> None:
+        if b.kind == "divider":
+            return
+        text = b.text
+        if self.take_volume(text) or self.is_boilerplate(text):
+            return
+        head = b.level if b.kind == "heading" else 0
+        if not head and b.bold_only and not b.quote and not b.list_id:
+            head = _BOLD_HEADING
+        if head and self.is_readings_label(text):
+            self.start_readings(b)
+            return
+        if head:
+            kind, exact = self.section_kind(text)
+            # "Follow-up on Slovakia" deep inside a section is an item's headline, not a section.
+            if kind and (exact or self.mode not in _ITEM_MODES or head <= self.level):
+                self.open(kind, head)
+                return
+        if self.mode == "takeaways":
+            if self.takeaway(b):
+                return
+            self.close()  # the takeaways end where their shape ends
+        if self.mode in _ITEM_MODES:
+            self.in_items(b, head)
+
+    def open(self, kind: str, level: int) -> None:
+        keep_outer = (
+            kind in ITEM_KINDS and self.outer and self.mode in _ITEM_MODES and level > self.outer
+        )
+        outer = self.outer if keep_outer else 0
+        self.close()
+        self.mode, self.level = kind, level
+        self.outer = level if kind == "combined" else outer
+        self.item_level = 0
+        self.section_items = 0
+        self.tk_found = self.tk_list = self.tk_item = self.tk_intro = 0
+
+    def close(self) -> None:
+        self.finish_item()
+        if self.mode == "takeaways" and not self.tk_found:
+            self.warnings.append("takeaways: a Takeaways heading with no takeaways under it")
+        elif self.mode in ITEM_KINDS and not self.section_items:
+            self.warnings.append(f"{self._name(self.mode)}: a heading with no items under it")
+        self.mode = None
+        self.outer = 0
+
+    def finish_item(self) -> None:
+        item = self.item
+        if item is None:
+            return
+        if item.readings_label and not item.links:
+            self.warnings.append(f"{item.headline!r}: a reading label with no links after it")
+        if not item.paragraphs and not item.links:
+            self.warnings.append(f"{item.headline!r}: a headline with nothing under it")
+        self.items[item.kind].append(item.build())
+        self.item = None
+        self.reading = False
+
+    @staticmethod
+    def _name(kind: str | None) -> str:
+        return {"follow_ups": "follow-ups", "quick_bites": "quick bites"}.get(kind or "", "section")
+
+    # -- takeaways ---------------------------------------------------------------------------
+    def takeaway(self, b: Block) -> bool:
+        """Place `b` as a takeaway (or part of one); False when the takeaways have ended."""
+        if b.kind == "heading":
+            return False
+        parsed = parse_takeaway(b.text, b.lead)
+        if parsed:
+            self.takeaways.append(Takeaway(label=parsed[0], text=parsed[1]))
+            self.tk_found += 1
+            self.tk_list, self.tk_item = b.list_id, b.item_id
+            return True
+        if self.tk_found and b.item_id and b.item_id == self.tk_item:
+            last = self.takeaways[-1]  # a second paragraph of the same bullet
+            self.takeaways[-1] = Takeaway(last.label, clean(f"{last.text} {b.text}"))
+            return True
+        if b.list_id and (b.list_id == self.tk_list or not self.tk_found):
+            self.takeaways.append(Takeaway(label="", text=clean(b.text)))
+            self.warnings.append(
+                f"takeaways: a bullet without an ALL-CAPS label: {_short(b.text)!r}"
+            )
+            self.tk_found += 1
+            self.tk_list, self.tk_item = b.list_id, b.item_id
+            return True
+        if not self.tk_found and self.tk_intro < 2:
+            self.tk_intro += 1
+            self.warnings.append(
+                f"takeaways: left out a paragraph before the first one: {_short(b.text)!r}"
+            )
+            return True
+        return False
+
+    # -- follow-ups and quick bites ----------------------------------------------------------
+    def starts_item(self, head: int) -> bool:
+        """Whether a heading of this level opens an item here (False: it ends the section)."""
+        if head == _BOLD_HEADING or head > self.level:
+            return True
+        if self.outer and head > self.outer:
+            return True
+        if self.item_level and head >= self.item_level:
+            return True
+        # Items written at the section's own level (or under a bold "heading") when none yet.
+        return not self.section_items and (head >= self.level or self.level == _BOLD_HEADING)
+
+    def new_item(self, headline: str, lead_style: bool = False) -> None:
+        self.finish_item()
+        kind = self.mode if self.mode in ITEM_KINDS else "quick_bites"
+        for k, prefix in _PREFIXES.items():
+            m = prefix.match(headline)
+            if m and m.end() < len(headline):
+                kind, headline = k, headline[m.end() :]
+        headline = clean(headline).rstrip(":").strip()
+        self.item = _ItemDraft(kind=kind, headline=headline, lead_style=lead_style)
+        self.section_items += 1
+
+    def start_readings(self, b: Block) -> None:
+        if self.item is None:
+            if self.mode in _ITEM_MODES:
+                self.warnings.append(f"{self._name(self.mode)}: a reading label outside any item")
+            return
+        self.item.readings_label = True
+        self.item.links.extend(b.links)
+        self.reading = True
+
+    def in_items(self, b: Block, head: int) -> None:
+        if (b.kind == "heading") or (head == _BOLD_HEADING and not (self.reading and b.links)):
+            if not self.starts_item(head):
+                self.close()
+                return
+            if head != _BOLD_HEADING and not self.item_level:
+                self.item_level = head
+            self.new_item(b.text)
+            return
+        if self.reading:
+            if b.links:
+                self.item.links.extend(b.links)  # type: ignore[union-attr]
+                return
+            self.reading = False
+        if self.readings_prefix(b.text) and b.links:
+            self.start_readings(b)
+            return
+        lead = b.lead.strip()
+        if (
+            lead
+            and not b.quote
+            and len(lead) < len(b.text)
+            and (self.item is None or self.item.lead_style)
+        ):
+            self.new_item(lead.strip(" :.\u2014\u2013-"), lead_style=True)
+            rest = (
+                b.text[len(lead) :].lstrip(" :.\u2014\u2013-")
+                if b.text.startswith(lead)
+                else b.text
+            )
+            if rest.strip() and self.item is not None:
+                self.item.paragraphs.append(rest.strip())
+            return
+        if self.item is not None:
+            self.item.paragraphs.append(b.text)
+        else:
+            self.warnings.append(
+                f"{self._name(self.mode)}: left out a paragraph outside any item: "
+                f"{_short(b.text)!r}"
+            )
+
+
+def read_blocks(blocks: list[Block], profile: Profile) -> IssueSections:
+    """The sections found in an issue's blocks (see bot.blocks.html_blocks)."""
+    reader = _Reader(profile)
+    for block in blocks:
+        reader.feed(block)
+    reader.close()
+    return IssueSections(
+        takeaways=tuple(reader.takeaways),
+        follow_ups=tuple(reader.items["follow_ups"]),
+        quick_bites=tuple(reader.items["quick_bites"]),
+        volume=reader.volume,
+        warnings=tuple(reader.warnings),
+    )
+
+
+def read_sections(html: str | bytes, profile: Profile) -> IssueSections:
+    """Takeaways, follow-ups, quick bites, volume line and warnings of one issue's HTML.
+
+    An issue without some section yields () for it; any HTML (empty, garbage, deeply nested)
+    yields a result, never an exception.
+    """
+    return read_blocks(html_blocks(html), profile)
