@@ -13,7 +13,7 @@ import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from bot.htmlpage_style import CSS
@@ -32,8 +32,16 @@ LINK = "app.bsky.richtext.facet#link"
 TAG = "app.bsky.richtext.facet#tag"
 MENTION = "app.bsky.richtext.facet#mention"
 
-# A thumbnail to inline: the image bytes and their MIME type, keyed by the card's URI.
-Thumb = tuple[bytes, str]
+
+class ImageData(Protocol):
+    """Anything with image bytes and their MIME type, e.g. bot.cards.Thumb."""
+
+    data: bytes
+    mime: str
+
+
+# A thumbnail to inline, keyed by the card's URI: (bytes, MIME type) or an ImageData.
+Thumb = tuple[bytes, str] | ImageData
 
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
@@ -266,16 +274,17 @@ def _card(external: Mapping[str, Any], thumbs: Mapping[str, Thumb]) -> tuple[str
     title = str(external.get("title", ""))
     description = str(external.get("description", ""))
     warnings: list[Finding] = []
-    thumb = thumbs.get(uri)
+    thumb = _image(thumbs.get(uri))
     if thumb is not None and not thumb[1].startswith("image/"):
         warnings.append(Finding("error", f"card thumbnail is {thumb[1]!r}, not an image"))
         thumb = None
     if thumb is not None:
-        if len(thumb[0]) > MAX_THUMB_BYTES:
+        data, mime = thumb
+        if len(data) > MAX_THUMB_BYTES:
             warnings.append(
-                Finding("error", f"card thumbnail is {len(thumb[0]):,} bytes (limit 1,000,000)")
+                Finding("error", f"card thumbnail is {len(data):,} bytes (limit 1,000,000)")
             )
-        src = f"data:{thumb[1]};base64,{base64.b64encode(thumb[0]).decode('ascii')}"
+        src = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
         image = f'<img class="thumb" alt="" src="{escape(src)}">'
     else:
         blob = isinstance(external.get("thumb"), Mapping)
@@ -297,6 +306,12 @@ def _card(external: Mapping[str, Any], thumbs: Mapping[str, Thumb]) -> tuple[str
     if domain:
         return _anchor(uri, inner, "card"), warnings
     return f'<div class="card">{inner}</div>', warnings
+
+
+def _image(thumb: Thumb | None) -> tuple[bytes, str] | None:
+    if thumb is None or isinstance(thumb, tuple):
+        return thumb
+    return thumb.data, thumb.mime
 
 
 def _counts(n_graphemes: int, n_bytes: int, record: Mapping[str, Any]) -> str:
