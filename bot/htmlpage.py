@@ -5,7 +5,7 @@ the page cannot drift from what is posted. Text is cut at the facets' UTF-8 byte
 as the app does. Everything shown is escaped; only http(s) addresses become links; CSS is inline,
 thumbnails are data: URIs, and a Content-Security-Policy forbids any other request, so the page
 works offline. Each post carries its grapheme and byte counts and a warning for anything the
-PDS would refuse (error) or that looks wrong (warning). Stdlib and `regex` only: no network."""
+PDS would refuse (error) or that looks wrong (warning). Pure: stdlib and bot.text, no network."""
 
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ from bot.postcheck import (
     MAX_THUMB_BYTES,
     Finding,
     check_record,
-    grapheme_count,
     is_web_address,
     on_char_boundary,
 )
+from bot.text import graphemes, utf8_len
 
 __all__ = ["PageSection", "Thumb", "Finding", "render_page", "sections_from_preview"]
 
@@ -113,6 +113,11 @@ class _Account:
         letters = "".join(w[0] for w in words[:2]) or self.handle[:1] or "?"
         return letters.upper()
 
+    @property
+    def shown_handle(self) -> str:
+        # A dry run has no account yet: say so rather than invent a handle.
+        return f"@{self.handle}" if self.handle else "(no handle: dry run)"
+
 
 def _summary(sections: Sequence[PageSection], account: _Account, totals: Mapping[str, int]) -> str:
     state = "error" if totals["error"] else "warning" if totals["warning"] else "ok"
@@ -125,7 +130,7 @@ def _summary(sections: Sequence[PageSection], account: _Account, totals: Mapping
         '<header class="summary">'
         f"<h1>Thread preview</h1>"
         f'<p class="meta">Posting as <b>{escape(account.name)}</b> '
-        f'<span class="handle">@{escape(account.handle)}</span> · '
+        f'<span class="handle">{escape(account.shown_handle)}</span> · '
         f"{_n(len(sections), 'issue')} · {_n(totals['threads'], 'thread')} · "
         f"{_n(totals['posts'], 'post')}</p>"
         f'<p class="verdict {state}" data-errors="{totals["error"]}" '
@@ -184,8 +189,7 @@ def _post(
     if external is not None:
         card_html, card_warnings = _card(external, thumbs)
         warnings.extend(card_warnings)
-    n_graphemes = grapheme_count(text)
-    n_bytes = len(text.encode("utf-8"))
+    n_graphemes, n_bytes = graphemes(text), utf8_len(text)
     state = _worst(warnings)
     last = " last" if index == total - 1 else ""
     return (
@@ -197,7 +201,7 @@ def _post(
         '<div class="body">'
         '<div class="author">'
         f'<span class="name">{escape(account.name)}</span> '
-        f'<span class="handle">@{escape(account.handle)}</span>'
+        f'<span class="handle">{escape(account.handle and "@" + account.handle)}</span>'
         f'<span class="position">{index + 1}/{total}</span></div>'
         f'<div class="text">{render_text(text, record.get("facets") or ())}</div>'
         f"{card_html}"

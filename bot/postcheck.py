@@ -3,7 +3,7 @@
 `check_record` looks at one `app.bsky.feed.post` record (the lexicon dict, as `Post.record()`
 gives it) and returns Findings: "error" for what the PDS refuses (over 300 graphemes or 3000
 bytes, facets off the text), "warning" for what would post but looks wrong (near a limit, empty
-text, a link the app cannot open). Pure: no network, only `regex` for grapheme counting."""
+text, a link the app cannot open). Pure: no network; counting is bot.text's."""
 
 from __future__ import annotations
 
@@ -12,23 +12,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import regex
+from bot.text import MAX_BYTES, MAX_GRAPHEMES, graphemes, utf8_len
 
-MAX_GRAPHEMES = 300
-MAX_BYTES = 3000
 NEAR_GRAPHEMES = 280  # close enough that a small edit of the template would tip it over
 NEAR_BYTES = 2800
 MAX_TAG_GRAPHEMES = 64
 MAX_LANGS = 3
 MAX_THUMB_BYTES = 1_000_000
-
-_GRAPHEME = regex.compile(r"\X")
-
-
-def grapheme_count(text: str) -> int:
-    """Graphemes as the PDS counts them (Intl.Segmenter), which `regex`'s \\X matches."""
-    return len(_GRAPHEME.findall(text))
-
 
 @dataclass(frozen=True)
 class Finding:
@@ -61,12 +51,12 @@ def check_record(record: Mapping[str, Any]) -> list[Finding]:
 
 
 def _check_length(text: str) -> list[Finding]:
-    graphemes, size = grapheme_count(text), len(text.encode("utf-8"))
+    count, size = graphemes(text), utf8_len(text)
     found = []
-    if graphemes > MAX_GRAPHEMES:
-        found.append(Finding("error", f"{graphemes} graphemes, over the limit of {MAX_GRAPHEMES}"))
-    elif graphemes >= NEAR_GRAPHEMES:
-        found.append(Finding("warning", f"{graphemes} graphemes, near the limit of 300"))
+    if count > MAX_GRAPHEMES:
+        found.append(Finding("error", f"{count} graphemes, over the limit of {MAX_GRAPHEMES}"))
+    elif count >= NEAR_GRAPHEMES:
+        found.append(Finding("warning", f"{count} graphemes, near the limit of {MAX_GRAPHEMES}"))
     if size > MAX_BYTES:
         found.append(Finding("error", f"{size:,} bytes, over the limit of 3,000"))
     elif size >= NEAR_BYTES:
@@ -110,7 +100,7 @@ def _check_feature(where: str, feature: Any) -> list[Finding]:
         tag = str(feature.get("tag", ""))
         if not tag or any(c.isspace() for c in tag):
             return [Finding("error", f"{where} has an invalid tag {tag!r}")]
-        if grapheme_count(tag) > MAX_TAG_GRAPHEMES:
+        if graphemes(tag) > MAX_TAG_GRAPHEMES:
             return [Finding("error", f"{where} tag is over {MAX_TAG_GRAPHEMES} graphemes")]
     elif kind != "app.bsky.richtext.facet#mention":
         return [Finding("warning", f"{where} has an unknown feature {kind!r}")]

@@ -8,9 +8,12 @@ import json
 from html.parser import HTMLParser
 
 import pytest
+from click.testing import CliRunner
+from conftest import BWR_FEED
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.cli import cli
 from bot.htmlpage import PageSection, render_page, render_text, sections_from_preview
 from bot.post import Card, Post
 from bot.postcheck import check_record
@@ -306,3 +309,23 @@ class TestPage:
         (verdict,) = Elements(page).with_class("verdict")
         assert (verdict["data-errors"], verdict["data-warnings"]) == ("2", "0")
         assert "2 errors — Bluesky would refuse this" in page
+
+
+class TestPreviewCommand:
+    def test_html_page_is_built_from_the_posted_records(self, tmp_path, profile):
+        """`preview --html` writes the page made from exactly the records `--json` prints."""
+        out = tmp_path / "preview.html"
+        result = CliRunner().invoke(
+            cli,
+            ["preview", "--feed", str(BWR_FEED), "--latest", "--json", "--html", str(out)],
+            env={"BSKY_HANDLE": None, "BSKY_APP_PASSWORD": None},
+        )
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.stdout)
+        page = out.read_text(encoding="utf-8")
+        assert page == render_page(sections_from_preview(data), account_name=profile.name,
+                                   handle="")
+        records = [r for element in data for thread in element["threads"] for r in thread]
+        assert len(Elements(page).with_class("post")) == len(records) > 1
+        assert len(Elements(page).with_class("card")) == sum("embed" in r for r in records)
+        assert f"Wrote {out}" in result.stderr

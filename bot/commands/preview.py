@@ -21,13 +21,22 @@ from bot.text import graphemes, utf8_len
 @click.option("--latest", is_flag=True, help="The newest issue in the feed (the default).")
 @click.option("--all", "all_", is_flag=True, help="Every issue in the feed, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print the contract JSON (post records).")
-def preview(feed: str, entry: str | None, latest: bool, all_: bool, as_json: bool) -> None:
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="PATH",
+    help="Also write the thread(s) as one self-contained HTML page, drawn as Bluesky shows them.",
+)
+def preview(
+    feed: str, entry: str | None, latest: bool, all_: bool, as_json: bool, html_path: str | None
+) -> None:
     """Show the thread(s) the bot would post for an issue, post by post.
 
     Each post shows its text, its size (graphemes / bytes, limits 300 / 3000), its links
     (visible text → full address) and its card. Nothing is posted.
 
-    Example: python -m bot preview --feed ../shared/fixtures/bwr/feed.xml --latest
+    Example: python -m bot preview --feed ../shared/fixtures/bwr/feed.xml --latest --html p.html
     """
     if sum((entry is not None, latest, all_)) > 1:
         raise click.UsageError("choose one of --entry LINK, --latest and --all")
@@ -38,7 +47,8 @@ def preview(feed: str, entry: str | None, latest: bool, all_: bool, as_json: boo
     from bot.settings import load_settings
     from bot.thread import compose
 
-    profile = load_profile(load_settings().bot_config)
+    settings = load_settings()
+    profile = load_profile(settings.bot_config)
     parsed = parse_feed(read_source(feed), profile)
     issues = list(parsed.issues)
     if entry is not None:
@@ -52,6 +62,14 @@ def preview(feed: str, entry: str | None, latest: bool, all_: bool, as_json: boo
             raise BotError(f"the feed {feed} has no issues")
         issues = issues[:1]
     previews = [(issue, compose(issue, profile)) for issue in issues]
+    if html_path is not None:
+        from bot.htmlpage import render_page, sections_from_preview
+
+        sections = sections_from_preview([preview_json(i, t) for i, t in previews])
+        page = render_page(sections, account_name=profile.name, handle=settings.bsky_handle or "")
+        with open(html_path, "w", encoding="utf-8") as out:
+            out.write(page)
+        click.echo(f"Wrote {html_path}", err=True)
     if as_json:
         echo_json([preview_json(issue, threads) for issue, threads in previews])
     else:
