@@ -1,0 +1,276 @@
+"""An Issue becomes the thread followers read: every post within limits, nothing dropped."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+from bwr_seed import LINK, SEED_ISSUE
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.errors import ThreadError
+from bot.model import Issue, Item, Link, Takeaway
+from bot.post import Card
+from bot.profile import load_profile
+from bot.text import graphemes, utf8_len
+from bot.thread import compose
+
+PROFILE = load_profile()
+
+
+def _profile(**thread_changes):
+    layout = dataclasses.replace(PROFILE.thread, **thread_changes)
+    return dataclasses.replace(PROFILE, thread=layout)
+
+
+def _links(post):
+    raw = post.text.encode("utf-8")
+    out = []
+    for f in post.facets:
+        shown = raw[f["index"]["byteStart"] : f["index"]["byteEnd"]].decode("utf-8")
+        feat = f["features"][0]
+        out.append((shown, feat.get("uri") or feat.get("tag")))
+    return out
+
+
+def _check_limits(threads):
+    for thread in threads:
+        for post in thread:
+            assert post.text.strip() == post.text != ""
+            assert graphemes(post.text) <= 300 and utf8_len(post.text) <= 3000
+            for f in post.facets:
+                assert 0 <= f["index"]["byteStart"] < f["index"]["byteEnd"] <= utf8_len(post.text)
+
+
+def _words(s: str) -> str:
+    return " ".join(s.split())
+
+
+def test_seed_thread_shape():
+    """The seed issue is one thread: root, 3 takeaways, the follow-up, quick bites, closing."""
+    (thread,) = compose(SEED_ISSUE, PROFILE)
+    _check_limits([thread])
+    kinds = [p.kind for p in thread]
+    assert kinds[0] == "root" and kinds[-1] == "closing"
+    assert kinds.count("takeaway") == 3
+    order = ["root", "takeaway", "follow_up", "quick_bite", "closing"]
+    assert kinds == sorted(kinds, key=order.index)
+    assert all(p.langs == ("en",) for p in thread)
+
+
+def test_root_links_to_the_issue_with_a_card():
+    """The root carries a card to the issue: its title, subtitle and cover image."""
+    root = compose(SEED_ISSUE, PROFILE)[0][0]
+    assert root.card == Card(
+        uri=LINK,
+        title=SEED_ISSUE.title,
+        description=SEED_ISSUE.subtitle,
+        thumb_url=SEED_ISSUE.cover_image,
+    )
+    assert root.text == f"{SEED_ISSUE.title}\n\n{SEED_ISSUE.subtitle}"
+    assert root.record()["embed"]["external"]["uri"] == LINK
+
+
+def test_fetched_cards_replace_the_feed_data():
+    """A card fetched from the page (Open Graph) is used for the issue and for a reading."""
+    og = Card(uri=LINK, title="OG title", description="OG description", thumb_url="https://x/i.jpg")
+    reading = SEED_ISSUE.follow_ups[0].links[0].url
+    og_reading = Card(uri=reading, title="Право вето", description="Известия")
+    (thread,) = compose(SEED_ISSUE, PROFILE, {LINK: og, reading: og_reading})
+    assert thread[0].card == og
+    assert [p.card for p in thread if p.kind == "follow_up" and p.card] == [og_reading]
+
+
+def test_every_paragraph_of_every_item_is_posted():
+    """Nothing of a takeaway, follow-up or quick bite is dropped: all text is in the thread."""
+    (thread,) = compose(SEED_ISSUE, PROFILE)
+    everything = _words(" ".join(p.text for p in thread))
+    for t in SEED_ISSUE.takeaways:
+        assert _words(f"{t.label} — {t.text}") in everything
+    for item in SEED_ISSUE.follow_ups + SEED_ISSUE.quick_bites:
+        assert _words(item.headline) in everything
+        for para in item.paragraphs:
+            assert _words(para) in everything
+
+
+def test_single_reading_becomes_a_card_on_the_items_last_post():
+    """An item with exactly one reading shows it as a card at the end of the item."""
+    (thread,) = compose(SEED_ISSUE, PROFILE)
+    follow_ups = [p for p in thread if p.kind == "follow_up"]
+    lk = SEED_ISSUE.follow_ups[0].links[0]
+    assert follow_ups[-1].card == Card(uri=lk.url, title=lk.title)
+    assert all(p.card is None for p in follow_ups[:-1])
+
+
+def test_readings_as_short_links_with_titles():
+    """Several readings are listed by title, each with its short link, clickable."""
+    links = (
+        Link("First reading (NPR, 27 Dec 2024)", "https://www.npr.org/2024/12/27/nx-s1-5240770/a"),
+        Link("Second reading", "https://iz.ru/1914000/2025-07-03/pravo-veto"),
+    )
+    issue = dataclasses.replace(
+        SEED_ISSUE, takeaways=(), quick_bites=(), follow_ups=(Item("Headline", ("Text.",), links),)
+    )
+    (thread,) = compose(issue, PROFILE)
+    item = thread[1]
+    assert item.text == (
+        "Follow-up: Headline\n\nText.\n\nAdditional Reading(s):\n"
+        "• First reading (NPR, 27 Dec 2024) www.npr.org/2024/12/27/n...\n"
+        "• Second reading iz.ru/1914000/2025..."
+    )
+    assert _links(item) == [
+        ("www.npr.org/2024/12/27/n...", links[0].url),
+        ("iz.ru/1914000/2025...", links[1].url),
+    ]
+    assert item.card is None
+
+
+def test_no_cards_for_readings_puts_the_link_in_the_text():
+    """With cards_for_readings off, a single reading is a text link."""
+    (thread,) = compose(SEED_ISSUE, _profile(cards_for_readings=False))
+    lk = SEED_ISSUE.follow_ups[0].links[0]
+    fu = [p for p in thread if p.kind == "follow_up"][-1]
+    assert fu.card is None
+    assert _links(fu) == [("iz.ru/1914000/2025...", lk.url)]
+    assert lk.title in fu.text
+
+
+def test_issue_without_sections_is_one_post_with_card_and_link():
+    """An issue with no sections is a single root post with its card and a text link."""
+    issue = Issue(guid="g", link="https://example.substack.com/p/a-post", title="A post",
+                  subtitle="Its subtitle")
+    (thread,) = compose(issue, PROFILE)
+    assert len(thread) == 1
+    assert thread[0].text == "A post\n\nIts subtitle\n\nexample.substack.com/p/a-post"
+    assert _links(thread[0]) == [("example.substack.com/p/a-post", issue.link)]
+    assert thread[0].card is not None and thread[0].card.uri == issue.link
+
+
+def test_empty_subtitle_leaves_no_blank_line():
+    """A missing subtitle leaves no dangling blank line in the root."""
+    issue = dataclasses.replace(SEED_ISSUE, subtitle="")
+    assert compose(issue, PROFILE)[0][0].text == SEED_ISSUE.title
+
+
+def test_takeaway_without_label_has_no_dangling_dash():
+    """A takeaway with no label reads as its text alone, no stray '—'."""
+    issue = dataclasses.replace(SEED_ISSUE, takeaways=(Takeaway("", "Just the text."),))
+    (thread,) = compose(issue, PROFILE)
+    assert [p.text for p in thread if p.kind == "takeaway"] == ["Just the text."]
+
+
+def test_quick_bites_in_a_separate_thread():
+    """quick_bites = "separate": a second thread whose root carries the issue's card."""
+    threads = compose(SEED_ISSUE, _profile(quick_bites="separate"))
+    assert len(threads) == 2
+    main, bites = threads
+    assert "quick_bite" not in [p.kind for p in main]
+    assert bites[0].kind == "quick_bites_root"
+    assert bites[0].text == f"Quick Bites from Barbershop Whispers…Russia: {SEED_ISSUE.title}"
+    assert bites[0].card is not None and bites[0].card.uri == LINK
+    assert {p.kind for p in bites[1:]} == {"quick_bite"}
+    _check_limits(threads)
+
+
+def test_numbering_counts_posts_after_splitting():
+    """Numbered threads end each post with n/total, total being the posts actually made."""
+    (thread,) = compose(SEED_ISSUE, _profile(numbered=True))
+    total = len(thread)
+    for n, post in enumerate(thread, start=1):
+        assert post.text.endswith(f"\n\n{n}/{total}")
+    _check_limits([thread])
+
+
+def test_hashtags_on_the_root_as_tag_facets():
+    """The profile's hashtags go on the root as clickable tags."""
+    root = compose(SEED_ISSUE, _profile(hashtags=("Russia", "Azerbaijan")))[0][0]
+    assert root.text.endswith("\n\n#Russia #Azerbaijan")
+    assert _links(root) == [("#Russia", "Russia"), ("#Azerbaijan", "Azerbaijan")]
+
+
+def test_closing_links_to_the_full_issue():
+    """The closing post links to the issue with a short, clickable link."""
+    closing = compose(SEED_ISSUE, PROFILE)[0][-1]
+    assert closing.text == (
+        "Read the full issue of Barbershop Whispers…Russia: aablanco.substack.com/p/russias-er..."
+    )
+    assert _links(closing) == [("aablanco.substack.com/p/russias-er...", LINK)]
+
+
+def test_no_closing_when_the_profile_says_so():
+    """closing = false: the thread ends with its last quick bite."""
+    (thread,) = compose(SEED_ISSUE, _profile(closing=False))
+    assert thread[-1].kind == "quick_bite"
+
+
+def test_long_takeaway_continues_in_the_next_post():
+    """A takeaway over 300 graphemes is split at sentences, the label only on the first post."""
+    sentence = "Это длинное предложение о влиянии России 🇷🇺 на соседей. "
+    issue = dataclasses.replace(SEED_ISSUE, takeaways=(Takeaway("LONG", (sentence * 12).strip()),))
+    posts = [p for p in compose(issue, PROFILE)[0] if p.kind == "takeaway"]
+    assert len(posts) == 3
+    assert posts[0].text.startswith("LONG — Это")
+    assert all(p.text.endswith("соседей.") for p in posts)
+    assert _words(" ".join(p.text for p in posts)) == _words("LONG — " + sentence * 12)
+    _check_limits([posts])
+
+
+def test_issue_without_link_is_an_error():
+    """An issue with no link cannot be threaded: ThreadError names the issue."""
+    with pytest.raises(ThreadError, match="'No link' has no link"):
+        compose(Issue(guid="g", link="", title="No link"), PROFILE)
+
+
+def test_unpostable_reading_is_an_error_naming_the_post():
+    """A reading whose link cannot fit any post raises ThreadError saying which post."""
+    huge = "https://" + "h" * 320 + ".example/"
+    issue = dataclasses.replace(
+        SEED_ISSUE, quick_bites=(),
+        follow_ups=(Item("H", ("P.",), (Link("a", huge), Link("b", huge))),),
+    )
+    with pytest.raises(ThreadError, match=re.escape(f"{LINK}: the follow up starting at post 5")):
+        compose(issue, PROFILE)
+
+
+WORDS = st.sampled_from([
+    "word", "Kremlin", "Россия", "日本語です。", "👨\u200d👩\u200d👧", "🇺🇦", "👍🏽", "e\u0301",
+    "x" * 90, "end.", "why?", "—",
+])
+TEXT = st.lists(WORDS, min_size=1, max_size=120).map(" ".join)
+URL = st.sampled_from(["https://example.com/a", "https://www.npr.org/2024/12/27/" + "b" * 300])
+ITEM = st.builds(
+    Item,
+    headline=TEXT,
+    paragraphs=st.lists(TEXT, max_size=4).map(tuple),
+    links=st.lists(st.builds(Link, title=TEXT, url=URL), max_size=3).map(tuple),
+)
+ISSUE = st.builds(
+    Issue,
+    guid=st.just("g"),
+    link=URL,
+    title=TEXT,
+    subtitle=TEXT,
+    language=st.sampled_from(["en", "ru"]),
+    takeaways=st.lists(st.builds(Takeaway, label=TEXT, text=TEXT), max_size=3).map(tuple),
+    follow_ups=st.lists(ITEM, max_size=2).map(tuple),
+    quick_bites=st.lists(ITEM, max_size=2).map(tuple),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(ISSUE, st.booleans(), st.sampled_from(["same", "separate"]))
+def test_any_issue_composes_within_limits(issue, numbered, quick_bites):
+    """Any issue (emoji, Cyrillic, CJK, long words and URLs) gives posts within both limits,
+    none empty, every facet on its text, every paragraph posted, the root linking the issue."""
+    threads = compose(issue, _profile(numbered=numbered, quick_bites=quick_bites))
+    _check_limits(threads)
+    assert threads[0][0].card is not None and threads[0][0].card.uri == issue.link
+    # Without the post numbers, the posts read as the issue's text.
+    everything = _words(" ".join(re.sub(r"\n\n\d+/\d+$", "", p.text) for t in threads for p in t))
+    for item in issue.follow_ups + issue.quick_bites:
+        for para in item.paragraphs:
+            assert _words(para) in everything
+    for thread in threads:
+        assert all(p.langs == (issue.language,) for p in thread)
