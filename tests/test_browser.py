@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -14,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
+from conftest import BWR_FEED
 from PIL import Image
 
+from bot.cli import cli
 from bot.htmlpage import PageSection, render_page
 from bot.post import Card, Post
 
@@ -241,3 +245,35 @@ def test_thumbnail_is_data_uri_not_request(show: Any) -> None:
     src = loaded.page.locator("img.thumb").get_attribute("src")
     assert src == "data:image/png;base64," + base64.b64encode(THUMBS[ISSUE][0]).decode()
     assert [u for u in loaded.requests if u != loaded.url and not u.startswith("data:")] == []
+
+
+def test_seed_issue_page(show: Any, tmp_path: Path) -> None:
+    """`preview --html` of the seed issue loads cleanly and shows every post and card it posts."""
+    out = tmp_path / "seed.html"
+    env = {"BSKY_HANDLE": None, "BSKY_APP_PASSWORD": None}
+    runner = CliRunner()
+    args = ["preview", "--feed", str(BWR_FEED), "--latest"]
+    written = runner.invoke(cli, [*args, "--html", str(out)], env=env)
+    assert written.exit_code == 0, written.output
+    as_json = runner.invoke(cli, [*args, "--json"], env=env)
+    (element,) = json.loads(as_json.stdout)
+    records = [r for thread in element["threads"] for r in thread]
+
+    loaded = show(out.read_text(encoding="utf-8"), name="seed.html")
+    page = loaded.page
+    assert loaded.errors == []
+    assert [u for u in loaded.requests if not u.startswith("data:")] == [loaded.url]
+    assert page.locator("section.issue h2").all_inner_texts() == [element["entry"]["title"]]
+    posts = page.locator("li.post")
+    assert posts.count() == len(records) > 5
+    assert [posts.nth(i).locator(".text").inner_text() for i in range(posts.count())] == [
+        r["text"] for r in records]
+    cards = page.locator("a.card")
+    assert cards.count() == sum("embed" in r for r in records) > 0
+    assert all(x.is_visible() for x in (*posts.all(), *cards.all()))
+    # Offline, no card has its thumbnail: each one says so.
+    assert page.locator(".finding.warning", has_text="card has no thumbnail").count() == (
+        cards.count())
+    page.screenshot(path=str(tmp_path / "seed.png"), full_page=True)
+    with Image.open(tmp_path / "seed.png") as image:
+        assert image.size == (680, page.evaluate("document.documentElement.scrollHeight"))
