@@ -50,8 +50,9 @@ _LISTS = frozenset({"ul", "ol", "menu", "dir", "dl"})
 _BOLD = frozenset({"strong", "b"})
 # Deeper than this the markup is not prose; take its text flat (lxml itself caps depth at 255).
 _MAX_DEPTH = 120
-_SPACES = regex.compile(r"[^\S\n]+")
-_INVISIBLE = regex.compile("[\u200b\u200e\u200f\u2060\ufeff\u00ad]")
+# Zero-width spaces, direction marks, BOM, soft hyphens: invisible, and they break matching.
+# (The zero-width joiner stays: emoji sequences need it.)
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200e\u200f\u2060\ufeff\u00ad"))
 _EMBEDDED_POST = regex.compile(r"(?i)embedded-post")
 
 
@@ -72,10 +73,12 @@ class Block:
 
 def clean(text: str, keep_newlines: bool = False) -> str:
     """Plain text as we store it: NFC, invisible marks dropped, whitespace runs collapsed."""
-    text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    text = text.translate(_INVISIBLE)
     if not keep_newlines:
         return " ".join(text.split())
-    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    lines = (" ".join(line.split()) for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
 
 

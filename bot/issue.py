@@ -22,6 +22,8 @@ __all__ = ["IssueSections", "read_sections", "read_blocks", "parse_takeaway", "h
 
 ITEM_KINDS = ("follow_ups", "quick_bites")
 _ITEM_MODES = ("follow_ups", "quick_bites", "combined")
+_NON_WORD = regex.compile(r"[\W_]+")
+_MAX_HEADING = 80  # longer text is prose, never a section's name
 _BOLD_HEADING = 7  # a bold-only paragraph: a heading below every real one
 # Separators between a takeaway's label and its text, strongest first.
 _SEPARATORS = (
@@ -52,7 +54,7 @@ class IssueSections:
 def heading_key(text: str) -> str:
     """A heading reduced to its words: "Follow-ups & Quick Bites:" -> "followupsandquickbites"."""
     text = text.casefold().replace("&amp;", "&").replace("&", " and ").replace("+", " and ")
-    return "".join(ch for ch in text if ch.isalnum())
+    return _NON_WORD.sub("", text)
 
 
 def _singular(key: str) -> str:
@@ -82,7 +84,7 @@ def parse_takeaway(text: str, lead: str = "") -> tuple[str, str] | None:
     lead = clean(lead)
     if lead and text.startswith(lead) and len(lead) < len(text):
         label = lead.strip(_LABEL_TRIM)
-        rest = text[len(lead) :].strip(_LABEL_TRIM + " ")
+        rest = text[len(lead) :].lstrip(_LABEL_TRIM).strip()
         separated = lead.rstrip()[-1:] in ":\u2014\u2013-" or text[len(lead) :].lstrip()[:1] in (
             ":",
             "\u2014",
@@ -101,7 +103,7 @@ def _short(text: str, width: int = 60) -> str:
 
 def _fold(text: str) -> str:
     """For prefix comparisons: case and apostrophe/ellipsis spellings do not matter."""
-    return clean(text).casefold().replace("\u2019", "'").replace("\u2026", "...")
+    return text.casefold().replace("\u2019", "'").replace("\u2026", "...")
 
 
 @dataclass
@@ -155,7 +157,7 @@ class _Reader:
     # -- recognising words -------------------------------------------------------------------
     def section_kind(self, text: str) -> tuple[str | None, bool]:
         """Which section a heading opens, and whether its words matched exactly."""
-        key = _singular(heading_key(text))
+        key = _singular(heading_key(text)) if len(text) <= _MAX_HEADING else ""
         if not key:
             return None, False
         for kind in ("combined", "takeaways", "follow_ups", "quick_bites"):
@@ -175,7 +177,7 @@ class _Reader:
         return None, False
 
     def is_readings_label(self, text: str) -> bool:
-        return _singular(heading_key(text)) in self.readings
+        return len(text) <= _MAX_HEADING and _singular(heading_key(text)) in self.readings
 
     def readings_prefix(self, text: str) -> bool:
         folded = _fold(text)

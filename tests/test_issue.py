@@ -1,0 +1,468 @@
+"""Reading an issue's HTML: takeaways, follow-ups, quick bites, volume, and what is left out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import feedparser
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.issue import IssueSections, parse_takeaway, read_sections
+from bot.model import Item, Link, Takeaway
+
+ISSUES = Path(__file__).parent / "fixtures" / "issues"
+
+
+def fixture(name: str) -> str:
+    return (ISSUES / name).read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def seed_html(bwr_feed_bytes: bytes) -> str:
+    return feedparser.parse(bwr_feed_bytes, sanitize_html=False).entries[0].content[0].value
+
+
+@pytest.fixture(scope="module")
+def seed(seed_html: str, profile) -> IssueSections:
+    return read_sections(seed_html, profile)
+
+
+def all_text(s: IssueSections) -> str:
+    parts = [s.volume or ""]
+    parts += [f"{t.label} {t.text}" for t in s.takeaways]
+    for item in s.follow_ups + s.quick_bites:
+        parts += [item.headline, *item.paragraphs, *(f"{x.title} {x.url}" for x in item.links)]
+    return "\n".join(parts)
+
+
+# -- the seed issue -------------------------------------------------------------------------
+
+
+def test_seed_takeaways_exact(seed):
+    """The seed's three takeaways come out with their ALL-CAPS labels and decoded text."""
+    assert seed.takeaways == (
+        Takeaway(
+            "FOREVER NEIGHBORS",
+            "It’s a tough neighborhood, and moving isn’t an option. Peace with one’s nemesis "
+            "may be the only option to escape from another.",
+        ),
+        Takeaway(
+            "SOVERIGNTY AND AGENCY",
+            "Azerbaijan has found a formula for escaping the Russian orbit of influence. "
+            "Can other “Near Abroad” states employ a similar strategy?",
+        ),
+        Takeaway(
+            "ERODING INFLUENCE",
+            "Azerbaijan and Syria illustrate Russia’s waning influence, partly due to "
+            "Putin’s war draining Russia’s resources.",
+        ),
+    )
+
+
+def test_seed_follow_up_exact(seed):
+    """The seed's one follow-up has its headline, three paragraphs and the Izvestia link."""
+    (item,) = seed.follow_ups
+    assert item.headline == "Slovakia Vetoes 18th EU Sanctions Package"
+    assert len(item.paragraphs) == 3
+    assert item.paragraphs[0] == (
+        "The European Union cannot pass the recently proposed 18th package of Russian "
+        "sanctions because of vetoes from Slovakia and Hungary."
+    )
+    assert "estimated at €20 billion." in item.paragraphs[1]
+    assert item.links == (
+        Link(
+            "The Right of Veto: Slovakia Intends to Exchange Veto for Gas Guarantees "
+            "(Izvestia, 03 Jul 2025)",
+            "https://iz.ru/1914000/2025-07-03/pravo-veto-slovakiia-nameren-obmeniat-veto-na-gazovye-garantii",
+        ),
+    )
+
+
+def test_seed_quick_bites_exact(seed):
+    """Both quick bites: exact headlines, paragraph counts (blockquote included) and links."""
+    first, second = seed.quick_bites
+    assert first.headline == "Major General Mikhail Gudkov Meets His Maker - A Ukrainian Missile"
+    assert len(first.paragraphs) == 4
+    assert first.links == (
+        Link(
+            "Russian Deputy Commander Killed in Air Strike in Kursk (The Guardian, 03 Jul 2025)",
+            "https://www.theguardian.com/world/2025/jul/03/"
+            "russian-deputy-navy-commander-killed-in-ukrainian-strike-in-kursk",
+        ),
+    )
+    assert second.headline == (
+        "Moscow is the First to Recognize the Taliban Government of Afghanistan"
+    )
+    assert len(second.paragraphs) == 5
+    assert second.paragraphs[1].startswith("“Recognition of Islamic Emirate of Afghanistan")
+    assert second.paragraphs[-1] == (
+        "Zhirnov added that the move “demonstrates Russia’s sincere desire to build a "
+        "full-fledged partnership with Afghanistan.”"
+    )
+    assert second.links == ()
+
+
+def test_seed_volume_is_not_a_paragraph(seed):
+    """The closing volume line is the issue's volume, not the last quick bite's paragraph."""
+    assert seed.volume == "Vol 3, No 28 - BWR 06.07.2025"
+    assert all("Vol 3" not in p for p in seed.quick_bites[-1].paragraphs)
+
+
+@pytest.mark.parametrize(
+    "boilerplate",
+    [
+        "Dear BWR Shoeshiners",
+        "IMPORTANT NOTICE",
+        "Thank you for reading",
+        "The South Caucasus. Source",
+        "Share",
+        "Subscribe",
+        "Follow BWR",
+        "Mr. Rogers",
+    ],
+)
+def test_seed_has_no_boilerplate(seed, boilerplate):
+    """Greeting, notices, widgets, captions, buttons and the essay stay out of every section."""
+    assert boilerplate not in all_text(seed)
+
+
+def test_seed_has_no_warnings(seed):
+    """The seed reads cleanly: nothing seen but left unplaced."""
+    assert seed.warnings == ()
+
+
+# -- markup drift -----------------------------------------------------------------------------
+
+TAKEAWAY_BULLETS = (
+    "<ul><li><p><strong>FOREVER NEIGHBORS</strong>&#8212;A tough neighborhood.</p></li>"
+    "<li><p><strong>ERODING INFLUENCE</strong>&#8212;Waning influence.</p></li></ul>"
+    "<p>The essay begins.</p>"
+)
+EXPECTED_TAKEAWAYS = (
+    Takeaway("FOREVER NEIGHBORS", "A tough neighborhood."),
+    Takeaway("ERODING INFLUENCE", "Waning influence."),
+)
+
+
+@pytest.mark.parametrize("tag", ["h1", "h2", "h3", "h4", "h5", "h6"])
+@pytest.mark.parametrize("words", ["Takeaways", "My Takeaways", "Takeaways:", "TAKEAWAYS"])
+def test_takeaways_heading_at_any_level(profile, tag, words):
+    """The takeaways heading is found at any level and in any of its spellings."""
+    html = f"<p>Intro.</p><{tag}>{words}</{tag}>{TAKEAWAY_BULLETS}"
+    assert read_sections(html, profile).takeaways == EXPECTED_TAKEAWAYS
+
+
+@pytest.mark.parametrize("words", ["Takeaways", "My Takeaways", "Takeaways:"])
+def test_takeaways_heading_as_bold_paragraph(profile, words):
+    """A paragraph that is only bold text works as the takeaways heading."""
+    html = f"<p><strong>{words}</strong></p>{TAKEAWAY_BULLETS}"
+    assert read_sections(html, profile).takeaways == EXPECTED_TAKEAWAYS
+
+
+def test_takeaways_end_where_their_shape_ends(profile):
+    """The essay paragraph after the bullets is not a takeaway and raises no warning."""
+    result = read_sections(f"<h3>Takeaways</h3>{TAKEAWAY_BULLETS}", profile)
+    assert len(result.takeaways) == 2
+    assert result.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "lead", "expected"),
+    [
+        (
+            "FOREVER NEIGHBORS—It’s tough.",
+            "FOREVER NEIGHBORS",
+            ("FOREVER NEIGHBORS", "It’s tough."),
+        ),
+        ("FOREVER NEIGHBORS—It’s tough.", "", ("FOREVER NEIGHBORS", "It’s tough.")),
+        ("FOREVER NEIGHBORS – It’s tough.", "", ("FOREVER NEIGHBORS", "It’s tough.")),
+        ("FOREVER NEIGHBORS - It’s tough.", "", ("FOREVER NEIGHBORS", "It’s tough.")),
+        ("FOREVER NEIGHBORS: It’s tough.", "", ("FOREVER NEIGHBORS", "It’s tough.")),
+        ("FOREVER NEIGHBORS:It’s tough.", "", ("FOREVER NEIGHBORS", "It’s tough.")),
+        ("WIN-WIN—Both gain.", "", ("WIN-WIN", "Both gain.")),
+        ("U.S. AND EU: Both gain.", "", ("U.S. AND EU", "Both gain.")),
+        ("NATO - RUSSIA — Both lose.", "", ("NATO - RUSSIA", "Both lose.")),
+        ("IMPORTANT: text with — a dash", "", ("IMPORTANT", "text with — a dash")),
+        ("ЕВРАЗИЯ — Новые союзы.", "", ("ЕВРАЗИЯ", "Новые союзы.")),
+        (
+            "Forever neighbors: it’s tough.",
+            "Forever neighbors:",
+            ("Forever neighbors", "it’s tough."),
+        ),
+        (
+            "FOREVER NEIGHBORS It’s tough.",
+            "FOREVER NEIGHBORS",
+            ("FOREVER NEIGHBORS", "It’s tough."),
+        ),
+        ("FOREVER NEIGHBORS It’s tough.", "", None),
+        ("An essay sentence — with a dash.", "", None),
+        ("A: lowercase label.", "", None),
+        ("SHOUTING WITHOUT TEXT—", "", None),
+        ("", "", None),
+    ],
+)
+def test_parse_takeaway_table(text, lead, expected):
+    """Labels are the ALL-CAPS part before an em/en dash, ' - ' or colon (or a bold lead)."""
+    assert parse_takeaway(text, lead) == expected
+
+
+def test_takeaways_as_plain_paragraphs_without_bold(profile):
+    """Bullets may be plain paragraphs, with no bold labels and mixed separators."""
+    result = read_sections(fixture("bold_paragraphs.html"), profile)
+    assert result.takeaways == (
+        Takeaway("FOREVER NEIGHBORS", "It’s a tough neighborhood."),
+        Takeaway("SOVEREIGNTY", "Azerbaijan found a formula."),
+        Takeaway("ERODING INFLUENCE", "Russia’s reach is shrinking."),
+    )
+
+
+def test_bold_paragraph_sections_and_items(profile):
+    """Follow-ups and quick bites written as bold paragraphs, with bold reading labels."""
+    result = read_sections(fixture("bold_paragraphs.html"), profile)
+    assert result.follow_ups == (
+        Item(
+            "Slovakia Vetoes the Package",
+            ("The EU cannot pass the package.", "“We need guarantees,” said the minister."),
+            (
+                Link("The Right of Veto (Izvestia, 03 Jul 2025)", "https://example.org/veto"),
+                Link("Gas Guarantees (Kommersant, 04 Jul 2025)", "https://example.org/gas"),
+            ),
+        ),
+    )
+    assert result.quick_bites == (
+        Item("General Killed", ("A general was killed.",)),
+        Item(
+            "Taliban Recognised",
+            ("Moscow is first.",),
+            (Link("Moscow Recognises Kabul (BBC, 04 Jul 2025)", "https://example.org/taliban"),),
+        ),
+    )
+    assert result.volume == "Vol 3, No 29 - BWR 13.07.2025"
+    assert "Thank you" not in all_text(result) and "IMPORTANT" not in all_text(result)
+    assert result.warnings == ()
+
+
+def test_h2_sections_en_dash_and_heading_reading_label(profile):
+    """h2 "My Takeaways", en dashes, "Follow-Ups", "QUICK BITES", an h5 "Additional Readings:"."""
+    result = read_sections(fixture("h2_en_dash.html"), profile)
+    assert result.takeaways == (
+        Takeaway("GRAIN AS LEVERAGE", "Moscow uses wheat the way it once used gas."),
+        Takeaway("AFRICA WATCHES", "Buyers in Cairo and Nairobi keep their options open."),
+    )
+    assert result.follow_ups == (
+        Item(
+            "Odesa Port Reopens",
+            ("Ships are moving again.",),
+            (
+                Link("Odesa Ships Move (Reuters, 01 Aug 2025)", "https://example.org/odesa-1"),
+                Link("The Corridor Holds (FT, 02 Aug 2025)", "https://example.org/odesa-2"),
+            ),
+        ),
+    )
+    assert result.quick_bites == (
+        Item("Wheat Prices Fall", ("Prices fell 4% this week.", "Traders blame the weather.")),
+        Item("A Quiet Summit", ("Nobody came.",)),
+    )
+    assert result.volume == "Vol 3, No 30 - BWR 03.08.2025"
+    assert result.warnings == ()
+
+
+def test_long_takeaways_emoji_and_cyrillic(profile):
+    """Long takeaways, emoji and Cyrillic survive intact; a bullet's second paragraph joins it."""
+    result = read_sections(fixture("h4_long_emoji_cyrillic.html"), profile)
+    labels = [t.label for t in result.takeaways]
+    assert labels == ["🔥 HOT SUMMER", "НОВЫЙ ПОРЯДОК", "NO BOLD"]
+    assert result.takeaways[0].text == (
+        "Moscow’s summer was long and hot. The heat broke records across the Volga, and the grid "
+        "strained under the load of a million air conditioners. Officials promised new capacity "
+        "by 2027, a promise they have made before. Residents, used to such promises, bought fans."
+    )
+    assert result.takeaways[1].text == "Кремль меняет правила 🇷🇺"
+    assert result.takeaways[2].text == (
+        "plain label with an em dash and spaces. A second paragraph of the same bullet."
+    )
+
+
+def test_standalone_quick_bites_end_at_same_level_heading(profile):
+    """Quick Bites alone (no follow-ups) end at the next heading of their own level."""
+    result = read_sections(fixture("h4_long_emoji_cyrillic.html"), profile)
+    assert result.follow_ups == ()
+    assert result.quick_bites == (
+        Item(
+            "Лапша на уши 🍝",
+            ("The phrase means\n“noodles on the ears”.", "Quoted text with spaces."),
+        ),
+        Item("Second Bite", ("Short.",)),
+    )
+
+
+def test_follow_ups_only_with_inline_reading_label(profile):
+    """A lone "Follow-up" section; "Additional Reading(s): <a>" on one line; intro reported."""
+    result = read_sections(fixture("follow_ups_only.html"), profile)
+    assert result.takeaways == () and result.quick_bites == ()
+    assert result.follow_ups == (
+        Item(
+            "Wagner’s Return",
+            ("They are back in Mali.",),
+            (Link("Back in Mali (Le Monde, 05 Aug 2025)", "https://example.org/mali"),),
+        ),
+        Item("Sanctions Again", ("A 19th package is proposed.",)),
+    )
+    assert result.warnings == (
+        "follow-ups: left out a paragraph outside any item: 'Two updates on earlier stories.'",
+    )
+
+
+def test_issue_without_sections(profile):
+    """An essay with no newsletter sections yields empty sections and no warnings."""
+    assert read_sections(fixture("no_sections.html"), profile) == IssueSections()
+
+
+def test_non_content_is_left_out(profile):
+    """Footnote anchors, videos, polls, captions, galleries, embeds and widgets are not text."""
+    result = read_sections(fixture("noise.html"), profile)
+    assert result.takeaways == (Takeaway("CLEAN TEXT", "Footnotes vanish here."),)
+    assert result.quick_bites == (
+        Item(
+            "Embeds Are Skipped",
+            ("Before the video.", "After the video."),
+            (
+                Link(
+                    "Russia’s Near Abroad is in Play", "https://aablanco.substack.com/p/near-abroad"
+                ),
+            ),
+        ),
+    )
+    text = all_text(result)
+    for junk in (
+        "Which is best",
+        "A caption",
+        "Gallery text",
+        "Subscribe",
+        "footnote text",
+        "Card",
+    ):
+        assert junk not in text
+
+
+def test_items_directly_under_combined_heading(profile):
+    """Items straight under "Follow-ups & Quick Bites" are quick bites unless marked follow-ups."""
+    html = (
+        "<h2>Follow-ups and Quick Bites</h2>"
+        "<h3>Follow-up: Slovakia Again</h3><p>Still vetoing.</p>"
+        "<h3>Gudkov Killed</h3><p>A general.</p>"
+    )
+    result = read_sections(html, profile)
+    assert result.follow_ups == (Item("Slovakia Again", ("Still vetoing.",)),)
+    assert result.quick_bites == (Item("Gudkov Killed", ("A general.",)),)
+
+
+def test_missing_reading_list_is_reported(profile):
+    """A reading label with nothing after it is kept out and reported, not an error."""
+    html = "<h3>Quick Bites</h3><h4>Bite</h4><p>Text.</p><p><b>Additional Reading(s)</b></p>"
+    result = read_sections(html, profile)
+    assert result.quick_bites == (Item("Bite", ("Text.",)),)
+    assert result.warnings == ("'Bite': a reading label with no links after it",)
+
+
+def test_lead_in_paragraph_items(profile):
+    """Quick bites written as "<b>Headline.</b> body" paragraphs become one item each."""
+    html = (
+        "<h3>Quick Bites</h3>"
+        "<p><strong>Gudkov Killed.</strong> A general died.</p><p>More on him.</p>"
+        "<p><strong>Taliban:</strong> Moscow recognises Kabul.</p>"
+    )
+    assert read_sections(html, profile).quick_bites == (
+        Item("Gudkov Killed", ("A general died.", "More on him.")),
+        Item("Taliban", ("Moscow recognises Kabul.",)),
+    )
+
+
+def test_unlabelled_takeaway_bullets_are_kept_and_reported(profile):
+    """Bullets under Takeaways without a label are kept (empty label) and reported."""
+    html = "<h3>Takeaways</h3><ul><li>Russia is weaker.</li></ul><p>Essay.</p>"
+    result = read_sections(html, profile)
+    assert result.takeaways == (Takeaway("", "Russia is weaker."),)
+    assert result.warnings == (
+        "takeaways: a bullet without an ALL-CAPS label: 'Russia is weaker.'",
+    )
+
+
+def test_entities_and_whitespace_normalised(profile):
+    """Numeric and named entities decode, whitespace collapses, <br> becomes a line break."""
+    html = (
+        "<h3>Quick Bites</h3><h4>  Caf&eacute;\n  &#1052;&#1086;&#1089;&#1082;&#1074;&#1072;  </h4>"
+        "<p>one&nbsp;&nbsp; two\t\tthree<br/>  four&#8203;</p>"
+    )
+    (item,) = read_sections(html, profile).quick_bites
+    assert item == Item("Café Москва", ("one two three\nfour",))
+
+
+# -- never an exception ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "",
+        "   ",
+        "\x00",
+        "<<<>>>",
+        "</p></div></h3>",
+        "<h3>Takeaways</h3>",
+        "<h3>Quick Bites</h3><h4>",
+        '<?xml version="1.0" encoding="latin-1"?><p>x</p>',
+        "<div>" * 20000 + "deep" + "</div>" * 20000,
+        "<ul><li>" * 3000 + "FOO BAR—deep" + "</li></ul>" * 3000,
+        "<p>" + "<b><i>" * 5000 + "QUICK" + "</i></b>" * 5000 + "</p>",
+        "\ud800 lone surrogate",
+    ],
+)
+def test_strange_html_never_raises(profile, html):
+    """Empty, broken, hostile or enormously nested HTML gives a result, never an exception."""
+    assert isinstance(read_sections(html, profile), IssueSections)
+
+
+TAGS = ["p", "div", "h2", "h3", "h4", "ul", "li", "strong", "em", "a", "blockquote", "br", "span"]
+WORDS = [
+    "Takeaways", "Follow-ups", "Quick Bites", "Follow-ups & Quick Bites", "Additional Reading(s)",
+    "FOREVER NEIGHBORS—text", "Vol 3, No 28 - BWR", "IMPORTANT NOTICE", "Привет 🎉", "&#8212;",
+    "&amp;", " ", "",
+]  # fmt: skip
+
+
+@st.composite
+def html_trees(draw, depth: int = 0) -> str:
+    """Random tag soup built from the newsletter's own tags and words."""
+    parts = []
+    for _ in range(draw(st.integers(0, 4))):
+        if depth < 5 and draw(st.booleans()):
+            tag = draw(st.sampled_from(TAGS))
+            attr = draw(
+                st.sampled_from(["", ' href="https://x.org/a"', ' class="footnote-anchor"'])
+            )
+            inner = draw(html_trees(depth + 1))
+            close = draw(st.sampled_from([f"</{tag}>", ""]))
+            parts.append(f"<{tag}{attr}>{inner}{close}")
+        else:
+            parts.append(draw(st.one_of(st.sampled_from(WORDS), st.text(max_size=20))))
+    return "".join(parts)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(html_trees())
+def test_random_tag_soup_never_raises(profile, html):
+    """Random structured HTML made of the newsletter's tags and words never crashes the reader."""
+    result = read_sections(html, profile)
+    for item in result.follow_ups + result.quick_bites:
+        assert item.headline.strip() == item.headline
+        assert all(p and p.strip() == p for p in item.paragraphs)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_arbitrary_text_never_raises(profile, text):
+    """Any text at all, read as HTML, gives sections (usually empty), never an exception."""
+    assert isinstance(read_sections(text, profile), IssueSections)
