@@ -1,0 +1,252 @@
+"""Reading a feed's bytes into Issues: fields, order, odd entries, malformed and non-feeds."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+from html import escape
+
+import feedparser
+import pytest
+from conftest import SUBSTACK_FEEDS
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.errors import FeedError
+from bot.model import Feed
+from bot.reader import parse_feed
+
+SEED_LINK = "https://aablanco.substack.com/p/russias-eroding-influence-in-the"
+
+
+def rss(*items: str, language: str | None = "en", extra: str = "") -> bytes:
+    lang = f"<language>{language}</language>" if language else ""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
+        f"<channel><title>Test Letter</title><link>https://t.example</link>{lang}{extra}"
+        + "".join(items)
+        + "</channel></rss>"
+    ).encode()
+
+
+def item(title: str, link: str, date: str | None = None, html: str = "", guid: bool = True,
+         description: str = "") -> str:  # fmt: skip
+    parts = [f"<title>{escape(title)}</title>", f"<link>{link}</link>"]
+    if guid:
+        parts.append(f'<guid isPermaLink="false">{link}</guid>')
+    if date:
+        parts.append(f"<pubDate>{date}</pubDate>")
+    if description:
+        parts.append(f"<description><![CDATA[{description}]]></description>")
+    if html:
+        parts.append(f"<content:encoded><![CDATA[{html}]]></content:encoded>")
+    return "<item>" + "".join(parts) + "</item>"
+
+
+@pytest.fixture(scope="module")
+def seed_feed(bwr_feed_bytes, profile) -> Feed:
+    return parse_feed(bwr_feed_bytes, profile)
+
+
+def test_seed_issue_fields(seed_feed, bwr_feed_bytes):
+    """The seed issue's guid, link, title, subtitle, date, cover, language and hash are right."""
+    assert seed_feed.info.title == "Barbershop Whispers....Russia"
+    assert seed_feed.info.link == "https://aablanco.substack.com"
+    assert seed_feed.problem is None
+    (issue,) = seed_feed.issues
+    assert issue.guid == SEED_LINK and issue.link == SEED_LINK
+    assert issue.title == "Russia’s Eroding Influence in the South Caucasus - Azerbaijan"
+    assert issue.subtitle == (
+        "Russian Led Multilateral Organizations | Shifting Alliances in the South Caucasus"
+    )
+    assert issue.published == datetime(2025, 7, 6, 14, 3, 5, tzinfo=UTC)
+    assert issue.cover_image is not None
+    assert issue.cover_image.endswith("a3c1f0e2-bwr28-cover_1200x800.jpeg")
+    assert issue.language == "en"
+    html = feedparser.parse(bwr_feed_bytes, sanitize_html=False).entries[0].content[0].value
+    assert issue.content_hash == hashlib.sha256(html.encode()).hexdigest()
+
+
+def test_seed_issue_sections(seed_feed):
+    """The seed's sections arrive on the Issue: 3 takeaways, 1 follow-up, 2 quick bites, volume."""
+    (issue,) = seed_feed.issues
+    assert [t.label for t in issue.takeaways] == [
+        "FOREVER NEIGHBORS",
+        "SOVERIGNTY AND AGENCY",
+        "ERODING INFLUENCE",
+    ]
+    assert [i.headline for i in issue.follow_ups] == ["Slovakia Vetoes 18th EU Sanctions Package"]
+    assert [i.headline for i in issue.quick_bites] == [
+        "Major General Mikhail Gudkov Meets His Maker - A Ukrainian Missile",
+        "Moscow is the First to Recognize the Taliban Government of Afghanistan",
+    ]
+    assert issue.volume == "Vol 3, No 28 - BWR 06.07.2025"
+    assert issue.is_bwr_shaped and issue.warnings == ()
+
+
+@pytest.mark.parametrize("path", SUBSTACK_FEEDS, ids=lambda p: p.name)
+def test_real_substack_feeds(path, profile):
+    """Real Substack feeds read without error, every item with its own title and link."""
+    root = ET.fromstring(path.read_bytes())
+    expected = {
+        (el.findtext("link") or "").strip(): " ".join((el.findtext("title") or "").split())
+        for el in root.iter("item")
+    }
+    feed = parse_feed(path.read_bytes(), profile)
+    assert feed.problem is None
+    assert {i.link: i.title for i in feed.issues} == expected
+    dates = [i.published for i in feed.issues]
+    assert all(d is not None and d.tzinfo is UTC for d in dates)
+    assert dates == sorted(dates, reverse=True)  # type: ignore[type-var]
+    assert all(i.language == "en" and i.guid == i.link for i in feed.issues)
+
+
+def test_other_newsletters_are_title_and_link_only(profile):
+    """An entry not shaped like BWR still becomes an Issue: title, subtitle, link, no sections."""
+    data = rss(
+        item(
+            "Five days &amp; counting",
+            "https://x.example/p/five",
+            "Tue, 22 Apr 2025 13:23:00 GMT",
+            html="<h2>Spark Updates</h2><p>Apps are open.</p>",
+            description="Penn Spark Newsletter &#8212; April",
+        )
+    )
+    (issue,) = parse_feed(data, profile).issues
+    assert issue.title == "Five days & counting"
+    assert issue.subtitle == "Penn Spark Newsletter — April"
+    assert issue.link == "https://x.example/p/five"
+    assert not issue.is_bwr_shaped
+    assert (issue.takeaways, issue.follow_ups, issue.quick_bites, issue.volume) == (
+        (),
+        (),
+        (),
+        None,
+    )
+
+
+def test_newest_first_stable_undated_last(profile):
+    """Issues come newest first; equal dates keep feed order; undated ones go last."""
+    data = rss(
+        item("old", "https://x.example/old", "Sun, 01 Jun 2025 10:00:00 GMT"),
+        item("undated", "https://x.example/undated"),
+        item("new-a", "https://x.example/new-a", "Sun, 06 Jul 2025 10:00:00 +0200"),
+        item("new-b", "https://x.example/new-b", "Sun, 06 Jul 2025 08:00:00 GMT"),
+        item("mid", "https://x.example/mid", "Sun, 15 Jun 2025 10:00:00 GMT"),
+    )
+    feed = parse_feed(data, profile)
+    assert [i.title for i in feed.issues] == ["new-a", "new-b", "mid", "old", "undated"]
+    assert feed.issues[0].published == datetime(2025, 7, 6, 8, 0, tzinfo=UTC)
+    assert feed.issues[-1].published is None
+
+
+def test_guid_falls_back_to_link(profile):
+    """An entry without a guid is identified by its link."""
+    (issue,) = parse_feed(rss(item("t", "https://x.example/p/t", guid=False)), profile).issues
+    assert issue.guid == "https://x.example/p/t"
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("ru", "ru"), ("en-US", "en-US"), (None, "en"), ("not a language!", "en")],
+)
+def test_language_from_feed_else_profile(profile, language, expected):
+    """The feed's language tags each issue; without a usable one, the profile's language."""
+    feed = parse_feed(rss(item("t", "https://x.example/t"), language=language), profile)
+    assert feed.info.language == expected
+    assert feed.issues[0].language == expected
+
+
+def test_cover_image_is_the_image_enclosure(profile):
+    """The cover is the image enclosure's address; a non-image enclosure is not a cover."""
+    img = '<enclosure url="https://cdn.example/c.jpg" length="0" type="image/jpeg"/>'
+    mp3 = '<enclosure url="https://cdn.example/a.mp3" length="0" type="audio/mpeg"/>'
+    data = rss(
+        item("img", "https://x.example/img", "Sun, 06 Jul 2025 10:00:00 GMT").replace(
+            "</item>", img + "</item>"
+        ),
+        item("mp3", "https://x.example/mp3", "Sun, 05 Jul 2025 10:00:00 GMT").replace(
+            "</item>", mp3 + "</item>"
+        ),
+    )
+    feed = parse_feed(data, profile)
+    assert [i.cover_image for i in feed.issues] == ["https://cdn.example/c.jpg", None]
+
+
+def test_malformed_feed_with_entries_is_read_and_reported(profile, caplog):
+    """A broken feed that still has entries is read, with the problem recorded and logged."""
+    data = rss(item("first", "https://x.example/1", "Sun, 06 Jul 2025 10:00:00 GMT"))
+    data = data.replace(b"</channel></rss>", b"<item><title>broken</title>")
+    with caplog.at_level(logging.WARNING, logger="bot.reader"):
+        feed = parse_feed(data, profile, source="test.xml")
+    assert [i.title for i in feed.issues][:1] == ["first"]
+    assert feed.problem
+    (record,) = [r for r in caplog.records if r.getMessage().startswith("feed.malformed")]
+    assert "source=test.xml" in record.getMessage()
+
+
+def test_valid_feed_without_items_is_empty_not_an_error(profile):
+    """A new newsletter's empty feed is an empty Feed."""
+    feed = parse_feed(rss(), profile)
+    assert feed.issues == () and feed.info.title == "Test Letter"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"   \n", b"garbage", b"<html><body><p>Not a feed</p></body></html>", b"\xff\xfe\x00"],
+)
+def test_not_a_feed_is_one_line_feed_error(profile, data):
+    """Bytes holding no feed at all raise one FeedError line naming the source."""
+    with pytest.raises(FeedError) as err:
+        parse_feed(data, profile, source="bad.xml")
+    message = str(err.value)
+    assert message.startswith("bad.xml is not an RSS or Atom feed")
+    assert "\n" not in message
+
+
+def test_entry_without_content_has_no_sections(profile):
+    """An entry with only a title and link reads fine, with an empty content hash input."""
+    (issue,) = parse_feed(rss(item("bare", "https://x.example/bare")), profile).issues
+    assert issue.title == "bare" and not issue.is_bwr_shaped
+    assert issue.content_hash == hashlib.sha256(b"").hexdigest()
+
+
+def test_markup_drift_inside_a_feed(profile):
+    """A drifted issue (h2 sections, en dashes) read through the feed keeps its sections."""
+    html = (
+        "<h2>Takeaways</h2><ul><li><b>GRAIN</b> &#8211; Wheat is leverage.</li></ul>"
+        "<h2>Quick Bites</h2><h3>Wheat Falls</h3><p>Down 4%.</p>"
+        "<p><em>Vol 3, No 30 - BWR 03.08.2025</em></p>"
+    )
+    (issue,) = parse_feed(rss(item("t", "https://x.example/t", html=html)), profile).issues
+    assert [(t.label, t.text) for t in issue.takeaways] == [("GRAIN", "Wheat is leverage.")]
+    assert [(i.headline, i.paragraphs) for i in issue.quick_bites] == [
+        ("Wheat Falls", ("Down 4%.",))
+    ]
+    assert issue.volume == "Vol 3, No 30 - BWR 03.08.2025"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2000))
+def test_arbitrary_bytes_give_a_feed_or_feed_error(profile, data):
+    """Any bytes at all give a Feed or a FeedError, never another exception."""
+    try:
+        assert isinstance(parse_feed(data, profile), Feed)
+    except FeedError as exc:
+        assert str(exc)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=300), st.text(max_size=100))
+def test_arbitrary_entry_content_never_raises(profile, html, title):
+    """Whatever an entry's title and content hold, the feed still reads."""
+    safe = html.replace("]]>", "")
+    data = rss(item(title, "https://x.example/p", html=safe))
+    try:
+        feed = parse_feed(data, profile)
+    except FeedError:
+        return  # text that breaks the XML itself (e.g. control characters)
+    assert all(i.link == "https://x.example/p" for i in feed.issues)
