@@ -250,3 +250,13 @@ def test_arbitrary_entry_content_never_raises(profile, html, title):
     except FeedError:
         return  # text that breaks the XML itself (e.g. control characters)
     assert all(i.link == "https://x.example/p" for i in feed.issues)
+
+
+def test_seed_matches_the_composers_hand_built_issue(seed_feed):
+    """The reader reads the seed exactly as the thread composer's tests expect it (bwr_seed)."""
+    from dataclasses import replace
+
+    from bwr_seed import SEED_ISSUE
+
+    (issue,) = seed_feed.issues
+    assert replace(issue, content_hash=SEED_ISSUE.content_hash) == SEED_ISSUE
