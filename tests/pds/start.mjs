@@ -5,7 +5,8 @@
 //
 // Prints ONE JSON line on stdout once ready:
 //   {"url", "did", "handle", "password", "app_password", "plc_url"}
-// and runs until SIGTERM/SIGINT or until stdin closes (so it dies with the test run that spawned it).
+// and runs until SIGTERM/SIGINT, or until stdin closes when stdin is a pipe (so it dies with the
+// test run that spawned it).
 // Everything the PDS writes lives in one temp dir that is removed on shutdown.
 import dns from 'node:dns'
 import fs from 'node:fs'
@@ -76,11 +77,14 @@ async function stop(code) {
 process.on('SIGTERM', () => stop(0))
 process.on('SIGINT', () => stop(0))
 process.on('SIGHUP', () => stop(0))
-if (!process.stdin.isTTY) {
+// Die with the parent: when stdin is a pipe (the test fixture holds its write end), its closing
+// means the parent is gone. Other stdins (a tty, /dev/null, /dev/zero) are left alone.
+const stdinStat = fs.fstatSync(0)
+if (stdinStat.isFIFO() || stdinStat.isSocket()) {
+  process.stdin.on('data', () => {}) // nothing is ever sent; drop whatever comes
   process.stdin.on('end', () => stop(0))
   process.stdin.on('close', () => stop(0))
   process.stdin.on('error', () => stop(0))
-  process.stdin.resume()
 }
 
 async function main() {
