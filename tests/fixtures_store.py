@@ -1,0 +1,83 @@
+"""Store fixtures: every store test runs on SQLite and on a real Postgres.
+
+`db_url` is a fresh, empty database URL: a SQLite file in tmp_path, or a schema of its own on the
+Postgres server named by DATABASE_URL_POSTGRES (scripts/postgres.sh prints it; scripts/test.sh
+exports it). Without that variable the postgres case FAILS: it is never skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+import pytest
+
+__all__ = ["Clock", "clock", "db_url", "postgres_admin_url", "store"]
+
+
+def postgres_admin_url() -> str:
+    """The Postgres server for tests, or a test failure saying how to get one."""
+    url = os.environ.get("DATABASE_URL_POSTGRES", "").strip()
+    if not url:
+        pytest.fail(
+            "DATABASE_URL_POSTGRES is not set: start the test server with "
+            "`eval export $(bash scripts/postgres.sh)` or run the suite with scripts/test.sh",
+            pytrace=False,
+        )
+    return url
+
+
+def _libpq(url: str) -> str:
+    """The SQLAlchemy URL as a plain postgresql:// URI psycopg understands."""
+    return "postgresql://" + url.split("://", 1)[1]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bot.db'}"
+        return
+    import psycopg
+
+    base = postgres_admin_url()
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(_libpq(base), autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    # search_path makes the schema this URL's whole world (tables, alembic_version, inspection).
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options={quote('-csearch_path=' + schema)}"
+    with psycopg.connect(_libpq(base), autocommit=True) as conn:
+        conn.execute("SET lock_timeout = '20s'")
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+class Clock:
+    """A clock the test moves by hand (timezone-aware UTC)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2025, 7, 6, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(db_url: str):
+    """An upgraded Store on the test database (real clock)."""
+    from bot.store import Store
+
+    s = Store(db_url)
+    s.upgrade()
+    yield s
+    s.close()
