@@ -31,6 +31,7 @@ _SEPARATORS = (
     regex.compile(r"\s*:\s*"),
     regex.compile(r"\s+-{1,2}\s+|\s*--\s*"),
 )
+_LEAD_ENDS = frozenset(".:!?\u2014\u2013-")
 _LABEL_TRIM = " \t:;.,\u2014\u2013\u2015-"
 # Substack's own button words when they slip out of their widgets.
 _UI_WORDS = frozenset({"share", "subscribe", "subscribe now", "leave a comment", "share this post"})
@@ -209,7 +210,8 @@ class _Reader:
         head = b.level if b.kind == "heading" else 0
         if not head and b.bold_only and not b.quote and not b.list_id:
             head = _BOLD_HEADING
-        if head and self.is_readings_label(text):
+        # The reading label may be a heading, a bold paragraph or a plain one.
+        if (head or self.item is not None) and self.is_readings_label(text):
             self.start_readings(b)
             return
         if head:
@@ -267,9 +269,16 @@ class _Reader:
         """Place `b` as a takeaway (or part of one); False when the takeaways have ended."""
         if b.kind == "heading":
             return False
-        parsed = parse_takeaway(b.text, b.lead)
-        if parsed:
-            self.takeaways.append(Takeaway(label=parsed[0], text=parsed[1]))
+        if self.tk_found and self.tk_list and not b.list_id:
+            return False  # the bulleted list is over; what follows is the essay
+        lines = b.text.split("\n")
+        found = [parse_takeaway(b.text, b.lead)]
+        if len(lines) > 1:  # bullets typed as lines of one paragraph (shift-enter)
+            found = [parse_takeaway(lines[0], b.lead)] + [parse_takeaway(x) for x in lines[1:]]
+            if not all(found):
+                found = [parse_takeaway(b.text, b.lead)]
+        if all(found):
+            self.takeaways += [Takeaway(label=f[0], text=f[1]) for f in found if f]
             self.tk_found += 1
             self.tk_list, self.tk_item = b.list_id, b.item_id
             return True
@@ -343,8 +352,11 @@ class _Reader:
             self.start_readings(b)
             return
         lead = b.lead.strip()
+        # "**Gudkov Killed.** A general died." is a whole item; one bold word is just emphasis.
+        headline_like = lead[-1:] in _LEAD_ENDS or len(lead.split()) >= 2
         if (
             lead
+            and headline_like
             and not b.quote
             and len(lead) < len(b.text)
             and (self.item is None or self.item.lead_style)

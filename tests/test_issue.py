@@ -466,3 +466,41 @@ def test_random_tag_soup_never_raises(profile, html):
 def test_arbitrary_text_never_raises(profile, text):
     """Any text at all, read as HTML, gives sections (usually empty), never an exception."""
     assert isinstance(read_sections(text, profile), IssueSections)
+
+
+def test_takeaways_typed_as_lines_of_one_paragraph(profile):
+    """Takeaways typed with shift-enter (one paragraph, <br> between) are still separate."""
+    html = (
+        "<h3>Takeaways</h3><p><strong>FOREVER NEIGHBORS</strong>—A tough neighborhood.<br>"
+        "<strong>ERODING INFLUENCE</strong>—Waning influence.</p><p>The essay begins.</p>"
+    )
+    assert read_sections(html, profile).takeaways == EXPECTED_TAKEAWAYS
+
+
+def test_label_shaped_essay_paragraph_after_the_list_is_not_a_takeaway(profile):
+    """After the takeaways' list, an essay paragraph opening in capitals is not a takeaway."""
+    bullets = TAKEAWAY_BULLETS.replace("<p>The essay begins.</p>", "")
+    html = f"<h3>Takeaways</h3>{bullets}<p>NATO: the alliance meets in July.</p>"
+    assert read_sections(html, profile).takeaways == EXPECTED_TAKEAWAYS
+
+
+def test_plain_paragraph_reading_label(profile):
+    """A reading label written as a plain (not bold) paragraph still introduces the links."""
+    html = (
+        "<h3>Quick Bites</h3><h4>Bite</h4><p>Text.</p><p>Additional Reading(s)</p>"
+        '<p><a href="https://example.org/r">A Reading</a></p>'
+    )
+    assert read_sections(html, profile).quick_bites == (
+        Item("Bite", ("Text.",), (Link("A Reading", "https://example.org/r"),)),
+    )
+
+
+def test_a_bold_word_is_emphasis_not_a_headline(profile):
+    """A paragraph opening with one bold word (no stop after it) stays an ordinary paragraph."""
+    html = "<h3>Quick Bites</h3><p><strong>Moscow</strong> said nothing.</p>"
+    result = read_sections(html, profile)
+    assert result.quick_bites == ()
+    assert result.warnings == (
+        "quick bites: left out a paragraph outside any item: 'Moscow said nothing.'",
+        "quick bites: a heading with no items under it",
+    )
