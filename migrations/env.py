@@ -36,10 +36,16 @@ if connection is not None:
 elif context.is_offline_mode():
     raise SystemExit("offline (--sql) migrations are not supported; run them against a database")
 else:
-    from bot.settings import load_settings
+    # Only DATABASE_URL matters here, so other settings (credentials…) are not validated.
+    import os
+
+    from dotenv import load_dotenv
+
+    from bot.settings import PROJECT_ROOT
     from bot.store import Store
 
-    store = Store(load_settings().database_url)
+    load_dotenv(PROJECT_ROOT / ".env", override=False)
+    store = Store(os.environ.get("DATABASE_URL"))
     try:
         with store.migration_connection() as conn:
             run(conn)

@@ -105,6 +105,31 @@ def test_edited_issue_is_not_queued_again_and_is_logged(store, caplog):
     assert add(store, content_hash="hash-new", title="Vol 3, No 1 (corrected)").edited is False
 
 
+def test_two_workers_recording_the_same_new_issue_get_one_row(db_url, store):
+    """Two workers seeing the same new issue at once both succeed, and exactly one created it."""
+    stores = [Store(db_url) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    results: list = []
+
+    def worker(s: Store) -> None:
+        barrier.wait(10)
+        try:
+            results.append(add(s, 7, state=S.QUEUED))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            results.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for s in stores:
+        s.close()
+    assert sorted(r.created for r in results) == [False, True]
+    assert results[0].issue.id == results[1].issue.id
+    assert [i.id for i in store.issues()] == [results[0].issue.id]
+
+
 def test_issues_lists_by_state_oldest_first(store):
     """issues() filters by state and feed and lists the oldest published first."""
     for n in (5, 3, 4):
