@@ -260,3 +260,40 @@ def test_seed_matches_the_composers_hand_built_issue(seed_feed):
 
     (issue,) = seed_feed.issues
     assert replace(issue, content_hash=SEED_ISSUE.content_hash) == SEED_ISSUE
+
+
+def test_atom_feed(profile):
+    """An Atom feed reads too: HTML titles decoded, xml:lang used, dates turned to UTC."""
+    data = (
+        b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" xml:lang="ru">'
+        b'<title type="html">A &amp;amp; B</title><link href="https://a.example/"/><id>x</id>'
+        b'<entry><title type="html">Caf&amp;eacute; &lt;b&gt;bold&lt;/b&gt;</title>'
+        b'<link href="https://a.example/1"/><id>tag:1</id>'
+        b"<updated>2025-07-06T14:03:05+03:00</updated>"
+        b'<content type="html">&lt;h3&gt;Quick Bites&lt;/h3&gt;&lt;h4&gt;One&lt;/h4&gt;'
+        b"&lt;p&gt;Text&lt;/p&gt;</content></entry></feed>"
+    )
+    feed = parse_feed(data, profile)
+    assert (feed.info.title, feed.info.language) == ("A & B", "ru")
+    (issue,) = feed.issues
+    assert (issue.guid, issue.link, issue.title) == ("tag:1", "https://a.example/1", "Café bold")
+    assert issue.published == datetime(2025, 7, 6, 11, 3, 5, tzinfo=UTC)
+    assert [(i.headline, i.paragraphs) for i in issue.quick_bites] == [("One", ("Text",))]
+    assert issue.language == "ru"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_damaged_seed_feed_gives_a_feed_or_feed_error(profile, bwr_feed_bytes, data):
+    """The seed feed cut short or with bytes overwritten reads partly or fails as a FeedError."""
+    cut = data.draw(st.integers(0, len(bwr_feed_bytes)))
+    damaged = bytearray(bwr_feed_bytes[:cut])
+    for _ in range(data.draw(st.integers(0, 5))):
+        if damaged:
+            damaged[data.draw(st.integers(0, len(damaged) - 1))] = data.draw(st.integers(0, 255))
+    try:
+        feed = parse_feed(bytes(damaged), profile)
+    except FeedError as exc:
+        assert str(exc)
+        return
+    assert all(isinstance(i.title, str) and isinstance(i.link, str) for i in feed.issues)
