@@ -80,7 +80,8 @@ def parse_takeaway(text: str, lead: str = "") -> tuple[str, str] | None:
         m = sep.search(text)
         if m and m.start() > 0:
             label, rest = text[: m.start()].strip(), text[m.end() :].strip()
-            if _is_label(label) and rest:
+            # "LIGHT HOLIDAY READING - MAYBE" is a shouted heading, not a label and its text.
+            if _is_label(label) and rest and not rest.isupper():
                 return label, rest
     lead = clean(lead)
     if lead and text.startswith(lead) and len(lead) < len(text):

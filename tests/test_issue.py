@@ -200,6 +200,9 @@ def test_takeaways_end_where_their_shape_ends(profile):
         ("An essay sentence — with a dash.", "", None),
         ("A: lowercase label.", "", None),
         ("SHOUTING WITHOUT TEXT—", "", None),
+        ("LIGHT HOLIDAY READING - MAYBE", "", None),
+        ("中国 — 新的伙伴", "", None),
+        ("EU — 新的伙伴", "", ("EU", "新的伙伴")),
         ("", "", None),
     ],
 )
