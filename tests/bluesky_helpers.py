@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from conftest import BWR_FEED
 from PIL import Image
 
 from bot.bluesky import MemorySessionStore, Publisher
+from bot.bluesky_records import rkey_of
 from bot.cards import Thumb
 from bot.model import Issue
 from bot.post import Post
@@ -42,8 +44,13 @@ def card_image(color: tuple[int, int, int] = (180, 30, 40)) -> Thumb:
 
 def seed_thread(generation: int = 0) -> SeedThread:
     """The seed issue read from its feed and composed, exactly as the bot does it."""
+    return issue_thread(BWR_FEED, 0, generation)
+
+
+def issue_thread(feed: Path, index: int, generation: int = 0) -> SeedThread:
+    """Issue `index` of a feed file, read and composed as the bot does it (first thread)."""
     profile = load_profile()
-    issue = parse_feed(BWR_FEED.read_bytes(), profile).issues[0]
+    issue = parse_feed(feed.read_bytes(), profile).issues[index]
     thread = tuple(compose(issue, profile)[0])
     keys = thread_keys(issue.guid, issue.published, len(thread), generation)
     thumbs = {
@@ -65,3 +72,26 @@ def publisher(url: str, account: Any, store: Any = None, **kwargs: Any) -> Publi
 def expected_record(post: Post, thumb_blob: dict[str, Any] | None) -> dict[str, Any]:
     """What the PDS must hold for a post, minus createdAt and reply."""
     return post.record(thumb=thumb_blob)
+
+
+def assert_whole_once(pds: Any, did: str, seed: SeedThread, posted: Any = None) -> None:
+    """Exactly the thread's posts exist on the account, one per key, each replying to the one
+    before under the root, with the server's CIDs; texts as composed."""
+    records = pds.list_records(did, POST)
+    assert sorted(rkey_of(r["uri"]) for r in records) == sorted(seed.keys)
+    by_key = {rkey_of(r["uri"]): r for r in records}
+    root = by_key[seed.keys[0]]
+    assert "reply" not in root["value"]
+    assert root["value"]["text"] == seed.thread[0].text
+    for place in range(1, len(seed.keys)):
+        rec = by_key[seed.keys[place]]
+        parent = by_key[seed.keys[place - 1]]
+        assert rec["value"]["reply"] == {
+            "root": {"uri": root["uri"], "cid": root["cid"]},
+            "parent": {"uri": parent["uri"], "cid": parent["cid"]},
+        }
+        assert rec["value"]["text"] == seed.thread[place].text
+    if posted is not None:
+        assert [(p.rkey, p.uri, p.cid) for p in posted.posts] == [
+            (k, by_key[k]["uri"], by_key[k]["cid"]) for k in seed.keys
+        ]

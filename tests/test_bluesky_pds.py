@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from bluesky_helpers import POST, card_image, seed_thread
+from bluesky_helpers import POST, assert_whole_once, card_image, seed_thread
 from bluesky_helpers import publisher as _publisher
 
 from bot.bluesky import FileSessionStore, MemorySessionStore
@@ -38,24 +38,7 @@ def _posts_on(pds, did):
 
 
 def _assert_whole_once(pds, account, seed, posted=None):
-    """Exactly the thread's posts exist, one per key, chained root → parent with server CIDs."""
-    records = _posts_on(pds, account.did)
-    assert sorted(rkey_of(r["uri"]) for r in records) == sorted(seed.keys)
-    by_key = {rkey_of(r["uri"]): r for r in records}
-    root = by_key[seed.keys[0]]
-    assert "reply" not in root["value"]
-    for place in range(1, len(seed.keys)):
-        rec = by_key[seed.keys[place]]
-        parent = by_key[seed.keys[place - 1]]
-        assert rec["value"]["reply"] == {
-            "root": {"uri": root["uri"], "cid": root["cid"]},
-            "parent": {"uri": parent["uri"], "cid": parent["cid"]},
-        }
-        assert rec["value"]["text"] == seed.thread[place].text
-    if posted is not None:
-        assert [(p.rkey, p.uri, p.cid) for p in posted.posts] == [
-            (k, by_key[k]["uri"], by_key[k]["cid"]) for k in seed.keys
-        ]
+    assert_whole_once(pds, account.did, seed, posted)
 
 
 def test_seed_thread_lands_whole(pds, pds_proxy, publisher):
