@@ -353,45 +353,35 @@ class FaultProxy:
                     time.sleep(rule.seconds)
                     rule = None
 
-                status: int | None = None
-                injected = rule is not None
-                if rule is not None and not rule.after_forward:
-                    if rule.action == "drop":
-                        self._drop()
-                    else:
-                        status = rule.status
-                        self._send(
-                            status,
-                            [("Content-Type", "application/json"), *rule.headers.items()],
-                            rule.body,
-                        )
-                else:
+                # Decide what the client gets, log it, then answer: a test that asserts on
+                # `requests` right after its call returns must find that call logged.
+                reply: tuple[int, list[tuple[str, str]], bytes] | None = None
+                if rule is None or rule.after_forward:
                     try:
-                        up_status, up_headers, data = proxy._forward(
+                        reply = proxy._forward(
                             self.command, self.path, list(self.headers.items()), body
                         )
                     except OSError as exc:  # the PDS is down: say so like a gateway would
-                        up_headers = [("Content-Type", "application/json")]
-                        data = json.dumps({"error": "BadGateway", "message": str(exc)}).encode()
-                        up_status = 502
-                    if method in _SESSION_METHODS and up_status == 200:
-                        data = proxy._rewrite_session(data)
-                    if rule is None:
-                        status = up_status
-                        self._send(status, up_headers, data)
-                    elif rule.action == "drop":
-                        self._drop()
-                    else:
-                        status = rule.status
-                        self._send(
-                            status,
-                            [("Content-Type", "application/json"), *rule.headers.items()],
-                            rule.body,
-                        )
+                        msg = json.dumps({"error": "BadGateway", "message": str(exc)}).encode()
+                        reply = (502, [("Content-Type", "application/json")], msg)
+                    if method in _SESSION_METHODS and reply[0] == 200:
+                        reply = (reply[0], reply[1], proxy._rewrite_session(reply[2]))
+                if rule is not None:
+                    reply = None
+                    if rule.action == "fail":
+                        headers = [("Content-Type", "application/json"), *rule.headers.items()]
+                        reply = (rule.status, headers, rule.body)
 
-                done = ProxiedRequest(method, self.path, self.command, body, status, injected)
+                status = reply[0] if reply else None
+                done = ProxiedRequest(
+                    method, self.path, self.command, body, status, rule is not None
+                )
                 with proxy._lock:
                     proxy._requests.append(done)
+                if reply is None:
+                    self._drop()
+                else:
+                    self._send(*reply)
                 proxy._fire("response", done)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle  # noqa: N815
