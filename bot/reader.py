@@ -118,7 +118,9 @@ def _text(value: Any, detail: Any) -> str:
 
 def _published(entry: Any) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        t = entry.get(key)
+        # dict.get: feedparser's own get() maps a missing updated_parsed to published_parsed
+        # with a DeprecationWarning.
+        t = dict.get(entry, key)
         if t:
             try:
                 return datetime(*t[:6]).replace(tzinfo=UTC)  # feedparser gives UTC struct_time
