@@ -193,7 +193,12 @@ class _Reader:
         m = self.volume_re.match(text)
         if m and m.group(0).strip():
             found = clean(m.group(0))
-        elif len(text) <= 60 and self.volume_re.search(text):
+        elif (
+            len(text) <= 60
+            and "\n" not in text
+            and (m := self.volume_re.search(text))
+            and m.start() <= 12  # "BWR Vol 3, No 28", not a sentence that cites an issue
+        ):
             found = clean(text)
         else:
             return False
@@ -208,6 +213,10 @@ class _Reader:
         text = b.text
         if self.take_volume(text) or self.is_boilerplate(text):
             return
+        if "\n" in text:  # the volume line typed after a <br> at the end of the last paragraph
+            body, _, last = text.rpartition("\n")
+            if self.volume_re.match(last) and self.take_volume(last):
+                b.text = text = body
         head = b.level if b.kind == "heading" else 0
         if not head and b.bold_only and not b.quote and not b.list_id:
             head = _BOLD_HEADING

@@ -507,3 +507,28 @@ def test_a_bold_word_is_emphasis_not_a_headline(profile):
         "quick bites: left out a paragraph outside any item: 'Moscow said nothing.'",
         "quick bites: a heading with no items under it",
     )
+
+
+def test_volume_line_after_a_line_break_in_the_last_paragraph(profile):
+    """A volume line typed after <br> in the last paragraph is still the volume, not text."""
+    html = "<h3>Quick Bites</h3><h4>Bite</h4><p>Last words.<br><em>Vol 3, No 31 - BWR</em></p>"
+    result = read_sections(html, profile)
+    assert result.volume == "Vol 3, No 31 - BWR"
+    assert result.quick_bites == (Item("Bite", ("Last words.",)),)
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "volume"),
+    [
+        ("Vol 3, No 28 - BWR 06.07.2025", "Vol 3, No 28 - BWR 06.07.2025"),
+        ("Vol. 3, No. 28", "Vol. 3, No. 28"),
+        ("BWR Vol 3 No 28", "BWR Vol 3 No 28"),
+        ("As I wrote in BWR Vol 2, No 14, the Kremlin was wrong.", None),
+    ],
+)
+def test_volume_line_spellings(profile, paragraph, volume):
+    """The volume line is found in its spellings; a sentence citing an old issue is not one."""
+    html = f"<h3>Quick Bites</h3><h4>Bite</h4><p>Text.</p><p><em>{paragraph}</em></p>"
+    result = read_sections(html, profile)
+    assert result.volume == volume
+    assert len(result.quick_bites[0].paragraphs) == (1 if volume else 2)
