@@ -34,6 +34,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from atproto_client import models
@@ -269,6 +270,9 @@ class Publisher(Connection):
             return self._posted(keys, known, set(), "root_key", len(keys))
         return self._scan(issue_link, what)
 
+    def _list_page(self, params: Any) -> dict[str, Any]:
+        return self._client.invoke_query("com.atproto.repo.listRecords", params=params).content
+
     def _scan(self, issue_link: str, what: str) -> PostedThread | None:
         assert self._did is not None
         records: list[dict[str, Any]] = []
@@ -278,12 +282,7 @@ class Publisher(Connection):
             params = models.ComAtprotoRepoListRecords.Params(
                 repo=self._did, collection=POST_TYPE, limit=_PAGE, cursor=cursor
             )
-            page = self._call(
-                what,
-                lambda p=params: self._client.invoke_query(
-                    "com.atproto.repo.listRecords", params=p
-                ).content,
-            )
+            page: dict[str, Any] = self._call(what, partial(self._list_page, params))
             for rec in page.get("records") or []:
                 records.append(rec)
                 value = rec.get("value") or {}

@@ -262,7 +262,7 @@ class Connection:
         self._sleep(delay)
 
     def _rate_wait(self, exc: RateLimitExceededError, attempt: int) -> float:
-        reset = exc.response.headers.get("ratelimit-reset") if exc.response else None
+        reset: Any = exc.response.headers.get("ratelimit-reset") if exc.response else None
         try:
             return max(float(reset) - self._clock(), 0.0) + 1.0
         except (TypeError, ValueError):
