@@ -54,6 +54,12 @@ else
   rm -f "$STAMP"
   (cd "$PDS_DIR" && "$NODE" "$NPM_CLI" ci --ignore-scripts --no-audit --no-fund --loglevel=warn)
 
+  # node-gyp needs a C++ toolchain; the machines are Debian and we are root there.
+  if ! command -v make >/dev/null || ! command -v g++ >/dev/null; then
+    log "installing make and g++ (apt-get)"
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends make g++ >/dev/null
+  fi
+
   # better-sqlite3 is the one native addon without an npm-shipped binary (sharp's come as
   # @img/sharp-* packages). --nodedir: build against Node 22's headers, not the machine's.
   log "compiling better-sqlite3 with node-gyp (about a minute)"
