@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -52,7 +53,7 @@ _BOLD = frozenset({"strong", "b"})
 _MAX_DEPTH = 120
 # Zero-width spaces, direction marks, BOM, soft hyphens: invisible, and they break matching.
 # (The zero-width joiner stays: emoji sequences need it.)
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200e\u200f\u2060\ufeff\u00ad"))
+_INVISIBLE = re.compile("[\u200b\u200e\u200f\u2060\ufeff\u00ad]")
 _EMBEDDED_POST = regex.compile(r"(?i)embedded-post")
 
 
@@ -75,7 +76,7 @@ def clean(text: str, keep_newlines: bool = False) -> str:
     """Plain text as we store it: NFC, invisible marks dropped, whitespace runs collapsed."""
     if not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
-    text = text.translate(_INVISIBLE)
+    text = _INVISIBLE.sub("", text)
     if not keep_newlines:
         return " ".join(text.split())
     lines = (" ".join(line.split()) for line in text.split("\n"))
@@ -202,6 +203,8 @@ class _Walker:
         self.ids = itertools.count(1)
 
     def paragraph(self, nodes: list[etree._Element | str], ctx: dict[str, object]) -> None:
+        if all(isinstance(node, str) and not node.strip() for node in nodes):
+            return  # only whitespace between blocks
         inline = _Inline()
         for node in nodes:
             if isinstance(node, str):

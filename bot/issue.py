@@ -139,6 +139,8 @@ class _Reader:
             sorted({_fold(v) for v in sec.readings}, key=len, reverse=True)
         )
         self.boilerplate = tuple(_fold(v) for v in sec.boilerplate)
+        # Folding can lengthen text (ß -> ss); a margin keeps every prefix comparable.
+        self.prefix_len = 2 * max(map(len, (*sec.boilerplate, *sec.readings, *_UI_WORDS))) + 8
         self.volume_re = sec.volume
         self.takeaways: list[Takeaway] = []
         self.items: dict[str, list[Item]] = {k: [] for k in ITEM_KINDS}
@@ -182,11 +184,11 @@ class _Reader:
         return len(text) <= _MAX_HEADING and _singular(heading_key(text)) in self.readings
 
     def readings_prefix(self, text: str) -> bool:
-        folded = _fold(text)
+        folded = _fold(text[: self.prefix_len])
         return any(folded.startswith(p) for p in self.readings_prefixes)
 
     def is_boilerplate(self, text: str) -> bool:
-        folded = _fold(text)
+        folded = _fold(text[: self.prefix_len])  # prefixes only: no need to fold it all
         return folded in _UI_WORDS or any(folded.startswith(p) for p in self.boilerplate)
 
     def take_volume(self, text: str) -> bool:
