@@ -1,0 +1,324 @@
+"""The worker's poll pass, in process: against the reference PDS (through a counting proxy) and a
+newsletter served on loopback, on SQLite and on Postgres."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from bluesky_helpers import publisher as make_publisher
+from drivers.newsletter_feed import NewsletterServer
+
+from bot.errors import AuthError, FeedError
+from bot.model import Issue
+from bot.profile import load_profile
+from bot.reader import parse_feed
+from bot.settings import Settings
+from bot.store import IssueState, Store
+from bot.thread import compose
+from bot.worker import Worker, decide
+
+POST = "app.bsky.feed.post"
+NOW = datetime(2025, 7, 6, 12, 0, tzinfo=UTC)
+
+
+def settings_for(feed_url: str, db_url: str, service: str = "http://127.0.0.1:9",
+                 account=None, password: str | None = None) -> Settings:
+    return Settings(feed_url=feed_url, bsky_service=service,
+                    bsky_handle=account.handle if account else None,
+                    bsky_app_password=password or (account.app_password if account else None),
+                    database_url=db_url, backfill_hours=48.0)
+
+
+def make_worker(settings: Settings, store: Store, tmp_path: Path, **kw) -> Worker:
+    return Worker(settings, store, cache_dir=tmp_path / "cache",
+                  feed_options={"retries": 0}, **kw)
+
+
+def thread_length(nl: NewsletterServer, slug: str) -> int:
+    profile = load_profile()
+    issue = next(i for i in parse_feed(nl.feed_bytes(), profile).issues
+                 if i.link == nl.link(slug))
+    return sum(len(t) for t in compose(issue, profile))
+
+
+def roots(records: list[dict]) -> list[str]:
+    return [r["uri"] for r in records if "reply" not in r["value"]]
+
+
+@pytest.fixture
+def nl():
+    with NewsletterServer() as server:
+        yield server
+
+
+# -- deciding what is new (pure) ------------------------------------------------------------------
+
+def _issue(published: datetime | None) -> Issue:
+    return Issue(guid="g", link="https://example.test/p/x", title="x", published=published)
+
+
+@pytest.mark.parametrize(
+    ("published", "first_run", "newest", "expected"),
+    [
+        (NOW - timedelta(hours=47), True, None, IssueState.QUEUED),  # within the backfill
+        (NOW - timedelta(hours=49), True, None, IssueState.SEEN),  # first run: no flood
+        (None, True, None, IssueState.SEEN),  # undated on the first run: not posted
+        (NOW - timedelta(days=3), False, NOW - timedelta(days=10), IssueState.QUEUED),  # missed
+        (NOW - timedelta(days=30), False, NOW - timedelta(days=10), IssueState.SEEN),  # history
+        (None, False, NOW - timedelta(days=10), IssueState.QUEUED),
+    ],
+)
+def test_decide_new_issue(published, first_run, newest, expected):
+    """A new issue is posted when recent, or newer than what the bot knew; old ones are history."""
+    got = decide(_issue(published), first_run=first_run, newest_known=newest, now=NOW,
+                 backfill_hours=48)
+    assert got is expected
+
+
+# -- without Bluesky --------------------------------------------------------------------------------
+
+def test_dry_run_posts_nothing_and_writes_nothing(nl, db_url, tmp_path, caplog):
+    """Without credentials a poll says what it would post and changes nothing."""
+    nl.add("one")
+    store = Store(db_url)
+    store.upgrade()
+    with make_worker(settings_for(nl.feed_url, db_url), store, tmp_path) as worker:
+        with caplog.at_level(logging.INFO):
+            result = worker.poll()
+    n = thread_length(nl, "one")
+    assert [(o.link, o.outcome, o.posts) for o in result.outcomes] == [
+        (nl.link("one"), "would_post", n)]
+    assert result.dry_run is True
+    assert f"dry run: would post {nl.link('one')} ({n} posts)" in caplog.messages
+    assert store.is_empty() is True
+    assert store.feed(nl.feed_url).etag is None
+    store.close()
+
+
+def test_queued_issue_gone_from_feed_is_marked_failed(nl, db_url, tmp_path):
+    """A queued issue that vanished from the feed is marked failed, saying why, not retried."""
+    store = Store(db_url)
+    store.upgrade()
+    gone = store.upsert_issue(nl.feed_url, guid="gone", link="https://x.test/p/gone",
+                              title="Gone", published=datetime.now(UTC),
+                              content_hash="h", state=IssueState.QUEUED).issue
+    nl.add("old", published=datetime.now(UTC) - timedelta(days=30))
+    acct_settings = Settings(feed_url=nl.feed_url, bsky_service="http://127.0.0.1:9",
+                             bsky_handle="nobody.test", bsky_app_password="unused",
+                             database_url=db_url)
+    with make_worker(acct_settings, store, tmp_path) as worker:
+        result = worker.poll()
+    assert [(o.link, o.outcome) for o in result.outcomes] == [("https://x.test/p/gone", "gone")]
+    after = store.issue(gone.id)
+    assert after.state is IssueState.FAILED
+    assert "no longer in the feed" in (after.error or "")
+    old = store.find_issue(nl.feed_url, nl.link("old"))
+    assert old is not None and old.state is IssueState.SEEN  # older than what it knew
+    store.close()
+
+
+def test_failing_feed_raises_one_line_and_records_the_check(nl, db_url, tmp_path):
+    """A feed answering 500 ends the pass with one FeedError line, recorded as the last check."""
+    nl.fail_with(500)
+    store = Store(db_url)
+    store.upgrade()
+    with make_worker(settings_for(nl.feed_url, db_url), store, tmp_path) as worker:
+        worker.settings = Settings(**{**worker.settings.__dict__, "bsky_handle": "a.test",
+                                      "bsky_app_password": "x"})
+        with pytest.raises(FeedError) as err:
+            worker.poll()
+    assert "HTTP 500" in str(err.value) and "\n" not in str(err.value)
+    assert (store.feed(nl.feed_url).last_outcome or "").startswith("failed: ")
+    store.close()
+
+
+# -- against the reference PDS ---------------------------------------------------------------------
+
+@pytest.mark.pds
+def test_new_issue_posted_once_then_304_costs_no_pds_request(nl, db_url, tmp_path, pds,
+                                                              pds_proxy):
+    """A new issue becomes one whole thread; the next poll gets a 304 and never calls Bluesky."""
+    acct = pds.new_account("wnew")
+    nl.add("one")
+    store = Store(db_url)
+    store.upgrade()
+    settings = settings_for(nl.feed_url, db_url, pds_proxy.url, acct)
+    with make_worker(settings, store, tmp_path) as worker:
+        first = worker.poll()
+        records = pds.list_records(acct.did)
+        n = thread_length(nl, "one")
+        assert [(o.outcome, o.posts) for o in first.outcomes] == [("posted", n)]
+        assert len(records) == n and len(roots(records)) == 1
+        assert first.outcomes[0].roots == (roots(records)[0],)
+        stored = store.find_issue(nl.feed_url, nl.link("one"))
+        assert stored is not None and stored.state is IssueState.POSTED
+        assert len(store.posts(stored.id)) == n
+        # The card is the issue page's (fetched from loopback), with its image uploaded.
+        embed = next(r for r in records if "reply" not in r["value"])["value"]["embed"]
+        assert embed["external"]["title"] == "Issue one (from its page)"
+        assert embed["external"]["thumb"]["mimeType"] == "image/jpeg"
+
+        pds_proxy.reset_counts()
+        second = worker.poll()
+    assert second.fetched == "not_modified" and second.outcomes == []
+    assert pds_proxy.counts() == {}
+    assert nl.statuses[304] == 1
+    assert len(pds.list_records(acct.did)) == n
+    store.close()
+
+
+@pytest.mark.pds
+def test_lost_database_never_posts_twice(nl, tmp_path, pds, pds_proxy):
+    """With the database file deleted, the next poll finds the thread on Bluesky and posts nothing."""
+    acct = pds.new_account("wlost")
+    nl.add("one")
+    db = tmp_path / "bot.db"
+    url = f"sqlite:///{db}"
+    settings = settings_for(nl.feed_url, url, pds_proxy.url, acct)
+    store = Store(url)
+    store.upgrade()
+    with make_worker(settings, store, tmp_path) as worker:
+        posted = worker.poll().outcomes[0]
+    store.close()
+    for f in tmp_path.glob("bot.db*"):
+        f.unlink()
+    before = pds.list_records(acct.did)
+    store = Store(url)
+    store.upgrade()
+    with make_worker(settings, store, tmp_path) as worker:
+        again = worker.poll()
+    assert [(o.outcome, o.roots) for o in again.outcomes] == [("already_posted", posted.roots)]
+    assert pds.list_records(acct.did) == before
+    stored = store.find_issue(nl.feed_url, nl.link("one"))
+    assert stored is not None and stored.state is IssueState.POSTED
+    assert [p.uri for p in store.posts(stored.id)] == [r["uri"] for r in reversed(before)]
+    store.close()
+
+
+@pytest.mark.pds
+def test_backfill_old_issue_seen_edit_not_reposted_new_issue_posted(nl, db_url, tmp_path, pds,
+                                                                    pds_proxy, caplog):
+    """First run posts only recent issues; an edit is logged, not reposted; a later issue posts."""
+    acct = pds.new_account("wback")
+    nl.add("old", published=datetime.now(UTC) - timedelta(days=5))
+    nl.add("recent", published=datetime.now(UTC) - timedelta(hours=2))
+    store = Store(db_url)
+    store.upgrade()
+    settings = settings_for(nl.feed_url, db_url, pds_proxy.url, acct)
+    with make_worker(settings, store, tmp_path) as worker:
+        first = worker.poll()
+        assert [(o.link, o.outcome) for o in first.outcomes] == [(nl.link("recent"), "posted")]
+        old = store.find_issue(nl.feed_url, nl.link("old"))
+        assert old is not None and old.state is IssueState.SEEN
+        count = len(pds.list_records(acct.did))
+
+        nl.edit("recent", "A correction the editor added later.")
+        with caplog.at_level(logging.INFO):
+            edited = worker.poll()
+        assert edited.outcomes == []
+        assert any(m.startswith("issue.edited link=" + nl.link("recent")) for m in caplog.messages)
+        assert len(pds.list_records(acct.did)) == count
+
+        nl.add("next", published=datetime.now(UTC) - timedelta(minutes=5))
+        third = worker.poll()
+    assert [(o.link, o.outcome) for o in third.outcomes] == [(nl.link("next"), "posted")]
+    assert len(pds.list_records(acct.did)) == count + thread_length(nl, "next")
+    assert len(roots(pds.list_records(acct.did))) == 2
+    store.close()
+
+
+@pytest.mark.pds
+def test_invalid_record_fails_issue_and_pass_goes_on(nl, tmp_path, pds, pds_proxy):
+    """A record the PDS refuses marks that issue failed with its message; the next one posts."""
+    acct = pds.new_account("winval")
+    nl.add("bad", published=datetime.now(UTC) - timedelta(hours=3))
+    nl.add("good", published=datetime.now(UTC) - timedelta(hours=1))
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    store = Store(url)
+    store.upgrade()
+    pds_proxy.fail("com.atproto.repo.applyWrites", times=1, status=400, error="InvalidRecord",
+                   message="Invalid app.bsky.feed.post record: text too long")
+    with make_worker(settings_for(nl.feed_url, url, pds_proxy.url, acct), store,
+                     tmp_path) as worker:
+        result = worker.poll()
+    assert [(o.link, o.outcome) for o in result.outcomes] == [
+        (nl.link("bad"), "failed"), (nl.link("good"), "posted")]
+    bad = store.find_issue(nl.feed_url, nl.link("bad"))
+    assert bad is not None and bad.state is IssueState.FAILED
+    assert "text too long" in (bad.error or "")
+    assert len(roots(pds.list_records(acct.did))) == 1
+    store.close()
+
+
+@pytest.mark.pds
+def test_pds_down_leaves_issue_queued_and_next_poll_posts_it_once(nl, db_url, tmp_path, pds,
+                                                                   pds_proxy):
+    """When Bluesky keeps failing the issue stays queued; the next poll refetches and posts it."""
+    acct = pds.new_account("wdown")
+    nl.add("one")
+    store = Store(db_url)
+    store.upgrade()
+    pub = make_publisher(pds_proxy.url, acct, store.session_store(acct.handle, pds_proxy.url),
+                         max_attempts=2)
+    pds_proxy.fail("com.atproto.repo.applyWrites", times=None, status=502, error="BadGateway")
+    settings = settings_for(nl.feed_url, db_url, pds_proxy.url, acct)
+    with make_worker(settings, store, tmp_path, publisher=pub) as worker:
+        down = worker.poll()
+        assert [o.outcome for o in down.outcomes] == ["deferred"]
+        stored = store.find_issue(nl.feed_url, nl.link("one"))
+        assert stored is not None and stored.state is IssueState.POSTING
+        assert stored.claimed_by is None
+        assert pds.list_records(acct.did) == []
+        pds_proxy.clear()
+        up = worker.poll()
+    pub.close()
+    assert up.fetched == "fetched"  # not a 304: the queued issue needs the feed's content
+    assert [o.outcome for o in up.outcomes] == ["posted"]
+    assert len(pds.list_records(acct.did)) == thread_length(nl, "one")
+    store.close()
+
+
+@pytest.mark.pds
+def test_wrong_app_password_stops_pass_and_keeps_issue_queued(nl, tmp_path, pds, pds_proxy):
+    """Refused credentials end the pass with one AuthError; the issue waits, unclaimed."""
+    acct = pds.new_account("wauth")
+    nl.add("one")
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    store = Store(url)
+    store.upgrade()
+    settings = settings_for(nl.feed_url, url, pds_proxy.url, acct, password="wrong-pass-word")
+    with make_worker(settings, store, tmp_path) as worker:
+        with pytest.raises(AuthError) as err:
+            worker.poll()
+    assert "wrong-pass-word" not in str(err.value)
+    stored = store.find_issue(nl.feed_url, nl.link("one"))
+    assert stored is not None and stored.state is IssueState.POSTING
+    assert stored.claimed_by is None
+    assert pds_proxy.count("com.atproto.server.createSession") == 1
+    store.close()
+
+
+@pytest.mark.pds
+def test_stop_between_issues_then_next_poll_posts_the_rest(nl, tmp_path, pds, pds_proxy):
+    """A stop asked during a pass ends it after the current issue; the next pass posts the rest."""
+    acct = pds.new_account("wstop")
+    nl.add("a", published=datetime.now(UTC) - timedelta(hours=3))
+    nl.add("b", published=datetime.now(UTC) - timedelta(hours=1))
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    store = Store(url)
+    store.upgrade()
+    with make_worker(settings_for(nl.feed_url, url, pds_proxy.url, acct), store,
+                     tmp_path) as worker:
+        first = worker.poll(should_stop=lambda: bool(store.issues([IssueState.POSTED])))
+        assert first.stopped is True
+        assert [(o.link, o.outcome) for o in first.outcomes] == [(nl.link("a"), "posted")]
+        assert store.feed(nl.feed_url).etag is None  # not processed to the end
+        second = worker.poll()
+    assert [(o.link, o.outcome) for o in second.outcomes] == [(nl.link("b"), "posted")]
+    records = pds.list_records(acct.did)
+    assert len(roots(records)) == 2
+    assert len(records) == thread_length(nl, "a") + thread_length(nl, "b")
+    store.close()
