@@ -78,7 +78,7 @@ def test_decide_new_issue(published, first_run, newest, expected):
     assert got is expected
 
 
-# -- without Bluesky --------------------------------------------------------------------------------
+# -- without Bluesky ------------------------------------------------------------------------
 
 def test_dry_run_posts_nothing_and_writes_nothing(nl, db_url, tmp_path, caplog):
     """Without credentials a poll says what it would post and changes nothing."""
@@ -172,7 +172,7 @@ def test_new_issue_posted_once_then_304_costs_no_pds_request(nl, db_url, tmp_pat
 
 @pytest.mark.pds
 def test_lost_database_never_posts_twice(nl, tmp_path, pds, pds_proxy):
-    """With the database file deleted, the next poll finds the thread on Bluesky and posts nothing."""
+    """With the database file deleted, the next poll finds the thread on Bluesky, posts nothing."""
     acct = pds.new_account("wlost")
     nl.add("one")
     db = tmp_path / "bot.db"

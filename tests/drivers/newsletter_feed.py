@@ -51,7 +51,8 @@ class NewsletterServer:
         seed = SEED_FEED.read_text(encoding="utf-8")
         match = _ITEM.search(seed)
         assert match, "the seed feed has no <item>"
-        self._head, self._item, self._tail = seed[: match.start()], match.group(), seed[match.end():]
+        self._head, self._item = seed[: match.start()], match.group()
+        self._tail = seed[match.end():]
         self.issues: list[FeedIssue] = []
         self.counts: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
@@ -107,7 +108,8 @@ class NewsletterServer:
                       "</pubDate>", item)
         item = re.sub(r'<enclosure url="[^"]*"', f'<enclosure url="{self.base}/cover.jpg"', item)
         if issue.extra:
-            item = item.replace("]]></content:encoded>", f"<p>{issue.extra}</p>]]></content:encoded>")
+            end = "]]></content:encoded>"
+            item = item.replace(end, f"<p>{issue.extra}</p>{end}")
         return item
 
     def _page(self, slug: str) -> bytes:
