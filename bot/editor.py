@@ -31,16 +31,22 @@ def pick_issue(issues: tuple[Issue, ...] | list[Issue], entry: str | None, sourc
         for issue in issues:
             if entry in (issue.link, issue.guid):
                 return issue
-        raise BotError(f"no issue with link {entry} in {source}; "
-                       f"`inspect --feed {source}` lists them")
+        raise BotError(
+            f"no issue with link {entry} in {source}; `inspect --feed {source}` lists them"
+        )
     if not issues:
         raise BotError(f"the feed {source} has no issues")
     return issues[0]
 
 
-def post_one(worker: Worker, *, entry: str | None = None, source: str | None = None,
-             force: bool = False, dry_run: bool = False
-             ) -> tuple[Issue, IssueOutcome, list[Thread]]:
+def post_one(
+    worker: Worker,
+    *,
+    entry: str | None = None,
+    source: str | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+) -> tuple[Issue, IssueOutcome, list[Thread]]:
     """`post`: the issue with link (or guid) `entry`, else the newest, read from `source`
     (default FEED_URL), posted now. Without `force` an issue already on the account (per the
     store, or per the PDS: root key or link scan) is not posted again; the outcome says where it
@@ -61,8 +67,10 @@ def post_one(worker: Worker, *, entry: str | None = None, source: str | None = N
     if stored.state is _S.POSTING:
         # A post that crashed (its lease ran out) is ours to complete; a live one is not.
         if not store.claim(stored.id, worker.worker_id, 0):
-            raise BotError(f"{issue.link} is being posted right now by {stored.claimed_by}; "
-                           "try again in a few minutes")
+            raise BotError(
+                f"{issue.link} is being posted right now by {stored.claimed_by}; "
+                "try again in a few minutes"
+            )
         store.release(stored.id, worker.worker_id)
     check_pds = True
     if force:
@@ -70,18 +78,32 @@ def post_one(worker: Worker, *, entry: str | None = None, source: str | None = N
     elif stored.state is _S.POSTED:
         posts = store.posts(stored.id)
         roots = tuple(thread_roots(stored, posts))
-        return issue, IssueOutcome(issue.link, issue.title, "already_posted", len(posts),
-                                   roots), threads
+        return (
+            issue,
+            IssueOutcome(issue.link, issue.title, "already_posted", len(posts), roots),
+            threads,
+        )
     else:
         if stored.generation == 0 and not store.posts(stored.id):
             found = publisher.find_thread(issue.link, worker.keys(stored, threads)[0])
             if found is not None and (found.found_by == "link_scan" or found.complete):
                 refs = post_refs(found)
                 store.mark_posted_by_hand(stored.id, refs)
-                event(logger, "issue.already_posted", link=issue.link, posts=len(refs),
-                      root=found.root_uri, by=found.found_by)
-                return issue, IssueOutcome(issue.link, issue.title, "already_posted",
-                                           len(refs), (found.root_uri,)), threads
+                event(
+                    logger,
+                    "issue.already_posted",
+                    link=issue.link,
+                    posts=len(refs),
+                    root=found.root_uri,
+                    by=found.found_by,
+                )
+                return (
+                    issue,
+                    IssueOutcome(
+                        issue.link, issue.title, "already_posted", len(refs), (found.root_uri,)
+                    ),
+                    threads,
+                )
             check_pds = False  # just asked; a partial thread is completed by publish
         if stored.state is _S.FAILED:
             stored = store.retry(stored.id)
@@ -98,8 +120,13 @@ def _record(worker: Worker, issue: Issue) -> StoredIssue:
     if found is not None:
         return found
     return worker.store.upsert_issue(
-        url, guid=issue.guid, link=issue.link, title=issue.title,
-        published=as_utc(issue.published), content_hash=issue.content_hash).issue
+        url,
+        guid=issue.guid,
+        link=issue.link,
+        title=issue.title,
+        published=as_utc(issue.published),
+        content_hash=issue.content_hash,
+    ).issue
 
 
 def find_issue(settings: Settings, store: Store, link: str) -> StoredIssue:
@@ -129,23 +156,26 @@ def retry(settings: Settings, store: Store, link: str) -> StoredIssue:
     """Post a failed issue again on the next pass (failed → queued)."""
     found = find_issue(settings, store, link)
     if found.state is not _S.FAILED:
-        raise BotError(f"{found.link} is {found.state.value}, not failed: nothing to retry "
-                       "(`post --entry LINK` posts an issue now)")
+        raise BotError(
+            f"{found.link} is {found.state.value}, not failed: nothing to retry "
+            "(`post --entry LINK` posts an issue now)"
+        )
     issue = store.retry(found.id)
     event(logger, "issue.retry", link=issue.link)
     return issue
 
 
-def mark_posted(settings: Settings, store: Store, link: str, uri: str | None = None
-                ) -> StoredIssue:
+def mark_posted(settings: Settings, store: Store, link: str, uri: str | None = None) -> StoredIssue:
     """The editor says this issue is on Bluesky (optionally at the post `uri`, an at:// URI of
     the thread's root): the bot will not post it."""
     posts: list[PostRef] = []
     if uri is not None:
         parts = uri.removeprefix("at://").split("/")
         if not uri.startswith("at://") or len(parts) != 3 or parts[1] != "app.bsky.feed.post":
-            raise BotError(f"--uri {uri!r} is not a post's at:// URI like "
-                           "at://did:plc:…/app.bsky.feed.post/3l…")
+            raise BotError(
+                f"--uri {uri!r} is not a post's at:// URI like "
+                "at://did:plc:…/app.bsky.feed.post/3l…"
+            )
         posts = [PostRef(0, parts[2], uri)]
     issue = store.mark_posted_by_hand(find_issue(settings, store, link).id, posts)
     event(logger, "issue.marked_posted", link=issue.link, root=uri)
@@ -158,16 +188,18 @@ def status_rows(store: Store, limit: int = 20) -> list[dict[str, Any]]:
     for item in store.recent(limit):
         i = item.issue
         roots = thread_roots(i, item.posts)
-        rows.append({
-            "guid": i.guid,
-            "link": i.link,
-            "title": i.title,
-            "published": i.published.isoformat() if i.published else None,
-            "state": i.state.value,
-            "posted_at": i.posted_at.isoformat() if i.posted_at else None,
-            "error": i.error,
-            "generation": i.generation,
-            "posts": len(item.posts),
-            "threads": [{"uri": r, "url": bsky_url(r)} for r in roots],
-        })
+        rows.append(
+            {
+                "guid": i.guid,
+                "link": i.link,
+                "title": i.title,
+                "published": i.published.isoformat() if i.published else None,
+                "state": i.state.value,
+                "posted_at": i.posted_at.isoformat() if i.posted_at else None,
+                "error": i.error,
+                "generation": i.generation,
+                "posts": len(item.posts),
+                "threads": [{"uri": r, "url": bsky_url(r)} for r in roots],
+            }
+        )
     return rows

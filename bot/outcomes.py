@@ -67,8 +67,7 @@ class PollResult:
         """A few readable lines for `poll`."""
         if self.fetched == "not_modified":
             return f"feed {self.feed_url}: not modified; nothing to post"
-        head = (f"feed {self.feed_url}: {self.in_feed} issues, {self.new} new, "
-                f"{self.queued} queued")
+        head = f"feed {self.feed_url}: {self.in_feed} issues, {self.new} new, {self.queued} queued"
         lines = [head + (" (dry run)" if self.dry_run else "")]
         for o in self.outcomes:
             where = " ".join(o.urls)
@@ -92,6 +91,8 @@ def post_refs(thread: PostedThread, offset: int = 0) -> list[PostRef]:
 def thread_roots(stored: StoredIssue, posts: Sequence[Any]) -> list[str]:
     """The root URI of each thread among an issue's recorded posts: place 0, and the post at
     each later part's deterministic root key."""
-    part_roots = {thread_keys(stored.guid, stored.published, 1, stored.generation, p)[0]
-                  for p in range(1, PARTS)}
+    part_roots = {
+        thread_keys(stored.guid, stored.published, 1, stored.generation, p)[0]
+        for p in range(1, PARTS)
+    }
     return [p.uri for p in posts if p.place == 0 or p.rkey in part_roots]

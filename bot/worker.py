@@ -93,8 +93,14 @@ def is_url(source: str) -> bool:
     return urlsplit(source).scheme.lower() in ("http", "https")
 
 
-def decide(issue: Issue, *, first_run: bool, newest_known: datetime | None, now: datetime,
-           backfill_hours: float) -> IssueState:
+def decide(
+    issue: Issue,
+    *,
+    first_run: bool,
+    newest_known: datetime | None,
+    now: datetime,
+    backfill_hours: float,
+) -> IssueState:
     """The state a NEW issue is recorded in (see the module docstring, step 3)."""
     published = issue.published
     if published is not None and published.tzinfo is None:
@@ -136,7 +142,8 @@ class Worker:
         self.store = store
         self.profile = profile or load_profile(settings.bot_config)
         self.worker_id = worker_id or (
-            f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}")
+            f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        )
         self.lease_seconds = lease_seconds
         self._publisher = publisher
         self._own_publisher = publisher is None
@@ -183,12 +190,14 @@ class Worker:
         """The Bluesky publisher, signed in on first use (never for a 304 pass)."""
         if self._publisher is None:
             if self.settings.dry_run:
-                raise ConfigError("BSKY_HANDLE and BSKY_APP_PASSWORD are needed to post "
-                                  "(or use a dry run)")
+                raise ConfigError(
+                    "BSKY_HANDLE and BSKY_APP_PASSWORD are needed to post (or use a dry run)"
+                )
             from bot.bluesky import Publisher
 
-            sessions = self.store.session_store(self.settings.bsky_handle or "",
-                                                self.settings.bsky_service)
+            sessions = self.store.session_store(
+                self.settings.bsky_handle or "", self.settings.bsky_service
+            )
             self._publisher = Publisher.from_settings(self.settings, sessions, sleep=self._sleep)
         return self._publisher
 
@@ -293,8 +302,9 @@ class Worker:
             self.store.save_validators(url, v.etag, v.last_modified)
         if result.fetched == "fetched":
             problems = len(result.problems)
-            self.store.record_check(url, f"processed, {problems} problems" if problems
-                                    else "processed")
+            self.store.record_check(
+                url, f"processed, {problems} problems" if problems else "processed"
+            )
         return result
 
     def _record(self, issues: Sequence[Issue], result: PollResult) -> None:
@@ -307,18 +317,38 @@ class Worker:
         for issue in sorted(issues, key=_published_key, reverse=True):
             old = known.get(issue.guid)
             if old is not None and (old.content_hash, old.link, old.title, old.published) == (
-                    issue.content_hash, issue.link, issue.title, as_utc(issue.published)):
+                issue.content_hash,
+                issue.link,
+                issue.title,
+                as_utc(issue.published),
+            ):
                 continue
-            state = decide(issue, first_run=first_run, newest_known=newest, now=now,
-                           backfill_hours=self.settings.backfill_hours)
+            state = decide(
+                issue,
+                first_run=first_run,
+                newest_known=newest,
+                now=now,
+                backfill_hours=self.settings.backfill_hours,
+            )
             up = self.store.upsert_issue(
-                url, guid=issue.guid, link=issue.link, title=issue.title,
-                published=as_utc(issue.published), content_hash=issue.content_hash, state=state)
+                url,
+                guid=issue.guid,
+                link=issue.link,
+                title=issue.title,
+                published=as_utc(issue.published),
+                content_hash=issue.content_hash,
+                state=state,
+            )
             if up.created:
                 result.new += 1
                 result.queued += up.issue.state is _S.QUEUED
-                event(logger, "issue.recorded", link=issue.link, state=up.issue.state.value,
-                      first_run=first_run or None)
+                event(
+                    logger,
+                    "issue.recorded",
+                    link=issue.link,
+                    state=up.issue.state.value,
+                    first_run=first_run or None,
+                )
 
     def _dry_pass(self, issues: Sequence[Issue], result: PollResult) -> PollResult:
         """What a pass would post, without writing anything anywhere."""
@@ -329,8 +359,13 @@ class Worker:
         for issue in sorted(issues, key=_published_key):
             old = known.get(issue.guid)
             if old is None:
-                state = decide(issue, first_run=not known, newest_known=newest, now=now,
-                               backfill_hours=self.settings.backfill_hours)
+                state = decide(
+                    issue,
+                    first_run=not known,
+                    newest_known=newest,
+                    now=now,
+                    backfill_hours=self.settings.backfill_hours,
+                )
                 result.new += 1
                 result.queued += state is _S.QUEUED
             else:
@@ -345,8 +380,10 @@ class Worker:
 
     def _gone(self, s: StoredIssue) -> IssueOutcome:
         """A queued issue that left the feed: it cannot be composed any more."""
-        error = ("it is no longer in the feed (unpublished?); `post --entry LINK --feed FILE` "
-                 "posts it from a saved copy of the feed")
+        error = (
+            "it is no longer in the feed (unpublished?); `post --entry LINK --feed FILE` "
+            "posts it from a saved copy of the feed"
+        )
         if self.store.claim(s.id, self.worker_id, self.lease_seconds):
             self.store.mark_failed(s.id, error)
             event(logger, "issue.gone", logging.WARNING, link=s.link)
@@ -360,18 +397,25 @@ class Worker:
         cannot be fetched)."""
         from bot.thread import compose
 
-        fallback = Card(uri=issue.link, title=issue.title or issue.link,
-                        description=issue.subtitle, thumb_url=issue.cover_image)
+        fallback = Card(
+            uri=issue.link,
+            title=issue.title or issue.link,
+            description=issue.subtitle,
+            thumb_url=issue.cover_image,
+        )
         cards = {issue.link: self.fetcher.card(issue.link, fallback)} if issue.link else {}
         return compose(issue, self.profile, cards)
 
     def keys(self, stored: StoredIssue, threads: Sequence[Thread]) -> list[list[str]]:
         """Record keys per thread (part = the thread's index)."""
-        return [thread_keys(stored.guid, stored.published, len(t), stored.generation, part)
-                for part, t in enumerate(threads)]
+        return [
+            thread_keys(stored.guid, stored.published, len(t), stored.generation, part)
+            for part, t in enumerate(threads)
+        ]
 
-    def post_issue(self, stored: StoredIssue, issue: Issue, *, check_pds: bool = True
-                   ) -> IssueOutcome:
+    def post_issue(
+        self, stored: StoredIssue, issue: Issue, *, check_pds: bool = True
+    ) -> IssueOutcome:
         """Post one queued/posting issue now, exactly once (see the module docstring, step 4).
         Raises AuthError and StoreError; other trouble is the returned outcome. `check_pds`:
         False when the caller has just asked the PDS itself."""
@@ -387,12 +431,19 @@ class Worker:
                 return self._failed(stored, issue, str(exc))
             keys = self.keys(stored, threads)
             total = sum(len(t) for t in threads)
-            event(logger, "issue.posting", link=link, threads=len(threads), posts=total,
-                  generation=stored.generation or None)
+            event(
+                logger,
+                "issue.posting",
+                link=link,
+                threads=len(threads),
+                posts=total,
+                generation=stored.generation or None,
+            )
             if check_pds and stored.generation == 0 and not self.store.posts(stored.id):
                 found = self.publisher.find_thread(link, keys[0])
-                if found is not None and (found.found_by == "link_scan" or (
-                        found.complete and len(threads) == 1)):
+                if found is not None and (
+                    found.found_by == "link_scan" or (found.complete and len(threads) == 1)
+                ):
                     return self._posted(stored, issue, [found], already=True)
             posted: list[PostedThread] = []
             offset = 0
@@ -404,8 +455,7 @@ class Worker:
                 self.store.record_posts(stored.id, post_refs(done, offset))
                 offset += len(thread)
                 posted.append(done)
-            return self._posted(stored, issue, posted,
-                                already=sum(p.written for p in posted) == 0)
+            return self._posted(stored, issue, posted, already=sum(p.written for p in posted) == 0)
         except RecordInvalid as exc:
             return self._failed(stored, issue, str(exc))
         except AuthError:
@@ -430,8 +480,9 @@ class Worker:
                     thumbs[url] = thumb
         return thumbs
 
-    def _posted(self, stored: StoredIssue, issue: Issue, threads: Sequence[PostedThread],
-                *, already: bool) -> IssueOutcome:
+    def _posted(
+        self, stored: StoredIssue, issue: Issue, threads: Sequence[PostedThread], *, already: bool
+    ) -> IssueOutcome:
         refs: list[PostRef] = []
         for t in threads:
             refs.extend(post_refs(t, len(refs)))
@@ -442,14 +493,27 @@ class Worker:
                 raise  # someone moved it elsewhere meanwhile: say so
         roots = tuple(t.root_uri for t in threads)
         if already:
-            event(logger, "issue.already_posted", link=issue.link, posts=len(refs),
-                  root=roots[0], by=threads[0].found_by)
+            event(
+                logger,
+                "issue.already_posted",
+                link=issue.link,
+                posts=len(refs),
+                root=roots[0],
+                by=threads[0].found_by,
+            )
         else:
             for part, t in enumerate(threads):
-                event(logger, "thread.posted", link=issue.link, posts=len(t.posts),
-                      root=t.root_uri, part=part if len(threads) > 1 else None)
-        return IssueOutcome(issue.link, issue.title, "already_posted" if already else "posted",
-                            len(refs), roots)
+                event(
+                    logger,
+                    "thread.posted",
+                    link=issue.link,
+                    posts=len(t.posts),
+                    root=t.root_uri,
+                    part=part if len(threads) > 1 else None,
+                )
+        return IssueOutcome(
+            issue.link, issue.title, "already_posted" if already else "posted", len(refs), roots
+        )
 
     def _failed(self, stored: StoredIssue, issue: Issue, error: str) -> IssueOutcome:
         self.store.mark_failed(stored.id, error)

@@ -83,13 +83,21 @@ def poll(ctx: click.Context) -> None:
 @click.option("--entry", metavar="LINK", help=ENTRY_HELP)
 @click.option("--latest", is_flag=True, help="The newest issue in the feed.")
 @click.option("--dry-run", is_flag=True, help="Show the thread it would post; post nothing.")
-@click.option("--force", is_flag=True,
-              help="Post a new thread even if the issue is already on Bluesky.")
-@click.option("--feed", metavar="PATH|URL",
-              help="Read the issue from this feed (default FEED_URL).")
+@click.option(
+    "--force", is_flag=True, help="Post a new thread even if the issue is already on Bluesky."
+)
+@click.option(
+    "--feed", metavar="PATH|URL", help="Read the issue from this feed (default FEED_URL)."
+)
 @click.pass_context
-def post(ctx: click.Context, entry: str | None, latest: bool, dry_run: bool, force: bool,
-         feed: str | None) -> None:
+def post(
+    ctx: click.Context,
+    entry: str | None,
+    latest: bool,
+    dry_run: bool,
+    force: bool,
+    feed: str | None,
+) -> None:
     """Post one issue now, by its link or the newest in the feed.
 
     An issue already on the account (per the database, or found on Bluesky) is not posted
@@ -114,8 +122,9 @@ def post(ctx: click.Context, entry: str | None, latest: bool, dry_run: bool, for
     else:
         settings, store = _setup(ctx)
     with Worker(settings, store) as worker:
-        issue, outcome, threads = post_one(worker, entry=entry, source=feed, force=force,
-                                           dry_run=dry_run)
+        issue, outcome, threads = post_one(
+            worker, entry=entry, source=feed, force=force, dry_run=dry_run
+        )
     if outcome.outcome == "would_post":
         click.echo(render_text(issue, threads))
         click.echo(f"\ndry run: would post {issue.link} ({outcome.posts} posts); nothing posted")
@@ -123,8 +132,9 @@ def post(ctx: click.Context, entry: str | None, latest: bool, dry_run: bool, for
         click.echo(f"Posted {issue.link}: {outcome.posts} posts")
         click.echo("\n".join(f"  {u}" for u in outcome.urls))
     elif outcome.outcome == "already_posted":
-        click.echo(f"Already on Bluesky, not posted again (--force posts a new thread): "
-                   f"{issue.link}")
+        click.echo(
+            f"Already on Bluesky, not posted again (--force posts a new thread): {issue.link}"
+        )
         click.echo("\n".join(f"  {u}" for u in outcome.urls) or "  (no post address recorded)")
     elif outcome.outcome == "deferred":
         raise PublishError(f"{issue.link} was not posted: {outcome.error}")
@@ -134,8 +144,13 @@ def post(ctx: click.Context, entry: str | None, latest: bool, dry_run: bool, for
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1),
-              help="How many issues, newest first.")
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1),
+    help="How many issues, newest first.",
+)
 @click.pass_context
 def status(ctx: click.Context, as_json: bool, limit: int) -> None:
     """Recent issues: their state, when they were posted, and their threads on Bluesky.
@@ -154,8 +169,9 @@ def status(ctx: click.Context, as_json: bool, limit: int) -> None:
         return
     click.echo(f"{'STATE':<8} {'PUBLISHED':<16} {'POSTED':<16} ISSUE")
     for r in rows:
-        click.echo(f"{r['state']:<8} {_when(r['published']):<16} {_when(r['posted_at']):<16} "
-                   f"{r['title']}")
+        click.echo(
+            f"{r['state']:<8} {_when(r['published']):<16} {_when(r['posted_at']):<16} {r['title']}"
+        )
         click.echo(f"{'':<42} {r['link']}")
         for t in r["threads"]:
             click.echo(f"{'':<42} → {t['url']}")
