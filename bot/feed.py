@@ -11,6 +11,7 @@ httpx is imported only when a URL is fetched, so reading a local feed file (`ins
 from __future__ import annotations
 
 import email.utils
+import functools
 import logging
 import random
 import time
@@ -27,6 +28,8 @@ from bot.errors import FeedError
 from bot.log import event
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 logger = logging.getLogger(__name__)
@@ -163,6 +166,15 @@ def _attempt(
         raise FeedError(f"feed {url} could not be fetched: {exc}; check FEED_URL") from exc
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context (httpx's default: certifi's CAs) for every fetch. Building one loads the
+    CA bundle: ~20 ms of CPU per poll and growing memory in the daemon (benchmarks/README.md)."""
+    import httpx
+
+    return httpx.create_ssl_context()
+
+
 def fetch_feed(
     url: str,
     validators: Validators | None = None,
@@ -185,6 +197,7 @@ def fetch_feed(
 
     client = httpx.Client(
         transport=transport,
+        verify=_tls_context(),
         timeout=httpx.Timeout(timeout),
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
