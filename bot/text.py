@@ -258,6 +258,13 @@ def split(
         raise SplitError(f"no room left in a post after reserving {reserve!r}")
     text = rt.text
     n = len(text)
+    first, last = len(text) - len(text.lstrip()), len(text.rstrip())
+    if last <= first:
+        return []
+    if fits(text[first:last], g_budget, b_budget):
+        # Most texts fit one post: skip finding every break (one per grapheme), the bulk of
+        # composing time (see benchmarks/README.md). Same result as the loop's first step.
+        return [rt.slice(first, last)]
     breaks = _breaks(rt)
     positions = [b.end for b in breaks]
     pieces: list[RichText] = []
@@ -281,7 +288,7 @@ def split(
                 b = mid - 1
         if hi_ok < lo:
             raise SplitError(
-                f"cannot fit {text[s:s + 60]!r}… in a post: an unbreakable part is too long"
+                f"cannot fit {text[s : s + 60]!r}… in a post: an unbreakable part is too long"
             )
         best = max(breaks[lo : hi_ok + 1], key=lambda br: (br.priority, br.end))
         pieces.append(rt.slice(s, best.end))
