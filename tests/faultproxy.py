@@ -161,7 +161,9 @@ class FaultProxy:
         self._add_rule(_Rule(method, "delay", times, seconds=seconds))
 
     def on_request(self, method: str, callback: Callback, times: int | None = None) -> None:
-        """Call `callback(request)` when a call arrives, before it is forwarded (body included)."""
+        """Call `callback(request)` when a call arrives, before it is forwarded (body included).
+        The call is forwarded afterwards even if the callback killed the client; add
+        drop(method) too to keep it from reaching the PDS."""
         with self._lock:
             self._hooks.append(_Hook(method, "request", callback, times))
 
@@ -381,7 +383,10 @@ class FaultProxy:
                 if reply is None:
                     self._drop()
                 else:
-                    self._send(*reply)
+                    try:
+                        self._send(*reply)
+                    except OSError:  # the client is gone (a test may have killed it)
+                        self.close_connection = True
                 proxy._fire("response", done)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle  # noqa: N815

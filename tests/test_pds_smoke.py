@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -146,3 +149,42 @@ def test_proxy_request_callback_sees_body_before_forwarding(pds, pds_proxy):
         _post(client, acct.did, "hooked text")
         _post(client, acct.did, "second")
         assert stored_then == [(True, 0)]
+
+
+def test_proxy_callback_can_kill_the_poster_mid_call(pds, pds_proxy):
+    """Killing the posting process when its write arrives still lets the write land, and the
+    proxy keeps working for the next client."""
+    acct = pds.new_account("killed")
+    token = httpx.post(
+        f"{pds.url}/xrpc/com.atproto.server.createSession",
+        json={"identifier": acct.handle, "password": acct.app_password},
+        trust_env=False,
+    ).json()["accessJwt"]
+    poster_code = (
+        "import httpx, sys, time\n"
+        "httpx.post(sys.argv[1], json={'repo': sys.argv[2], 'collection': 'app.bsky.feed.post',"
+        " 'record': {'$type': 'app.bsky.feed.post', 'text': 'cut off',"
+        " 'createdAt': '2025-01-06T09:00:00.000Z'}},"
+        " headers={'Authorization': 'Bearer ' + sys.argv[3]}, trust_env=False, timeout=30)\n"
+        "time.sleep(30)\n"
+    )
+    poster = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            poster_code,
+            f"{pds_proxy.url}/xrpc/com.atproto.repo.createRecord",
+            acct.did,
+            token,
+        ],
+    )
+    pds_proxy.on_request("com.atproto.repo.createRecord", lambda req: poster.kill(), times=1)
+    assert poster.wait(timeout=30) == -signal.SIGKILL
+
+    deadline = time.monotonic() + 10
+    while not pds.list_records(acct.did) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [r["value"]["text"] for r in pds.list_records(acct.did)] == ["cut off"]
+    with pds.login(acct, base_url=pds_proxy.url) as client:
+        _post(client, acct.did, "after")
+    assert pds_proxy.count("com.atproto.repo.createRecord") == 2
