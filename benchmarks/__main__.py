@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=None, help="runs per figure (default 5)")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results.json",
                         help="where to write the table as JSON")
+    parser.add_argument("--pds-url", default=None,
+                        help="use this running test PDS (loopback) instead of starting one")
     parser.add_argument("--only", nargs="+", choices=GROUPS, default=list(GROUPS),
                         help="measure only these groups of figures")
     args = parser.parse_args(argv)
@@ -49,9 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     with ExitStack() as stack:
         pds = None
         if needs_pds:
-            from benchmarks.pds import running_pds
+            from benchmarks.pds import existing_pds, running_pds
 
-            pds = stack.enter_context(running_pds())
+            pds = existing_pds(args.pds_url) if args.pds_url else stack.enter_context(
+                running_pds())
         if "publish" in args.only:
             from benchmarks import publish
 

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from benchmarks.common import ROOT, log
 
@@ -46,6 +47,15 @@ def _node_and_dir() -> tuple[str, Path]:
         raise RuntimeError("tests/pds/install.sh failed:\n" + done.stderr[-3000:])
     found = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
     return found["PDS_NODE"], Path(found["PDS_DIR"])
+
+
+def existing_pds(url: str) -> Any:
+    """A Pds handle for a test PDS already running at `url` (loopback only): the benchmarks
+    make their own accounts on it, so its first account is not needed."""
+    host = urlsplit(url).hostname
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise ValueError(f"--pds-url must be a loopback address, not {host}")
+    return _fixtures().Pds(url=url.rstrip("/"), did="", handle="", password="", app_password="")
 
 
 @contextmanager
