@@ -13,6 +13,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from urllib.parse import urljoin
 
 import regex
 from lxml import etree
@@ -144,11 +145,12 @@ def embedded_post_link(el: etree._Element) -> Link | None:
 class _Inline:
     """Collects a paragraph's text, which parts are bold, and its links."""
 
-    __slots__ = ("parts", "links")
+    __slots__ = ("parts", "links", "base")
 
-    def __init__(self) -> None:
+    def __init__(self, base: str = "") -> None:
         self.parts: list[tuple[str, bool]] = []
         self.links: list[Link] = []
+        self.base = base
 
     def add(self, text: str | None, bold: bool) -> None:
         if text:
@@ -175,6 +177,8 @@ class _Inline:
 
     def _link(self, el: etree._Element, start: int) -> None:
         href = (el.get("href") or "").strip()
+        if self.base and href and not href.startswith(("http://", "https://", "#")):
+            href = _absolute(self.base, href)  # feedparser is told not to resolve (speed)
         if href.startswith(("http://", "https://")):
             title = clean("".join(t for t, _ in self.parts[start:]))
             if title:
@@ -198,14 +202,15 @@ class _Inline:
 
 
 class _Walker:
-    def __init__(self) -> None:
+    def __init__(self, base: str = "") -> None:
         self.blocks: list[Block] = []
         self.ids = itertools.count(1)
+        self.base = base
 
     def paragraph(self, nodes: list[etree._Element | str], ctx: dict[str, object]) -> None:
         if all(isinstance(node, str) and not node.strip() for node in nodes):
             return  # only whitespace between blocks
-        inline = _Inline()
+        inline = _Inline(self.base)
         for node in nodes:
             if isinstance(node, str):
                 inline.add(node, False)
@@ -216,7 +221,7 @@ class _Walker:
             self.blocks.append(block)
 
     def element_paragraph(self, el: etree._Element, ctx: dict[str, object], depth: int) -> None:
-        inline = _Inline()
+        inline = _Inline(self.base)
         inline.add(el.text, False)
         bold = el.tag.lower() in _BOLD
         for child in el:
@@ -226,7 +231,7 @@ class _Walker:
             self.blocks.append(block)
 
     def heading(self, el: etree._Element, level: int) -> None:
-        inline = _Inline()
+        inline = _Inline(self.base)
         inline.add(el.text, True)
         for child in el:
             inline.walk(child, True, 0)
@@ -278,11 +283,21 @@ class _Walker:
             self.container(el, ctx, depth)
 
 
-def html_blocks(html: str | bytes) -> list[Block]:
-    """The issue's content as blocks in reading order; [] for empty or unparseable HTML."""
+def _absolute(base: str, href: str) -> str:
+    try:
+        return urljoin(base, href)
+    except ValueError:  # e.g. a malformed IPv6 host
+        return href
+
+
+def html_blocks(html: str | bytes, base_url: str = "") -> list[Block]:
+    """The issue's content as blocks in reading order; [] for empty or unparseable HTML.
+
+    Relative link addresses are made absolute against `base_url` (the issue's link).
+    """
     root = parse_html(html)
     if root is None:
         return []
-    walker = _Walker()
+    walker = _Walker(base_url)
     walker.container(root, {}, 0)
     return walker.blocks

@@ -406,10 +406,10 @@ def read_blocks(blocks: list[Block], profile: Profile) -> IssueSections:
     )
 
 
-def read_sections(html: str | bytes, profile: Profile) -> IssueSections:
+def read_sections(html: str | bytes, profile: Profile, base_url: str = "") -> IssueSections:
     """Takeaways, follow-ups, quick bites, volume line and warnings of one issue's HTML.
 
     An issue without some section yields () for it; any HTML (empty, garbage, deeply nested)
-    yields a result, never an exception.
+    yields a result, never an exception. Relative reading links resolve against `base_url`.
     """
-    return read_blocks(html_blocks(html), profile)
+    return read_blocks(html_blocks(html, base_url), profile)

@@ -8,7 +8,6 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from html import escape
 
-import feedparser
 import pytest
 from conftest import SUBSTACK_FEEDS
 from hypothesis import given, settings
@@ -66,8 +65,9 @@ def test_seed_issue_fields(seed_feed, bwr_feed_bytes):
     assert issue.cover_image is not None
     assert issue.cover_image.endswith("a3c1f0e2-bwr28-cover_1200x800.jpeg")
     assert issue.language == "en"
-    html = feedparser.parse(bwr_feed_bytes, sanitize_html=False).entries[0].content[0].value
-    assert issue.content_hash == hashlib.sha256(html.encode()).hexdigest()
+    content = "{http://purl.org/rss/1.0/modules/content/}encoded"
+    html = ET.fromstring(bwr_feed_bytes).find("channel/item").findtext(content)  # type: ignore[union-attr]
+    assert issue.content_hash == hashlib.sha256(html.encode()).hexdigest()  # the HTML as sent
 
 
 def test_seed_issue_sections(seed_feed):
@@ -297,3 +297,17 @@ def test_damaged_seed_feed_gives_a_feed_or_feed_error(profile, bwr_feed_bytes, d
         assert str(exc)
         return
     assert all(isinstance(i.title, str) and isinstance(i.link, str) for i in feed.issues)
+
+
+def test_relative_reading_links_become_absolute(profile):
+    """A reading link written as a relative address points at the newsletter's own site."""
+    html = (
+        "<h3>Quick Bites</h3><h4>Bite</h4><p>Text.</p><p><b>Additional Reading(s)</b></p>"
+        '<ul><li><a href="/p/older-issue">An Older Issue</a></li>'
+        '<li><a href="#footnote-1">1</a></li></ul>'
+    )
+    (issue,) = parse_feed(rss(item("t", "https://x.example/p/t", html=html)), profile).issues
+    (bite,) = issue.quick_bites
+    assert [(x.title, x.url) for x in bite.links] == [
+        ("An Older Issue", "https://x.example/p/older-issue")
+    ]
