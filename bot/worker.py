@@ -420,6 +420,7 @@ class Worker:
         Raises AuthError and StoreError; other trouble is the returned outcome. `check_pds`:
         False when the caller has just asked the PDS itself."""
         link = issue.link
+        self._free_dead_claim(stored)
         if not self.store.claim(stored.id, self.worker_id, self.lease_seconds):
             event(logger, "issue.busy", link=link, note="another worker holds its claim")
             return IssueOutcome(link, issue.title, "busy", error="claimed by another worker")
@@ -469,6 +470,27 @@ class Worker:
             self.store.release(stored.id, self.worker_id)
             event(logger, "issue.deferred", logging.WARNING, link=link, error=str(exc))
             return IssueOutcome(link, issue.title, "deferred", error=str(exc))
+
+    def _free_dead_claim(self, stored: StoredIssue) -> None:
+        """Release a claim whose holder was a process on this host that no longer runs (killed
+        mid-post), so its thread is completed now instead of when its lease runs out. A pid that
+        was reused only means waiting for the lease; a wrong guess is still safe, because a
+        thread's record keys are fixed and the PDS refuses a key twice."""
+        holder = stored.claimed_by or ""
+        host, _, rest = holder.partition(":")
+        pid = rest.partition(":")[0]
+        if host != socket.gethostname() or not pid.isdigit() or holder == self.worker_id:
+            return
+        try:
+            os.kill(int(pid), 0)
+            return  # alive (or not ours to signal): it holds the claim
+        except ProcessLookupError:
+            pass
+        except OSError:
+            return
+        if self.store.release(stored.id, holder):
+            event(logger, "issue.claim_freed", link=stored.link, holder=holder,
+                  note="its process is gone")
 
     def _thumbs(self, thread: Thread) -> dict[str, Any]:
         thumbs: dict[str, Any] = {}

@@ -34,6 +34,11 @@ def _cover_jpeg() -> bytes:
     return buf.getvalue()
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client killed mid-request (the SIGKILL tests) is expected, not news
+
+
 @dataclass
 class FeedIssue:
     """One issue the server lists: a copy of the seed under its own slug and date."""
@@ -59,7 +64,7 @@ class NewsletterServer:
         self.fail_status: int | None = None
         self._lock = threading.Lock()
         self._cover = _cover_jpeg()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
