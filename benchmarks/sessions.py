@@ -5,8 +5,11 @@ a day), so the bot saves its session in the store and reuses it. Here each poll 
 costs in sessions: a FRESH store handle and a fresh Publisher (as in a new `python -m bot poll`
 process or a daemon tick), which signs in from the store's saved session and asks the PDS
 whether the seed issue is posted (`find_thread`). The publisher's clock moves POLL_INTERVAL
-(300 s) per poll, so 100 polls span 8 h 20 min of token life: the SDK refreshes the 2-hour
-access token on the way (refreshSession, saved each time) and never needs createSession.
+(300 s) per poll, so 100 polls span 8 h 20 min of token life. The PDS dates the tokens it gives
+by its real clock, so after ~20 polls the SDK finds every access token stale and refreshes on
+each later poll (about 80 refreshSession per 100 polls here, an artifact of the fast clock;
+in real time it is one per ~2 h): that exercises the rotate-and-save path 80 times, and
+createSession must stay 0 throughout.
 
 The comparison signs in with the app password on every poll, as a stateless cron bot does.
 Target: 0 createSession after the first sign-in.
