@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,33 @@ def profile():
     from bot.profile import load_profile
 
     return load_profile()
+
+
+def _loopback(host: object) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode()
+    if not isinstance(host, str) or host == "localhost" or host.endswith(".localhost"):
+        return isinstance(host, str)
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _only_loopback():
+    """Tests may reach loopback only. Patched (not injected) because the point is to catch any
+    code path, ours or a library's, that would look up another host: it fails at once instead."""
+    real = socket.getaddrinfo
+
+    def guarded(host, *args, **kwargs):
+        if host is not None and not _loopback(host):
+            raise socket.gaierror(socket.EAI_NONAME, f"tests reach loopback only, not {host}")
+        return real(host, *args, **kwargs)
+
+    socket.getaddrinfo = guarded
+    yield
+    socket.getaddrinfo = real
 
 
 # Fixture modules owned by the PDS and store work; pytest puts tests/ on sys.path.
