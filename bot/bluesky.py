@@ -254,6 +254,35 @@ class Publisher(Connection):
         )
         return PostedThread(posts, found_by=found_by, expected=total)
 
+    # -- reading posted threads back (status --html) -------------------------------------------
+
+    def read_records(self, rkeys: Sequence[str]) -> list[dict[str, Any] | None]:
+        """The post record (the lexicon dict, as stored) at each of `rkeys` on our account, in
+        order; None where there is none (deleted)."""
+        self.sign_in()
+        out: list[dict[str, Any] | None] = []
+        for rkey in rkeys:
+            got = self._get_record(rkey, f"reading post {rkey}")
+            out.append(None if got is None else dict(got["value"]))
+        return out
+
+    def read_blob(self, cid: str) -> bytes | None:
+        """A blob of our account (a card's thumbnail) by CID; None when the PDS has none."""
+        did = self.sign_in()
+        params = models.ComAtprotoSyncGetBlob.Params(did=did, cid=cid)
+
+        def get() -> bytes | None:
+            try:
+                response = self._client.invoke_query("com.atproto.sync.getBlob", params=params)
+            except BadRequestError as exc:
+                _, name, message = xrpc_error(exc)  # PDSs differ: BlobNotFound or "Blob not found"
+                if name.endswith("NotFound") or "not found" in message.lower():
+                    return None
+                raise
+            return response.content if isinstance(response.content, bytes) else None
+
+        return self._call(f"reading the image {cid}", get)
+
     # -- finding a thread -----------------------------------------------------------------------
 
     def find_thread(self, issue_link: str, keys: Sequence[str] = ()) -> PostedThread | None:

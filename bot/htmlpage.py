@@ -5,7 +5,11 @@ the page cannot drift from what is posted. Text is cut at the facets' UTF-8 byte
 as the app does. Everything shown is escaped; only http(s) addresses become links; CSS is inline,
 thumbnails are data: URIs, and a Content-Security-Policy forbids any other request, so the page
 works offline. Each post carries its grapheme and byte counts and a warning for anything the
-PDS would refuse (error) or that looks wrong (warning). Pure: stdlib and bot.text, no network."""
+PDS would refuse (error) or that looks wrong (warning). Pure: stdlib and bot.text, no network.
+
+Threads already posted (`status --html`, bot.posted) are drawn from the records read back from
+the PDS (their `reply` and `createdAt` are ignored); a post no longer there is given as an
+`app.bsky.feed.defs#notFoundPost` ({uri, notFound}) and drawn in its place with a warning."""
 
 from __future__ import annotations
 
@@ -26,11 +30,19 @@ from bot.postcheck import (
 )
 from bot.text import graphemes, utf8_len
 
-__all__ = ["PageSection", "Thumb", "Finding", "render_page", "sections_from_preview"]
+__all__ = [
+    "NOT_FOUND",
+    "PageSection",
+    "Thumb",
+    "Finding",
+    "render_page",
+    "sections_from_preview",
+]
 
 LINK = "app.bsky.richtext.facet#link"
 TAG = "app.bsky.richtext.facet#tag"
 MENTION = "app.bsky.richtext.facet#mention"
+NOT_FOUND = "app.bsky.feed.defs#notFoundPost"
 
 
 class ImageData(Protocol):
@@ -48,7 +60,8 @@ _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 @dataclass(frozen=True)
 class PageSection:
-    """One issue on the page: its entry ({guid, link, title}) and its threads of post records."""
+    """One issue on the page: its entry ({guid, link, title}, and for posted threads
+    `bsky_urls`: each thread's address on bsky.app) and its threads of post records."""
 
     entry: Mapping[str, Any]
     threads: Sequence[Sequence[Mapping[str, Any]]] = field(default_factory=tuple)
@@ -70,8 +83,10 @@ def render_page(
     account_name: str,
     handle: str,
     thumbs: Mapping[str, Thumb] | None = None,
+    posted: bool = False,
 ) -> str:
-    """The whole page as one HTML string (UTF-8, no external resources)."""
+    """The whole page as one HTML string (UTF-8, no external resources). `posted`: the threads
+    are already on Bluesky (headed so, rather than as a preview)."""
     thumbs = thumbs or {}
     handle = handle.removeprefix("@")
     account = _Account(account_name, handle)
@@ -82,7 +97,7 @@ def render_page(
         bodies.append(body)
         for key, value in counts.items():
             totals[key] += value
-    title = "Thread preview"
+    title = "Posted threads" if posted else "Thread preview"
     if len(sections) == 1:
         title += " · " + str(sections[0].entry.get("title", ""))
     return "\n".join(
@@ -95,7 +110,7 @@ def render_page(
             f"<title>{escape(title)}</title>",
             f"<style>{CSS}</style></head><body>",
             '<main class="page">',
-            _summary(sections, account, totals),
+            _summary(sections, account, totals, posted),
             *bodies,
             "</main></body></html>",
         ]
@@ -119,7 +134,9 @@ class _Account:
         return f"@{self.handle}" if self.handle else "(no handle: dry run)"
 
 
-def _summary(sections: Sequence[PageSection], account: _Account, totals: Mapping[str, int]) -> str:
+def _summary(
+    sections: Sequence[PageSection], account: _Account, totals: Mapping[str, int], posted: bool
+) -> str:
     state = "error" if totals["error"] else "warning" if totals["warning"] else "ok"
     verdict = {
         "error": f"{_n(totals['error'], 'error')} — Bluesky would refuse this",
@@ -128,8 +145,8 @@ def _summary(sections: Sequence[PageSection], account: _Account, totals: Mapping
     }[state]
     return (
         '<header class="summary">'
-        f"<h1>Thread preview</h1>"
-        f'<p class="meta">Posting as <b>{escape(account.name)}</b> '
+        f"<h1>{'Posted threads' if posted else 'Thread preview'}</h1>"
+        f'<p class="meta">{"Posted" if posted else "Posting"} as <b>{escape(account.name)}</b> '
         f'<span class="handle">{escape(account.shown_handle)}</span> · '
         f"{_n(len(sections), 'issue')} · {_n(totals['threads'], 'thread')} · "
         f"{_n(totals['posts'], 'post')}</p>"
@@ -157,6 +174,10 @@ def _section(
     ]
     if link:
         parts.append(f'<p class="issue-url">{escape(link)}</p>')
+    for t_number, url in enumerate(entry.get("bsky_urls") or (), 1):
+        if is_web_address(str(url)):
+            label = f"thread {t_number} on Bluesky" if len(section.threads) > 1 else "on Bluesky"
+            parts.append(f'<p class="issue-url">{_anchor(str(url), label, "bsky-link")}</p>')
     if not section.threads:
         counts["warning"] += 1
         parts.append(_warnings([Finding("warning", "this issue makes no thread")]))
@@ -182,6 +203,8 @@ def _post(
     account: _Account,
     thumbs: Mapping[str, Thumb],
 ) -> tuple[str, list[Finding]]:
+    if record.get("$type") == NOT_FOUND:
+        return _gone(record, index, total, account)
     text = str(record.get("text", ""))
     warnings = check_record(record)
     external = _external(record)
@@ -206,6 +229,28 @@ def _post(
         f'<div class="text">{render_text(text, record.get("facets") or ())}</div>'
         f"{card_html}"
         f"{_counts(n_graphemes, n_bytes, record)}"
+        f"{_warnings(warnings)}"
+        "</div></li>"
+    ), warnings
+
+
+def _gone(
+    record: Mapping[str, Any], index: int, total: int, account: _Account
+) -> tuple[str, list[Finding]]:
+    """A post that is no longer on Bluesky, drawn in its place (as the app does) with a warning."""
+    uri = str(record.get("uri", ""))
+    warnings = [Finding("warning", f"this post is gone from Bluesky (deleted?): {uri}")]
+    last = " last" if index == total - 1 else ""
+    return (
+        f'<li class="post warning gone{last}" data-post="{index + 1}">'
+        '<div class="gutter">'
+        f'<div class="avatar" aria-hidden="true">{escape(account.initials)}</div>'
+        '<div class="thread-line"></div></div>'
+        '<div class="body">'
+        '<div class="author">'
+        f'<span class="name">{escape(account.name)}</span> '
+        f'<span class="position">{index + 1}/{total}</span></div>'
+        '<div class="text"><i>Post not found</i></div>'
         f"{_warnings(warnings)}"
         "</div></li>"
     ), warnings

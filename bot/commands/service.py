@@ -151,15 +151,37 @@ def post(
     type=click.IntRange(1),
     help="How many issues, newest first.",
 )
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="PATH",
+    help="Also write their posted threads, read back from Bluesky, as one self-contained HTML "
+    "page (as `preview --html` draws them). Needs BSKY_HANDLE and BSKY_APP_PASSWORD.",
+)
 @click.pass_context
-def status(ctx: click.Context, as_json: bool, limit: int) -> None:
+def status(ctx: click.Context, as_json: bool, limit: int, html_path: str | None) -> None:
     """Recent issues: their state, when they were posted, and their threads on Bluesky.
 
-    Example: python -m bot status --limit 5
+    Example: python -m bot status --limit 5 --html posted.html
     """
     from bot.editor import status_rows
 
-    _, store = _setup(ctx)
+    if html_path is not None:
+        from bot.errors import ConfigError
+        from bot.posted import NEEDS_CREDENTIALS
+        from bot.settings import load_settings
+
+        if load_settings().dry_run:  # before the store: one line, nothing else
+            raise ConfigError(NEEDS_CREDENTIALS)
+    settings, store = _setup(ctx)
+    if html_path is not None:
+        from bot.posted import posted_page
+
+        page = posted_page(settings, store, limit)
+        with open(html_path, "w", encoding="utf-8") as out:
+            out.write(page)
+        click.echo(f"Wrote {html_path}", err=True)
     rows = status_rows(store, limit)
     if as_json:
         echo_json({"issues": rows})
