@@ -172,12 +172,13 @@ def _section(
         f'<section class="issue" id="issue-{number}">',
         f'<h2 class="issue-title">{heading}</h2>',
     ]
-    if link:
-        parts.append(f'<p class="issue-url">{escape(link)}</p>')
+    shown = [escape(link)] if link else []
     for t_number, url in enumerate(entry.get("bsky_urls") or (), 1):
         if is_web_address(str(url)):
             label = f"thread {t_number} on Bluesky" if len(section.threads) > 1 else "on Bluesky"
-            parts.append(f'<p class="issue-url">{_anchor(str(url), label, "bsky-link")}</p>')
+            shown.append(_anchor(str(url), label, "bsky-link"))
+    if shown:
+        parts.append(f'<p class="issue-url">{" · ".join(shown)}</p>')
     if not section.threads:
         counts["warning"] += 1
         parts.append(_warnings([Finding("warning", "this issue makes no thread")]))
