@@ -18,7 +18,7 @@ from bot.outcomes import IssueOutcome, bsky_url, post_refs, thread_roots
 from bot.post import Thread
 from bot.settings import Settings
 from bot.store import IssueState, PostRef, Store, StoredIssue
-from bot.worker import Worker, as_utc
+from bot.worker import Worker, record_issue
 
 logger = logging.getLogger(__name__)
 
@@ -119,14 +119,7 @@ def _record(worker: Worker, issue: Issue) -> StoredIssue:
     found = worker.store.find_issue(url, issue.guid) or worker.store.find_by_link(issue.link)
     if found is not None:
         return found
-    return worker.store.upsert_issue(
-        url,
-        guid=issue.guid,
-        link=issue.link,
-        title=issue.title,
-        published=as_utc(issue.published),
-        content_hash=issue.content_hash,
-    ).issue
+    return record_issue(worker.store, url, issue).issue
 
 
 def find_issue(settings: Settings, store: Store, link: str) -> StoredIssue:

@@ -219,20 +219,32 @@ def _post(
     return (
         f'<li class="post {state}{last}" data-post="{index + 1}" '
         f'data-graphemes="{n_graphemes}" data-bytes="{n_bytes}">'
-        '<div class="gutter">'
-        f'<div class="avatar" aria-hidden="true">{escape(account.initials)}</div>'
-        '<div class="thread-line"></div></div>'
-        '<div class="body">'
-        '<div class="author">'
-        f'<span class="name">{escape(account.name)}</span> '
-        f'<span class="handle">{escape(account.handle and "@" + account.handle)}</span>'
-        f'<span class="position">{index + 1}/{total}</span></div>'
+        f"{_head(account, index, total)}"
         f'<div class="text">{render_text(text, record.get("facets") or ())}</div>'
         f"{card_html}"
         f"{_counts(n_graphemes, n_bytes, record)}"
         f"{_warnings(warnings)}"
         "</div></li>"
     ), warnings
+
+
+def _head(account: _Account, index: int, total: int, with_handle: bool = True) -> str:
+    """The avatar with the thread line, and the author line of post `index` (opens .body)."""
+    handle = (
+        f'<span class="handle">{escape(account.handle and "@" + account.handle)}</span>'
+        if with_handle
+        else ""
+    )
+    return (
+        '<div class="gutter">'
+        f'<div class="avatar" aria-hidden="true">{escape(account.initials)}</div>'
+        '<div class="thread-line"></div></div>'
+        '<div class="body">'
+        '<div class="author">'
+        f'<span class="name">{escape(account.name)}</span> '
+        f"{handle}"
+        f'<span class="position">{index + 1}/{total}</span></div>'
+    )
 
 
 def _gone(
@@ -244,13 +256,7 @@ def _gone(
     last = " last" if index == total - 1 else ""
     return (
         f'<li class="post warning gone{last}" data-post="{index + 1}">'
-        '<div class="gutter">'
-        f'<div class="avatar" aria-hidden="true">{escape(account.initials)}</div>'
-        '<div class="thread-line"></div></div>'
-        '<div class="body">'
-        '<div class="author">'
-        f'<span class="name">{escape(account.name)}</span> '
-        f'<span class="position">{index + 1}/{total}</span></div>'
+        f"{_head(account, index, total, with_handle=False)}"
         '<div class="text"><i>Post not found</i></div>'
         f"{_warnings(warnings)}"
         "</div></li>"

@@ -98,7 +98,9 @@ def parse_profile(data: dict[str, Any], where: str = "<profile>") -> Profile:
     if not isinstance(name, str) or not name.strip():
         raise fail("newsletter.name", "must be a non-empty string")
     language = news.get("language", "en")
-    if not isinstance(language, str) or not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*", language):
+    if not isinstance(language, str) or not re.fullmatch(
+        r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*", language
+    ):
         raise fail("newsletter.language", f"{language!r} is not a BCP-47 language tag like 'en'")
 
     sec = table(data, "sections", "")
@@ -120,7 +122,7 @@ def parse_profile(data: dict[str, Any], where: str = "<profile>") -> Profile:
     th = table(data, "thread", "")
     qb = th.get("quick_bites", "same")
     if qb not in ("same", "separate"):
-        raise fail("thread.quick_bites", f"must be \"same\" or \"separate\", not {qb!r}")
+        raise fail("thread.quick_bites", f'must be "same" or "separate", not {qb!r}')
     number_format = th.get("number_format", "{n}/{total}")
     if not isinstance(number_format, str) or not _fields_ok(number_format, {"n", "total"}):
         raise fail("thread.number_format", "must be a string using only {n} and {total}")
@@ -133,7 +135,9 @@ def parse_profile(data: dict[str, Any], where: str = "<profile>") -> Profile:
     templates = dict(_DEFAULT_TEMPLATES)
     for key, value in tpl_in.items():
         if key not in TEMPLATE_NAMES:
-            raise fail(f"thread.templates.{key}", f"is not a template; known: {', '.join(TEMPLATE_NAMES)}")
+            raise fail(
+                f"thread.templates.{key}", f"is not a template; known: {', '.join(TEMPLATE_NAMES)}"
+            )
         if not isinstance(value, str) or not value.strip():
             raise fail(f"thread.templates.{key}", "must be a non-empty string")
         if not _fields_ok(value, TEMPLATE_FIELDS):
@@ -151,7 +155,9 @@ def parse_profile(data: dict[str, Any], where: str = "<profile>") -> Profile:
         cards_for_readings=boolean(th, "cards_for_readings", "thread", True),
         templates=templates,
     )
-    return Profile(name=name.strip(), language=language, sections=sections, thread=layout, path=where)
+    return Profile(
+        name=name.strip(), language=language, sections=sections, thread=layout, path=where
+    )
 
 
 _DEFAULT_TEMPLATES = {

@@ -53,11 +53,16 @@ def load_settings(env: dict[str, str] | None = None, dotenv: bool = True) -> Set
     service = get("BSKY_SERVICE") or DEFAULT_SERVICE
     parsed = urlparse(service)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigError(f"BSKY_SERVICE: {service!r} is not an http(s) URL like https://bsky.social")
+        raise ConfigError(
+            f"BSKY_SERVICE: {service!r} is not an http(s) URL like https://bsky.social"
+        )
     handle = get("BSKY_HANDLE")
     password = get("BSKY_APP_PASSWORD")
     if handle and not password:
-        raise ConfigError("BSKY_APP_PASSWORD: missing; set an app password for BSKY_HANDLE (or unset BSKY_HANDLE for a dry run)")
+        raise ConfigError(
+            "BSKY_APP_PASSWORD: missing; set an app password for BSKY_HANDLE "
+            "(or unset BSKY_HANDLE for a dry run)"
+        )
     if password and not handle:
         raise ConfigError("BSKY_HANDLE: missing; set the account's handle for BSKY_APP_PASSWORD")
     if handle:
@@ -82,7 +87,9 @@ def load_settings(env: dict[str, str] | None = None, dotenv: bool = True) -> Set
         raise ConfigError(f"BOT_CONFIG: profile file {bot_config} does not exist")
     database_url = get("DATABASE_URL") or default_database_url()
     if "://" not in database_url:
-        raise ConfigError(f"DATABASE_URL: {database_url!r} is not a SQLAlchemy URL like sqlite:///data/bot.db")
+        raise ConfigError(
+            f"DATABASE_URL: {database_url!r} is not a SQLAlchemy URL like sqlite:///data/bot.db"
+        )
     return Settings(
         feed_url=get("FEED_URL") or DEFAULT_FEED_URL,
         bsky_service=service.rstrip("/"),

@@ -60,7 +60,7 @@ from bot.outcomes import IssueOutcome, PollResult, post_refs
 from bot.post import Card, Thread
 from bot.rkey import thread_keys
 from bot.settings import PROJECT_ROOT, Settings
-from bot.store import IssueState, PostRef, Store, StoredIssue
+from bot.store import IssueState, PostRef, Store, StoredIssue, Upserted
 
 if TYPE_CHECKING:
     import httpx
@@ -112,6 +112,21 @@ def decide(
     if published is None or newest_known is None or published > newest_known:
         return _S.QUEUED
     return _S.SEEN
+
+
+def record_issue(
+    store: Store, feed_url: str, issue: Issue, state: IssueState = IssueState.SEEN
+) -> Upserted:
+    """Record an issue read from the feed (new: in `state`; known: see Store.upsert_issue)."""
+    return store.upsert_issue(
+        feed_url,
+        guid=issue.guid,
+        link=issue.link,
+        title=issue.title,
+        published=as_utc(issue.published),
+        content_hash=issue.content_hash,
+        state=state,
+    )
 
 
 class Worker:
@@ -330,15 +345,7 @@ class Worker:
                 now=now,
                 backfill_hours=self.settings.backfill_hours,
             )
-            up = self.store.upsert_issue(
-                url,
-                guid=issue.guid,
-                link=issue.link,
-                title=issue.title,
-                published=as_utc(issue.published),
-                content_hash=issue.content_hash,
-                state=state,
-            )
+            up = record_issue(self.store, url, issue, state)
             if up.created:
                 result.new += 1
                 result.queued += up.issue.state is _S.QUEUED

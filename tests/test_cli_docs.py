@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT
 
 from bot.cli import cli
-from conftest import ROOT
 
 
 def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:

@@ -54,14 +54,17 @@ def test_bundled_profile_loads():
     assert p.sections.volume.search("Vol 3, No 28 - BWR 06.07.2025")
 
 
+X = {"newsletter": {"name": "X"}}
+
+
 @pytest.mark.parametrize(
     ("data", "key"),
     [
-        ({"newsletter": {"name": "X"}, "thread": {"quick_bites": "elsewhere"}}, "thread.quick_bites"),
-        ({"newsletter": {"name": "X"}, "thread": {"templates": {"root": "{nope}"}}}, "thread.templates.root"),
-        ({"newsletter": {"name": "X"}, "thread": {"templates": {"rooot": "x"}}}, "thread.templates.rooot"),
-        ({"newsletter": {"name": "X"}, "thread": {"hashtags": ["two words"]}}, "thread.hashtags"),
-        ({"newsletter": {"name": "X"}, "sections": {"volume": "("}}, "sections.volume"),
+        ({**X, "thread": {"quick_bites": "elsewhere"}}, "thread.quick_bites"),
+        ({**X, "thread": {"templates": {"root": "{nope}"}}}, "thread.templates.root"),
+        ({**X, "thread": {"templates": {"rooot": "x"}}}, "thread.templates.rooot"),
+        ({**X, "thread": {"hashtags": ["two words"]}}, "thread.hashtags"),
+        ({**X, "sections": {"volume": "("}}, "sections.volume"),
         ({"newsletter": {"name": ""}}, "newsletter.name"),
         ({"newsletter": {"name": "X", "language": "english!"}}, "newsletter.language"),
     ],
