@@ -14,11 +14,12 @@ from typing import Any
 from bot.errors import BotError
 from bot.log import event
 from bot.model import Issue
+from bot.news import record_issue
 from bot.outcomes import IssueOutcome, bsky_url, post_refs, thread_roots
 from bot.post import Thread
 from bot.settings import Settings
 from bot.store import IssueState, PostRef, Store, StoredIssue
-from bot.worker import Worker, record_issue
+from bot.worker import Worker
 
 logger = logging.getLogger(__name__)
 

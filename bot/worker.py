@@ -48,7 +48,7 @@ import secrets
 import socket
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -56,11 +56,12 @@ from urllib.parse import urlsplit
 from bot.errors import AuthError, ConfigError, PublishError, RecordInvalid, StoreError, ThreadError
 from bot.log import event
 from bot.model import Issue
+from bot.news import as_utc, decide, published_key, record_issue
 from bot.outcomes import IssueOutcome, PollResult, post_refs
 from bot.post import Card, Thread
 from bot.rkey import thread_keys
 from bot.settings import PROJECT_ROOT, Settings
-from bot.store import IssueState, PostRef, Store, StoredIssue, Upserted
+from bot.store import IssueState, PostRef, Store, StoredIssue
 
 if TYPE_CHECKING:
     import httpx
@@ -91,42 +92,6 @@ def default_cache_dir(settings: Settings) -> Path:
 
 def is_url(source: str) -> bool:
     return urlsplit(source).scheme.lower() in ("http", "https")
-
-
-def decide(
-    issue: Issue,
-    *,
-    first_run: bool,
-    newest_known: datetime | None,
-    now: datetime,
-    backfill_hours: float,
-) -> IssueState:
-    """The state a NEW issue is recorded in (see the module docstring, step 3)."""
-    published = issue.published
-    if published is not None and published.tzinfo is None:
-        published = published.replace(tzinfo=UTC)
-    if published is not None and published >= now - timedelta(hours=backfill_hours):
-        return _S.QUEUED
-    if first_run:
-        return _S.SEEN
-    if published is None or newest_known is None or published > newest_known:
-        return _S.QUEUED
-    return _S.SEEN
-
-
-def record_issue(
-    store: Store, feed_url: str, issue: Issue, state: IssueState = IssueState.SEEN
-) -> Upserted:
-    """Record an issue read from the feed (new: in `state`; known: see Store.upsert_issue)."""
-    return store.upsert_issue(
-        feed_url,
-        guid=issue.guid,
-        link=issue.link,
-        title=issue.title,
-        published=as_utc(issue.published),
-        content_hash=issue.content_hash,
-        state=state,
-    )
 
 
 class Worker:
@@ -329,7 +294,7 @@ class Worker:
         first_run = not known
         newest = max((s.published for s in known.values() if s.published), default=None)
         now = self._clock()
-        for issue in sorted(issues, key=_published_key, reverse=True):
+        for issue in sorted(issues, key=published_key, reverse=True):
             old = known.get(issue.guid)
             if old is not None and (old.content_hash, old.link, old.title, old.published) == (
                 issue.content_hash,
@@ -363,7 +328,7 @@ class Worker:
         known = {s.guid: s for s in self.store.issues(feed_url=url)}
         newest = max((s.published for s in known.values() if s.published), default=None)
         now = self._clock()
-        for issue in sorted(issues, key=_published_key):
+        for issue in sorted(issues, key=published_key):
             old = known.get(issue.guid)
             if old is None:
                 state = decide(
@@ -548,13 +513,3 @@ class Worker:
         self.store.mark_failed(stored.id, error)
         event(logger, "issue.failed", logging.ERROR, link=issue.link, error=error)
         return IssueOutcome(issue.link, issue.title, "failed", error=error)
-
-
-def as_utc(when: datetime | None) -> datetime | None:
-    if when is None:
-        return None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-
-def _published_key(issue: Issue) -> datetime:
-    return as_utc(issue.published) or datetime.min.replace(tzinfo=UTC)

@@ -13,12 +13,13 @@ from drivers.newsletter_feed import NewsletterServer
 
 from bot.errors import AuthError, FeedError
 from bot.model import Issue
+from bot.news import decide
 from bot.profile import load_profile
 from bot.reader import parse_feed
 from bot.settings import Settings
 from bot.store import IssueState, Store
 from bot.thread import compose
-from bot.worker import Worker, decide
+from bot.worker import Worker
 
 POST = "app.bsky.feed.post"
 NOW = datetime(2025, 7, 6, 12, 0, tzinfo=UTC)
