@@ -67,7 +67,8 @@ class PollResult:
         """A few readable lines for `poll`."""
         if self.fetched == "not_modified":
             return f"feed {self.feed_url}: not modified; nothing to post"
-        head = f"feed {self.feed_url}: {self.in_feed} issues, {self.new} new, {self.queued} queued"
+        issues = "1 issue" if self.in_feed == 1 else f"{self.in_feed} issues"
+        head = f"feed {self.feed_url}: {issues}, {self.new} new, {self.queued} queued"
         lines = [head + (" (dry run)" if self.dry_run else "")]
         for o in self.outcomes:
             where = " ".join(o.urls)
