@@ -123,6 +123,17 @@ class _ItemDraft:
         return Item(headline=self.headline, paragraphs=tuple(self.paragraphs), links=links)
 
 
+def _reading_links(b: Block) -> list[Link]:
+    """A reading is often written `<a>Title</a> (Source, date)`: the source is part of its title,
+    as a follower needs it to know where the link goes."""
+    if len(b.links) != 1:
+        return b.links
+    link, text = b.links[0], clean(b.text)
+    if text != link.title and link.title in text and len(text) <= len(link.title) + 120:
+        return [Link(title=text, url=link.url)]
+    return b.links
+
+
 class _Reader:
     """Walks the blocks once, top to bottom, keeping track of which section it is in."""
 
@@ -357,7 +368,7 @@ class _Reader:
             return
         if self.reading:
             if b.links:
-                self.item.links.extend(b.links)  # type: ignore[union-attr]
+                self.item.links.extend(_reading_links(b))  # type: ignore[union-attr]
                 return
             self.reading = False
         if self.readings_prefix(b.text) and b.links:

@@ -532,3 +532,24 @@ def test_volume_line_spellings(profile, paragraph, volume):
     result = read_sections(html, profile)
     assert result.volume == volume
     assert len(result.quick_bites[0].paragraphs) == (1 if volume else 2)
+
+
+@pytest.mark.parametrize(
+    ("item_html", "title"),
+    [
+        ('<a href="https://iz.ru/1">The Right of Veto</a> (Izvestia, 03 Jul 2025)',
+         "The Right of Veto (Izvestia, 03 Jul 2025)"),
+        ('Izvestia: <a href="https://iz.ru/1">The Right of Veto</a>',
+         "Izvestia: The Right of Veto"),
+        ('<a href="https://iz.ru/1">The Right of Veto (Izvestia, 03 Jul 2025)</a>',
+         "The Right of Veto (Izvestia, 03 Jul 2025)"),
+    ],
+)  # fmt: skip
+def test_reading_title_keeps_its_source_outside_the_link(profile, item_html, title):
+    """A reading written `<a>Title</a> (Source, date)` keeps its source in the link's title."""
+    html = (
+        "<h3>Follow-ups</h3><h4>Slovakia Vetoes</h4><p>Text.</p>"
+        f"<p><strong>Additional Reading(s)</strong></p><ul><li><p>{item_html}</p></li></ul>"
+    )
+    (item,) = read_sections(html, profile).follow_ups
+    assert item.links == (Link(title, "https://iz.ru/1"),)
