@@ -205,6 +205,15 @@ class Publisher(Connection):
             event(logger, "bluesky.thread_exists", link=link, posts=total,
                   root=known[0].uri)
             return self._posted(keys, known, set(), "root_key", total)
+        if root is not None and any(p not in known for p in range(1, min(total, MAX_WRITES))):
+            # The root goes in the first batch, which is atomic: with the root there, that whole
+            # batch was written, as the issue read then. A post of it missing now means the issue
+            # has changed since (an edit), and an edited issue is not posted again: appending
+            # would put new posts after the old closing post.
+            event(logger, "bluesky.thread_changed", logging.WARNING, link=link,
+                  posted=len(known), composed=total, root=known[0].uri,
+                  note="the issue changed after it was posted; nothing more is written")
+            return self._posted(keys, known, set(), "root_key", total)
 
         missing = [p for p in range(total) if p not in known]
         blobs = self._upload_thumbs(thread, missing, thumbs or {}, link)

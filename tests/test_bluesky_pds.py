@@ -113,19 +113,21 @@ def test_find_thread_by_root_key_and_by_link_scan(pds, pds_proxy, publisher):
     assert pub.find_thread("https://aablanco.substack.com/p/never-posted", other_keys) is None
 
 
-def test_partly_posted_thread_is_completed_without_rewriting(pds, pds_proxy, publisher):
-    """A thread whose first posts exist (an earlier, shorter write) gets only its missing posts."""
-    account = pds.new_account("resume")
+def test_a_posted_thread_is_never_extended_by_an_edit(pds, pds_proxy, publisher):
+    """A thread already posted stays as it is when the issue now composes to more posts (an
+    edit): nothing is appended after its closing post, nothing rewritten."""
+    account = pds.new_account("edited")
     seed = seed_thread()
     pub = publisher(pds_proxy.url, account)
     first = pub.publish(seed.thread[:5], seed.keys[:5], seed.thumbs)
     pds_proxy.reset_counts()
-    rest = pub.publish(seed.thread, seed.keys, seed.thumbs)
+    again = pub.publish(seed.thread, seed.keys, seed.thumbs)
 
-    assert rest.written == len(seed.thread) - 5
-    assert [p.cid for p in rest.posts[:5]] == [p.cid for p in first.posts]
-    assert pds_proxy.count("com.atproto.repo.uploadBlob") == 0  # the root's card is not redone
-    _assert_whole_once(pds, account, seed, rest)
+    assert again.written == 0 and again.found_by == "root_key" and not again.complete
+    assert [p.cid for p in again.posts] == [p.cid for p in first.posts]
+    assert pds_proxy.count(APPLY) == 0
+    assert pds_proxy.count("com.atproto.repo.uploadBlob") == 0
+    assert sorted(rkey_of(r["uri"]) for r in _posts_on(pds, account.did)) == seed.keys[:5]
 
 
 @pytest.mark.parametrize(
