@@ -31,6 +31,7 @@ _SEPARATORS = (
     regex.compile(r"\s*:\s*"),
     regex.compile(r"\s+-{1,2}\s+|\s*--\s*"),
 )
+_LABEL_WORD = regex.compile(r"[^\s:\u2014\u2013\u2015]+")
 _LEAD_ENDS = frozenset(".:!?\u2014\u2013-")
 _LABEL_TRIM = " \t:;.,\u2014\u2013\u2015-"
 # Substack's own button words when they slip out of their widgets.
@@ -69,6 +70,15 @@ def _is_label(text: str) -> bool:
     return sum(1 for c in text if c.isupper()) >= 2
 
 
+def _joins_label(text: str, m: regex.Match[str]) -> bool:
+    """A dash with no space around it and an ALL-CAPS word after it ("U.S.–RUSSIA TALKS")
+    joins two words of the label; it separates the label only when nothing else does."""
+    if m.group() != m.group().strip():
+        return False
+    word = _LABEL_WORD.match(text, m.end())
+    return word is not None and _is_label(word.group())
+
+
 def parse_takeaway(text: str, lead: str = "") -> tuple[str, str] | None:
     """Split a takeaway bullet into (label, text), or None when it is not takeaway-shaped.
 
@@ -76,13 +86,18 @@ def parse_takeaway(text: str, lead: str = "") -> tuple[str, str] | None:
     counts as the label even without a separator or capitals.
     """
     text = clean(text)
+    fallback = None
     for sep in _SEPARATORS:
-        m = sep.search(text)
-        if m and m.start() > 0:
+        for m in sep.finditer(text):
             label, rest = text[: m.start()].strip(), text[m.end() :].strip()
             # "LIGHT HOLIDAY READING - MAYBE" is a shouted heading, not a label and its text.
-            if _is_label(label) and rest and not rest.isupper():
+            if not (m.start() > 0 and _is_label(label) and rest and not rest.isupper()):
+                continue
+            if not _joins_label(text, m):
                 return label, rest
+            fallback = fallback or (label, rest)
+    if fallback:
+        return fallback
     lead = clean(lead)
     if lead and text.startswith(lead) and len(lead) < len(text):
         label = lead.strip(_LABEL_TRIM)

@@ -203,6 +203,18 @@ def test_takeaways_end_where_their_shape_ends(profile):
         ("LIGHT HOLIDAY READING - MAYBE", "", None),
         ("中国 — 新的伙伴", "", None),
         ("EU — 新的伙伴", "", ("EU", "新的伙伴")),
+        # A dash between capitals with no space joins words of the label.
+        ("U.S.–RUSSIA TALKS — Nothing came.", "", ("U.S.–RUSSIA TALKS", "Nothing came.")),
+        (
+            "U.S.–RUSSIA TALKS—Nothing came.",
+            "U.S.–RUSSIA TALKS",
+            ("U.S.–RUSSIA TALKS", "Nothing came."),
+        ),
+        ("U.S.–RUSSIA: Talks stall.", "", ("U.S.–RUSSIA", "Talks stall.")),
+        ("EU—RUSSIA GAS – Flows stop.", "", ("EU—RUSSIA GAS", "Flows stop.")),
+        ("NATO—USA leads.", "", ("NATO", "USA leads.")),
+        ("PUTIN’S WAR — It drains.", "", ("PUTIN’S WAR", "It drains.")),
+        ("G7 SUMMIT 2025 – The G7 met.", "", ("G7 SUMMIT 2025", "The G7 met.")),
         ("", "", None),
     ],
 )
