@@ -19,7 +19,7 @@ from bot.outcomes import IssueOutcome, bsky_url, post_refs, thread_roots
 from bot.post import Thread
 from bot.settings import Settings
 from bot.store import IssueState, PostRef, Store, StoredIssue
-from bot.worker import Worker
+from bot.worker import Worker, whole_on_pds
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +51,9 @@ def post_one(
     """`post`: the issue with link (or guid) `entry`, else the newest, read from `source`
     (default FEED_URL), posted now. Without `force` an issue already on the account (per the
     store, or per the PDS: root key or link scan) is not posted again; the outcome says where it
-    is. `force` posts a new thread (generation + 1: new record keys). `dry_run` only composes
-    and writes nothing. Returns the issue, the outcome and the composed thread(s)."""
+    is. `force` posts a new thread (generation + 1: new record keys); an interrupted post (the
+    issue still posting, its process gone) is completed instead, forced or not. `dry_run` only
+    composes and writes nothing. Returns the issue, the outcome and the composed thread(s)."""
     from bot.reader import parse_feed
 
     data, src = worker.read_feed(source)
@@ -66,13 +67,16 @@ def post_one(
     store = worker.store
     stored = _record(worker, issue)
     if stored.state is _S.POSTING:
-        # A post that crashed (its lease ran out) is ours to complete; a live one is not.
-        if not store.claim(stored.id, worker.worker_id, 0):
+        # An interrupted post (its process gone or its lease run out) is completed, also under
+        # --force: a new thread beside one that may be whole would be a second copy. A live
+        # one is not ours.
+        outcome = worker.post_issue(stored, issue)
+        if outcome.outcome == "busy":
             raise BotError(
                 f"{issue.link} is being posted right now by {stored.claimed_by}; "
                 "try again in a few minutes"
             )
-        store.release(stored.id, worker.worker_id)
+        return issue, outcome, threads
     check_pds = True
     if force:
         stored = store.repost(stored.id)
@@ -87,7 +91,7 @@ def post_one(
     else:
         if stored.generation == 0 and not store.posts(stored.id):
             found = publisher.find_thread(issue.link, worker.keys(stored, threads)[0])
-            if found is not None and (found.found_by == "link_scan" or found.complete):
+            if found is not None and whole_on_pds(found, threads):
                 refs = post_refs(found)
                 store.mark_posted_by_hand(stored.id, refs)
                 event(

@@ -94,6 +94,15 @@ def is_url(source: str) -> bool:
     return urlsplit(source).scheme.lower() in ("http", "https")
 
 
+def whole_on_pds(found: PostedThread, threads: Sequence[Thread]) -> bool:
+    """Whether the issue's thread(s) found on the PDS (`find_thread`) are all there is to post:
+    a whole first thread by its root key when the issue is one thread; when the quick bites
+    have a thread of their own, the second may be missing (a crash between the two), so
+    `publish` checks each part. A thread found by a scan for the link (its keys unknown) is
+    taken as the issue posted."""
+    return found.found_by == "link_scan" or (found.complete and len(threads) == 1)
+
+
 class Worker:
     """Polls one feed and posts its new issues (see the module docstring).
 
@@ -414,9 +423,7 @@ class Worker:
             )
             if check_pds and stored.generation == 0 and not self.store.posts(stored.id):
                 found = self.publisher.find_thread(link, keys[0])
-                if found is not None and (
-                    found.found_by == "link_scan" or (found.complete and len(threads) == 1)
-                ):
+                if found is not None and whole_on_pds(found, threads):
                     return self._posted(stored, issue, [found], already=True)
             posted: list[PostedThread] = []
             offset = 0
