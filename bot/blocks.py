@@ -49,6 +49,7 @@ _CONTAINERS = frozenset(
 )
 _PARAGRAPHS = frozenset({"p", "pre"})
 _LISTS = frozenset({"ul", "ol", "menu", "dir", "dl"})
+_ITEMS = frozenset({"li", "dt", "dd"})
 _BOLD = frozenset({"strong", "b"})
 # Deeper than this the markup is not prose; take its text flat (lxml itself caps depth at 255).
 _MAX_DEPTH = 120
@@ -273,9 +274,11 @@ class _Walker:
             self.element_paragraph(el, ctx, depth)
         elif tag == "hr":
             self.blocks.append(Block("divider"))
+        elif ctx.get("item_id") and (tag in _LISTS or tag in _ITEMS):
+            self.container(el, ctx, depth)  # a nested list belongs to the item it sits in
         elif tag in _LISTS:
             self.container(el, {**ctx, "list_id": next(self.ids)}, depth)
-        elif tag in ("li", "dt", "dd"):
+        elif tag in _ITEMS:
             self.container(el, {**ctx, "item_id": next(self.ids)}, depth)
         elif tag == "blockquote":
             self.container(el, {**ctx, "quote": True}, depth)

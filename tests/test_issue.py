@@ -565,3 +565,43 @@ def test_reading_title_keeps_its_source_outside_the_link(profile, item_html, tit
     )
     (item,) = read_sections(html, profile).follow_ups
     assert item.links == (Link(title, "https://iz.ru/1"),)
+
+
+# -- more markup drift: each row is one week's takeaways as the editor typed them ------------
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        pytest.param(
+            "<ul><li><p><strong>FOREVER NEIGHBORS</strong>—Tough.</p><ul><li><p>A nested point."
+            "</p></li></ul></li><li><p><strong>ERODING INFLUENCE</strong>—Waning.</p></li></ul>",
+            (
+                Takeaway("FOREVER NEIGHBORS", "Tough. A nested point."),
+                Takeaway("ERODING INFLUENCE", "Waning."),
+            ),
+            id="nested-list-inside-a-bullet",
+        ),
+        pytest.param(
+            "<ul><li><p><strong>U.S.–RUSSIA TALKS</strong>—Nothing came.</p></li>"
+            "<li><p>PUTIN’S WAR — It drains.</p></li><li><p>G7 SUMMIT 2025 – Met.</p></li></ul>",
+            (
+                Takeaway("U.S.–RUSSIA TALKS", "Nothing came."),
+                Takeaway("PUTIN’S WAR", "It drains."),
+                Takeaway("G7 SUMMIT 2025", "Met."),
+            ),
+            id="labels-with-dashes-digits-apostrophes",
+        ),
+        pytest.param(
+            "<ol><li><p><strong>FOREVER NEIGHBORS—</strong>Tough.</p></li>"
+            "<li><p><strong>ERODING INFLUENCE &#8212; </strong>Waning.</p></li></ol>",
+            (Takeaway("FOREVER NEIGHBORS", "Tough."), Takeaway("ERODING INFLUENCE", "Waning.")),
+            id="numbered-list-dash-inside-the-bold",
+        ),
+    ],
+)
+def test_takeaways_markup_drift(profile, html, expected):
+    """Takeaways typed in other shapes still come out whole, each with its label."""
+    result = read_sections(f"<h3>Takeaways</h3>{html}<p>The essay begins.</p>", profile)
+    assert result.takeaways == expected
+    assert result.warnings == ()
