@@ -183,6 +183,7 @@ class _Reader:
         self.tk_list = 0
         self.tk_item = 0
         self.tk_intro = 0
+        self.tk_pending = ""  # the last takeaway is only a label, typed as this, awaiting text
 
     # -- recognising words -------------------------------------------------------------------
     def section_kind(self, text: str) -> tuple[str | None, bool]:
@@ -276,9 +277,11 @@ class _Reader:
         self.item_level = 0
         self.section_items = 0
         self.tk_found = self.tk_list = self.tk_item = self.tk_intro = 0
+        self.tk_pending = ""
 
     def close(self) -> None:
         self.finish_item()
+        self.label_without_text()
         if self.mode == "takeaways" and not self.tk_found:
             self.warnings.append("takeaways: a Takeaways heading with no takeaways under it")
         elif self.mode in ITEM_KINDS and not self.section_items:
@@ -307,6 +310,11 @@ class _Reader:
         """Place `b` as a takeaway (or part of one); False when the takeaways have ended."""
         if b.kind == "heading":
             return False
+        if self.tk_pending and b.item_id == self.tk_item:
+            self.tk_pending = ""  # "**FOREVER NEIGHBORS**", then its text in the same bullet
+            self.takeaways[-1] = Takeaway(self.takeaways[-1].label, clean(b.text))
+            return True
+        self.label_without_text()
         if self.tk_found and self.tk_list and not b.list_id:
             return False  # the bulleted list is over; what follows is the essay
         lines = b.text.split("\n")
@@ -324,7 +332,24 @@ class _Reader:
             last = self.takeaways[-1]  # a second paragraph of the same bullet
             self.takeaways[-1] = Takeaway(last.label, clean(f"{last.text} {b.text}"))
             return True
-        if b.list_id and (b.list_id == self.tk_list or not self.tk_found):
+        in_list = b.list_id and (b.list_id == self.tk_list or not self.tk_found)
+        label = b.text.strip(_LABEL_TRIM)
+        if (
+            label
+            and "\n" not in label
+            and len(label.split()) <= 8
+            and (
+                (in_list and (_is_label(label) or b.bold_only))
+                # Outside a list only a label that says its text follows: "FOREVER NEIGHBORS:".
+                or (_is_label(label) and b.text.rstrip()[-1:] in ":\u2014\u2013")
+            )
+        ):
+            self.takeaways.append(Takeaway(label=label, text=""))
+            self.tk_pending = clean(b.text)
+            self.tk_found += 1
+            self.tk_list, self.tk_item = b.list_id, b.item_id
+            return True
+        if in_list:
             self.takeaways.append(Takeaway(label="", text=clean(b.text)))
             self.warnings.append(
                 f"takeaways: a bullet without an ALL-CAPS label: {_short(b.text)!r}"
@@ -339,6 +364,19 @@ class _Reader:
             )
             return True
         return False
+
+    def label_without_text(self) -> None:
+        """A label-shaped bullet that no text followed: a label in capitals, else the text."""
+        if not self.tk_pending:
+            return
+        bullet, self.tk_pending = self.tk_pending, ""
+        if _is_label(self.takeaways[-1].label):
+            self.warnings.append(f"takeaways: a label with no text after it: {bullet!r}")
+        else:
+            self.takeaways[-1] = Takeaway(label="", text=bullet)
+            self.warnings.append(
+                f"takeaways: a bullet without an ALL-CAPS label: {_short(bullet)!r}"
+            )
 
     # -- follow-ups and quick bites ----------------------------------------------------------
     def starts_item(self, head: int) -> bool:

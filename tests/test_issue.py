@@ -598,6 +598,21 @@ def test_reading_title_keeps_its_source_outside_the_link(profile, item_html, tit
             (Takeaway("FOREVER NEIGHBORS", "Tough."), Takeaway("ERODING INFLUENCE", "Waning.")),
             id="numbered-list-dash-inside-the-bold",
         ),
+        pytest.param(
+            "<ul><li><p><strong>FOREVER NEIGHBORS</strong></p><p>Tough.</p><p>And more.</p></li>"
+            "<li><p><strong>Eroding influence</strong></p><p>Waning.</p></li></ul>",
+            (
+                Takeaway("FOREVER NEIGHBORS", "Tough. And more."),
+                Takeaway("Eroding influence", "Waning."),
+            ),
+            id="label-alone-then-its-text-in-the-same-bullet",
+        ),
+        pytest.param(
+            "<p><strong>FOREVER NEIGHBORS:</strong></p><p>Tough.</p>"
+            "<p>ERODING INFLUENCE —</p><p>Waning.</p>",
+            (Takeaway("FOREVER NEIGHBORS", "Tough."), Takeaway("ERODING INFLUENCE", "Waning.")),
+            id="label-paragraph-ending-in-a-separator-then-its-text",
+        ),
     ],
 )
 def test_takeaways_markup_drift(profile, html, expected):
@@ -605,3 +620,22 @@ def test_takeaways_markup_drift(profile, html, expected):
     result = read_sections(f"<h3>Takeaways</h3>{html}<p>The essay begins.</p>", profile)
     assert result.takeaways == expected
     assert result.warnings == ()
+
+
+def test_label_bullets_without_text_are_kept_and_reported(profile):
+    """A bullet of only a label, or only a bold sentence, is kept and shown in the warnings."""
+    html = (
+        "<h3>Takeaways</h3><ul><li><p><strong>FOREVER NEIGHBORS</strong></p></li>"
+        "<li><p><strong>Russia loses its grip.</strong></p></li>"
+        "<li><p><strong>ERODING INFLUENCE</strong>—Waning.</p></li></ul><p>The essay begins.</p>"
+    )
+    result = read_sections(html, profile)
+    assert result.takeaways == (
+        Takeaway("FOREVER NEIGHBORS", ""),
+        Takeaway("", "Russia loses its grip."),
+        Takeaway("ERODING INFLUENCE", "Waning."),
+    )
+    assert result.warnings == (
+        "takeaways: a label with no text after it: 'FOREVER NEIGHBORS'",
+        "takeaways: a bullet without an ALL-CAPS label: 'Russia loses its grip.'",
+    )
