@@ -390,7 +390,7 @@ class _Reader:
         # Items written at the section's own level (or under a bold "heading") when none yet.
         return not self.section_items and (head >= self.level or self.level == _BOLD_HEADING)
 
-    def new_item(self, headline: str, lead_style: bool = False) -> None:
+    def new_item(self, headline: str, lead_style: bool = False) -> _ItemDraft:
         self.finish_item()
         kind = self.mode if self.mode in ITEM_KINDS else "quick_bites"
         for k, prefix in _PREFIXES.items():
@@ -400,6 +400,7 @@ class _Reader:
         headline = clean(headline).rstrip(":").strip()
         self.item = _ItemDraft(kind=kind, headline=headline, lead_style=lead_style)
         self.section_items += 1
+        return self.item
 
     def start_readings(self, b: Block) -> None:
         if self.item is None:
@@ -417,7 +418,7 @@ class _Reader:
                 return
             if head != _BOLD_HEADING and not self.item_level:
                 self.item_level = head
-            self.new_item(b.text)
+            self.new_item(b.text).links.extend(b.links)  # a linked headline links its source
             return
         if self.reading:
             if b.links:
@@ -437,14 +438,14 @@ class _Reader:
             and len(lead) < len(b.text)
             and (self.item is None or self.item.lead_style)
         ):
-            self.new_item(lead.strip(" :.\u2014\u2013-"), lead_style=True)
+            item = self.new_item(lead.strip(" :.\u2014\u2013-"), lead_style=True)
             rest = (
                 b.text[len(lead) :].lstrip(" :.\u2014\u2013-")
                 if b.text.startswith(lead)
                 else b.text
             )
-            if rest.strip() and self.item is not None:
-                self.item.paragraphs.append(rest.strip())
+            if rest.strip():
+                item.paragraphs.append(rest.strip())
             return
         if self.item is not None:
             self.item.paragraphs.append(b.text)

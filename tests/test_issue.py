@@ -639,3 +639,23 @@ def test_label_bullets_without_text_are_kept_and_reported(profile):
         "takeaways: a label with no text after it: 'FOREVER NEIGHBORS'",
         "takeaways: a bullet without an ALL-CAPS label: 'Russia loses its grip.'",
     )
+
+
+@pytest.mark.parametrize(
+    "headline",
+    [
+        '<h4><a href="https://example.org/g">Gudkov Meets His Maker</a></h4>',
+        '<h4><strong><a href="https://example.org/g">Gudkov Meets His Maker</a></strong></h4>',
+        '<p><strong><a href="https://example.org/g">Gudkov Meets His Maker</a></strong></p>',
+    ],
+)
+def test_a_linked_headline_gives_the_item_its_link(profile, headline):
+    """A headline written as a link keeps that link as the item's reading."""
+    html = f"<h3>Quick Bites</h3>{headline}<p>Gudkov was killed.</p>"
+    assert read_sections(html, profile).quick_bites == (
+        Item(
+            "Gudkov Meets His Maker",
+            ("Gudkov was killed.",),
+            (Link("Gudkov Meets His Maker", "https://example.org/g"),),
+        ),
+    )
