@@ -15,12 +15,41 @@ import click
 from bot.errors import BotError
 
 
+class OneLineUsageError(click.ClickException):
+    """A usage error as one line on stderr (click's own form is four), exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"Error: {self.format_message()}", err=True)
+
+
+def _one_line(exc: click.UsageError) -> OneLineUsageError:
+    """`exc` as one line that says where help is."""
+    message = exc.format_message().rstrip(".")
+    where = exc.ctx.command_path if exc.ctx is not None else "python -m bot"
+    return OneLineUsageError(f"{message}; see '{where} --help'")
+
+
 class BotGroup(click.Group):
-    """Turns our errors into `Error: …` and the right exit code, unless --debug."""
+    """Turns our errors and usage errors into one line `Error: …` and the right exit code
+    (a BotError's traceback shows with --debug)."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError:
+            raise  # no arguments: the help text, as click shows it
+        except click.UsageError as exc:
+            raise _one_line(exc) from exc
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            raise _one_line(exc) from exc
         except BotError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
