@@ -78,3 +78,14 @@ def test_debug_shows_the_traceback(tmp_path):
     result = _invoke("--debug", "inspect", "--feed", str(tmp_path / "nope.xml"))
     assert result.exit_code == 1
     assert type(result.exception).__name__ == "FeedError"
+
+
+def test_a_malformed_feed_is_named_by_preview_as_by_inspect(tmp_path):
+    """preview names the file that is not a feed, as inspect does."""
+    bad = tmp_path / "bad.xml"
+    bad.write_text("not xml <<<\n", encoding="utf-8")
+    for command in ("inspect", "preview"):
+        result = _invoke(command, "--feed", str(bad))
+        assert result.exit_code == 1
+        assert result.stderr.startswith(f"Error: {bad} is not an RSS or Atom feed"), result.stderr
+        assert result.stderr.count("\n") == 1

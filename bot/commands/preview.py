@@ -49,7 +49,7 @@ def preview(
 
     settings = load_settings()
     profile = load_profile(settings.bot_config)
-    parsed = parse_feed(read_source(feed), profile)
+    parsed = parse_feed(read_source(feed), profile, source=feed)
     issues = list(parsed.issues)
     if entry is not None:
         issues = [i for i in issues if entry in (i.link, i.guid)]
