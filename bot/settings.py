@@ -86,12 +86,17 @@ def load_settings(env: dict[str, str] | None = None, dotenv: bool = True) -> Set
     if not Path(bot_config).is_file():
         raise ConfigError(f"BOT_CONFIG: profile file {bot_config} does not exist")
     database_url = get("DATABASE_URL") or default_database_url()
-    if "://" not in database_url:
+    _check_database_url(database_url)
+    feed_url = get("FEED_URL") or DEFAULT_FEED_URL
+    feed_scheme = urlparse(feed_url).scheme.lower()
+    # A path is fine (the feed may be a local file); a scheme the fetcher cannot read is not.
+    if "://" in feed_url and feed_scheme not in ("http", "https", "file"):
         raise ConfigError(
-            f"DATABASE_URL: {database_url!r} is not a SQLAlchemy URL like sqlite:///data/bot.db"
+            f"FEED_URL: {feed_url!r} is not an http(s) URL or a local file path, "
+            f"like {DEFAULT_FEED_URL}"
         )
     return Settings(
-        feed_url=get("FEED_URL") or DEFAULT_FEED_URL,
+        feed_url=feed_url,
         bsky_service=service.rstrip("/"),
         bsky_handle=handle,
         bsky_app_password=password,
@@ -100,3 +105,20 @@ def load_settings(env: dict[str, str] | None = None, dotenv: bool = True) -> Set
         bot_config=bot_config,
         backfill_hours=float(number("BACKFILL_HOURS", 48.0, 0, float)),
     )
+
+
+DATABASE_URL_HELP = "like sqlite:///data/bot.db or postgresql://user:password@host/db"
+
+
+def _check_database_url(url: str) -> None:
+    """The store speaks SQLite and Postgres only. The URL is not echoed whole: it may hold the
+    database password."""
+    if "://" not in url:
+        shown = repr(url) if "@" not in url else "the value"
+        raise ConfigError(f"DATABASE_URL: {shown} is not a SQLAlchemy URL {DATABASE_URL_HELP}")
+    backend = url.split("://", 1)[0].split("+", 1)[0].lower()
+    if backend not in ("sqlite", "postgresql", "postgres"):
+        raise ConfigError(
+            f"DATABASE_URL: {backend!r} is not a database the bot speaks; use SQLite or "
+            f"Postgres, {DATABASE_URL_HELP}"
+        )

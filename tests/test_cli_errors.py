@@ -8,7 +8,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT
+from conftest import BWR_FEED, ROOT
 
 from bot.cli import cli
 
@@ -89,3 +89,22 @@ def test_a_malformed_feed_is_named_by_preview_as_by_inspect(tmp_path):
         assert result.exit_code == 1
         assert result.stderr.startswith(f"Error: {bad} is not an RSS or Atom feed"), result.stderr
         assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("BOT_CONFIG", "/nonexistent/profile.toml", "BOT_CONFIG: profile file"),
+        ("DATABASE_URL", "nonsense", "DATABASE_URL: 'nonsense' is not a SQLAlchemy URL"),
+        ("DATABASE_URL", "foo://u:pw@x/y", "DATABASE_URL: 'foo' is not a database"),
+        ("FEED_URL", "ftp://example.invalid/feed", "FEED_URL: 'ftp://example.invalid/feed'"),
+        ("BSKY_SERVICE", "notaurl", "BSKY_SERVICE: 'notaurl' is not an http(s) URL"),
+        ("POLL_INTERVAL", "abc", "POLL_INTERVAL: 'abc' is not a number"),
+    ],
+)
+def test_a_wrong_setting_stops_with_exit_status_2(name, value, message):
+    """A wrong setting: one line naming the variable, exit status 2, nothing done."""
+    result = _invoke("status", env={"FEED_URL": str(BWR_FEED), name: value})
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("Error: " + message), result.stderr
+    assert result.stderr.count("\n") == 1

@@ -36,6 +36,8 @@ def test_password_never_in_repr():
         ({"BSKY_APP_PASSWORD": "x"}, "BSKY_HANDLE"),
         ({"BOT_CONFIG": "/nonexistent/profile.toml"}, "BOT_CONFIG"),
         ({"DATABASE_URL": "data/bot.db"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "mysql://u:pw@127.0.0.1/db"}, "DATABASE_URL"),
+        ({"FEED_URL": "ftp://127.0.0.1/feed"}, "FEED_URL"),
     ],
 )
 def test_a_wrong_setting_is_named(env, named):
@@ -44,6 +46,40 @@ def test_a_wrong_setting_is_named(env, named):
         load_settings(env=env)
     assert str(err.value).startswith(named)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://bwr:s3cret-pw@127.0.0.1/db", "bwr:s3cret-pw@127.0.0.1/db"]
+)
+def test_a_wrong_database_url_never_shows_its_password(url):
+    """The error about DATABASE_URL names it without printing the password inside it."""
+    with pytest.raises(ConfigError) as exc:
+        load_settings(env={"DATABASE_URL": url})
+    assert str(exc.value).startswith("DATABASE_URL: ")
+    assert "s3cret" not in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "attr", "value"),
+    [
+        (
+            {"DATABASE_URL": "postgres://u:p@127.0.0.1/db"},
+            "database_url",
+            "postgres://u:p@127.0.0.1/db",
+        ),
+        (
+            {"DATABASE_URL": "postgresql+psycopg://u@h/db"},
+            "database_url",
+            "postgresql+psycopg://u@h/db",
+        ),
+        ({"FEED_URL": "tests/fixtures/feed.xml"}, "feed_url", "tests/fixtures/feed.xml"),
+        ({"FEED_URL": "file:///tmp/feed.xml"}, "feed_url", "file:///tmp/feed.xml"),
+        ({"FEED_URL": "http://127.0.0.1:8000/feed"}, "feed_url", "http://127.0.0.1:8000/feed"),
+    ],
+)
+def test_the_accepted_forms_of_urls(env, attr, value):
+    """Postgres URLs as hosts give them, and a feed as a path, file:// or http(s) URL, load."""
+    assert getattr(load_settings(env=env), attr) == value
 
 
 def test_bundled_profile_loads():
