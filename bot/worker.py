@@ -30,7 +30,8 @@ A pass, and why each step is the way it is:
    AuthError: the pass stops with one clear error (issues stay queued). Other publish trouble:
    the claim is released, the issue left for the next pass, and no further issue is tried in
    this pass (the PDS is unwell).
-5. Queued issues no longer in the feed cannot be composed: marked failed, saying so.
+5. Queued issues no longer in the feed cannot be composed: marked failed, saying so; one that
+   comes back to the feed (a glitch, or unpublished and published again) is queued again.
 6. Validators are saved only after the feed was processed.
 
 `stop()` (or `should_stop`) is checked between issues; a thread being written is finished
@@ -75,6 +76,10 @@ logger = logging.getLogger(__name__)
 _S = IssueState
 _PENDING = (_S.QUEUED, _S.POSTING)
 LEASE_SECONDS = 600.0
+GONE = (
+    "it is no longer in the feed (unpublished?); it is queued again if it comes back; "
+    "`post --entry LINK --feed FILE` posts it from a saved copy of the feed"
+)
 
 
 class Stopped(Exception):
@@ -305,6 +310,11 @@ class Worker:
         now = self._clock()
         for issue in sorted(issues, key=published_key, reverse=True):
             old = known.get(issue.guid)
+            if old is not None and old.state is _S.FAILED and old.error == GONE:
+                # It had left the feed (a glitch, or unpublished and published again): it was
+                # never posted, so it is news again.
+                self.store.retry(old.id)
+                event(logger, "issue.back", link=issue.link, note="in the feed again; queued")
             if old is not None and (old.content_hash, old.link, old.title, old.published) == (
                 issue.content_hash,
                 issue.link,
@@ -350,7 +360,7 @@ class Worker:
                 result.new += 1
                 result.queued += state is _S.QUEUED
             else:
-                state = old.state
+                state = _S.QUEUED if (old.state, old.error) == (_S.FAILED, GONE) else old.state
             if state not in _PENDING:
                 continue
             threads = self.compose(issue)
@@ -361,10 +371,7 @@ class Worker:
 
     def _gone(self, s: StoredIssue) -> IssueOutcome:
         """A queued issue that left the feed: it cannot be composed any more."""
-        error = (
-            "it is no longer in the feed (unpublished?); `post --entry LINK --feed FILE` "
-            "posts it from a saved copy of the feed"
-        )
+        error = GONE
         if self.store.claim(s.id, self.worker_id, self.lease_seconds):
             self.store.mark_failed(s.id, error)
             event(logger, "issue.gone", logging.WARNING, link=s.link)

@@ -13,7 +13,7 @@ from drivers.newsletter_feed import NewsletterServer
 
 from bot.errors import AuthError, FeedError
 from bot.model import Issue
-from bot.news import decide
+from bot.news import decide, record_issue
 from bot.profile import load_profile
 from bot.reader import parse_feed
 from bot.settings import Settings
@@ -322,4 +322,35 @@ def test_stop_between_issues_then_next_poll_posts_the_rest(nl, tmp_path, pds, pd
     records = pds.list_records(acct.did)
     assert len(roots(records)) == 2
     assert len(records) == thread_length(nl, "a") + thread_length(nl, "b")
+    store.close()
+
+
+@pytest.mark.pds
+def test_issue_back_in_the_feed_after_vanishing_is_posted_once(nl, tmp_path, pds, pds_proxy):
+    """A queued issue that vanished from the feed for a pass (a feed glitch) is posted once
+    when it is back, not left failed for ever."""
+    acct = pds.new_account("wback")
+    when = datetime.now(UTC) - timedelta(hours=1)
+    nl.add("old", published=datetime.now(UTC) - timedelta(days=30))
+    nl.add("one", published=when)
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    store = Store(url)
+    store.upgrade()
+    profile = load_profile()
+    for issue in parse_feed(nl.feed_bytes(), profile).issues:
+        record_issue(store, nl.feed_url, issue,
+                     IssueState.QUEUED if issue.link == nl.link("one") else IssueState.SEEN)
+    nl.remove("one")
+    with make_worker(settings_for(nl.feed_url, url, pds_proxy.url, acct), store,
+                     tmp_path) as worker:
+        glitch = worker.poll()
+        assert [(o.link, o.outcome) for o in glitch.outcomes] == [(nl.link("one"), "gone")]
+        nl.add("one", published=when)
+        back = worker.poll()
+        again = worker.poll()
+    assert [(o.link, o.outcome) for o in back.outcomes] == [(nl.link("one"), "posted")]
+    assert again.outcomes == []
+    stored = store.find_issue(nl.feed_url, nl.link("one"))
+    assert stored is not None and stored.state is IssueState.POSTED and stored.error is None
+    assert len(pds.list_records(acct.did)) == thread_length(nl, "one")
     store.close()
