@@ -10,6 +10,7 @@ by exact markup. Whatever is seen inside a section but cannot be placed becomes 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import regex
@@ -36,6 +37,7 @@ _LEAD_ENDS = frozenset(".:!?\u2014\u2013-")
 _LABEL_TRIM = " \t:;.,\u2014\u2013\u2015-"
 # Substack's own button words when they slip out of their widgets.
 _UI_WORDS = frozenset({"share", "subscribe", "subscribe now", "leave a comment", "share this post"})
+_UI_WORDS_MAX = max(map(len, _UI_WORDS))
 _PREFIXES = {
     "follow_ups": regex.compile(r"(?i)^\s*follow[\s-]*ups?\s*[:\u2014\u2013-]\s*"),
     "quick_bites": regex.compile(r"(?i)^\s*quick[\s-]*bites?\s*[:\u2014\u2013-]\s*"),
@@ -118,9 +120,14 @@ def _short(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
-def _fold(text: str) -> str:
-    """For prefix comparisons: case and apostrophe/ellipsis spellings do not matter."""
-    return text.casefold().replace("\u2019", "'").replace("\u2026", "...")
+def _starts(variants: Iterable[str]) -> regex.Pattern[str]:
+    """A pattern for any of `variants` at the start of a text (any case; ’ or ', … or ...)."""
+    spellings = {"'": "['\u2019]", "\u2019": "['\u2019]", "\u2026": r"(?:\u2026|\.\.\.)"}
+    alternatives = [
+        "".join(spellings.get(c, regex.escape(c)) for c in v)
+        for v in sorted({v.strip() for v in variants} - {""}, key=len, reverse=True)
+    ]
+    return regex.compile(r"(?if)\s*(?:" + ("|".join(alternatives) or "(?!)") + ")")
 
 
 @dataclass
@@ -138,15 +145,15 @@ class _ItemDraft:
         return Item(headline=self.headline, paragraphs=tuple(self.paragraphs), links=links)
 
 
-def _reading_links(b: Block) -> list[Link]:
+def _reading_links(links: list[Link], text: str) -> list[Link]:
     """A reading is often written `<a>Title</a> (Source, date)`: the source is part of its title,
-    as a follower needs it to know where the link goes."""
-    if len(b.links) != 1:
-        return b.links
-    link, text = b.links[0], clean(b.text)
+    as a follower needs it to know where the link goes. `text`: the reading's paragraph."""
+    if len(links) != 1:
+        return links
+    link, text = links[0], clean(text)
     if text != link.title and link.title in text and len(text) <= len(link.title) + 120:
         return [Link(title=text, url=link.url)]
-    return b.links
+    return links
 
 
 class _Reader:
@@ -161,12 +168,8 @@ class _Reader:
             "combined": {_singular(heading_key(v)) for v in sec.combined} - {""},
         }
         self.readings = {_singular(heading_key(v)) for v in sec.readings} - {""}
-        self.readings_prefixes = tuple(
-            sorted({_fold(v) for v in sec.readings}, key=len, reverse=True)
-        )
-        self.boilerplate = tuple(_fold(v) for v in sec.boilerplate)
-        # Folding can lengthen text (ß -> ss); a margin keeps every prefix comparable.
-        self.prefix_len = 2 * max(map(len, (*sec.boilerplate, *sec.readings, *_UI_WORDS))) + 8
+        self.readings_start = _starts(sec.readings)
+        self.boilerplate = _starts(sec.boilerplate)
         self.volume_re = sec.volume
         self.takeaways: list[Takeaway] = []
         self.items: dict[str, list[Item]] = {k: [] for k in ITEM_KINDS}
@@ -210,13 +213,15 @@ class _Reader:
     def is_readings_label(self, text: str) -> bool:
         return len(text) <= _MAX_HEADING and _singular(heading_key(text)) in self.readings
 
-    def readings_prefix(self, text: str) -> bool:
-        folded = _fold(text[: self.prefix_len])
-        return any(folded.startswith(p) for p in self.readings_prefixes)
+    def readings_prefix(self, text: str) -> int:
+        """Where a reading label that `text` starts with ends (0: none)."""
+        m = self.readings_start.match(text)
+        return m.end() if m else 0
 
     def is_boilerplate(self, text: str) -> bool:
-        folded = _fold(text[: self.prefix_len])  # prefixes only: no need to fold it all
-        return folded in _UI_WORDS or any(folded.startswith(p) for p in self.boilerplate)
+        if len(text) <= _UI_WORDS_MAX and text.casefold() in _UI_WORDS:
+            return True
+        return self.boilerplate.match(text) is not None
 
     def take_volume(self, text: str) -> bool:
         m = self.volume_re.match(text)
@@ -408,7 +413,8 @@ class _Reader:
                 self.warnings.append(f"{self._name(self.mode)}: a reading label outside any item")
             return
         self.item.readings_label = True
-        self.item.links.extend(b.links)
+        rest = b.text[self.readings_prefix(b.text) :].lstrip(" :\u2014\u2013-")
+        self.item.links.extend(_reading_links(b.links, rest))
         self.reading = True
 
     def in_items(self, b: Block, head: int) -> None:
@@ -422,7 +428,7 @@ class _Reader:
             return
         if self.reading:
             if b.links:
-                self.item.links.extend(_reading_links(b))  # type: ignore[union-attr]
+                self.item.links.extend(_reading_links(b.links, b.text))  # type: ignore[union-attr]
                 return
             self.reading = False
         if self.readings_prefix(b.text) and b.links:

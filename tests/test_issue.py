@@ -659,3 +659,21 @@ def test_a_linked_headline_gives_the_item_its_link(profile, headline):
             (Link("Gudkov Meets His Maker", "https://example.org/g"),),
         ),
     )
+
+
+@pytest.mark.parametrize(
+    "readings",
+    [
+        '<p><strong>Additional Reading:</strong> <a href="https://iz.ru/1">The Right of Veto</a>'
+        " (Izvestia, 03 Jul 2025)</p>",
+        '<p>ADDITIONAL READINGS &#8212; <a href="https://iz.ru/1">The Right of Veto</a>'
+        " (Izvestia, 03 Jul 2025)</p>",
+        '<h5>Additional Reading:</h5><ol><li><a href="https://iz.ru/1">The Right of Veto</a>'
+        " (Izvestia, 03 Jul 2025)</li></ol>",
+    ],
+)
+def test_reading_after_its_label_in_one_paragraph_keeps_its_source(profile, readings):
+    """A reading typed after its label, with its source after the link, keeps the source."""
+    html = f"<h3>Follow-up</h3><h4>Slovakia Vetoes</h4><p>Text.</p>{readings}"
+    (item,) = read_sections(html, profile).follow_ups
+    assert item.links == (Link("The Right of Veto (Izvestia, 03 Jul 2025)", "https://iz.ru/1"),)
