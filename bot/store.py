@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import func, or_, select, update
@@ -56,6 +57,24 @@ def _issue(row: IssueRow, feed_url: str) -> StoredIssue:
     )
 
 
+def _sqlite_file(engine: Any) -> Path | None:
+    db = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not db or db == ":memory:" or db.startswith("file:"):
+        return None
+    return Path(db).expanduser()
+
+
+def _file_id(path: Path | None) -> tuple[int, int] | None:
+    """The identity (device, inode) of the file at `path`; (0, 0) when there is none."""
+    if path is None:
+        return None
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return (0, 0)
+    return (st.st_dev, st.st_ino)
+
+
 def _updated(s: Session, stmt: Any) -> int:
     """Run an UPDATE and return how many rows it changed (the atomic test of a transition)."""
     result = s.execute(stmt.execution_options(synchronize_session=False))
@@ -75,6 +94,8 @@ class Store:
         self._engine = make_engine(self._url)
         self._read_engine = self._engine.execution_options(bot_read_only=True)
         self._clock = clock
+        self._file = _sqlite_file(self._engine)
+        self._file_id: tuple[int, int] | None = None  # the file upgrade() left, if a file
 
     def __repr__(self) -> str:
         return f"Store({self.url!r})"
@@ -139,6 +160,19 @@ class Store:
         before, after = upgrade(self._engine)
         if after != before:
             log_event(logger, "db.upgraded", db=self.url, revision=after, previous=before or "none")
+        self._file_id = _file_id(self._file)
+
+    def reopen_if_lost(self) -> bool:
+        """After upgrade(): when the SQLite file was deleted (or replaced) since, start on the
+        file now at that path, migrated; True if so. Open connections would otherwise go on
+        writing to the deleted file, unseen by any other process and lost at the next start."""
+        if self._file_id is None or _file_id(self._file) == self._file_id:
+            return False
+        log_event(logger, "db.lost", logging.WARNING, db=self.url,
+                  note="the database file was deleted; starting a new one")
+        self._engine.dispose()
+        self.upgrade()
+        return True
 
     def revision(self) -> str | None:
         """The database's current migration revision (None before the first upgrade)."""

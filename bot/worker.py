@@ -262,6 +262,7 @@ class Worker:
         url = self.settings.feed_url
         result = PollResult(feed_url=url, dry_run=self.settings.dry_run)
         self._validators = None
+        self.store.reopen_if_lost()  # a database deleted since the last pass: a fresh start
         try:
             body = self._fetch(result)
         except Stopped:

@@ -421,3 +421,34 @@ def test_postgres_param_reaches_a_real_server(db_url):
                 assert conn.execute(text("select version()")).scalar().startswith("PostgreSQL")
     finally:
         engine.dispose()
+
+
+def test_deleted_sqlite_file_is_started_again_migrated(tmp_path, caplog):
+    """A database file deleted under a running store is noticed: a new file, migrated, empty."""
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    s = Store(url)
+    s.upgrade()
+    add(s, 1)
+    assert s.reopen_if_lost() is False
+    for f in tmp_path.glob("bot.db*"):
+        f.unlink()
+    with caplog.at_level(logging.WARNING, logger="bot.store"):
+        assert s.reopen_if_lost() is True
+    assert [r.getMessage().split()[0] for r in caplog.records] == ["db.lost"]
+    assert s.is_empty() is True
+    add(s, 2)
+    s.close()
+    again = Store(url)
+    assert again.revision() == again.head_revision()
+    assert [i.guid for i in again.issues()] == ["https://aablanco.substack.com/p/issue-2"]
+    again.close()
+
+
+def test_reopen_if_lost_leaves_an_intact_database_alone(db_url):
+    """A database that is still there (or a server database) is never reopened."""
+    s = Store(db_url)
+    s.upgrade()
+    add(s, 1)
+    assert s.reopen_if_lost() is False
+    assert len(s.issues()) == 1
+    s.close()

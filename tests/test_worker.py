@@ -354,3 +354,30 @@ def test_issue_back_in_the_feed_after_vanishing_is_posted_once(nl, tmp_path, pds
     assert stored is not None and stored.state is IssueState.POSTED and stored.error is None
     assert len(pds.list_records(acct.did)) == thread_length(nl, "one")
     store.close()
+
+
+@pytest.mark.pds
+def test_database_deleted_under_a_running_worker_is_recreated(nl, tmp_path, pds, pds_proxy):
+    """When the database file is deleted while the daemon runs, its next pass starts a new file
+    (migrated), finds the thread on Bluesky, posts nothing, and the file on disk says so."""
+    acct = pds.new_account("wghost")
+    nl.add("one")
+    db = tmp_path / "bot.db"
+    url = f"sqlite:///{db}"
+    store = Store(url)
+    store.upgrade()
+    with make_worker(settings_for(nl.feed_url, url, pds_proxy.url, acct), store,
+                     tmp_path) as worker:
+        posted = worker.poll().outcomes[0]
+        for f in tmp_path.glob("bot.db*"):
+            f.unlink()
+        before = pds.list_records(acct.did)
+        again = worker.poll()
+    store.close()
+    assert [(o.outcome, o.roots) for o in again.outcomes] == [("already_posted", posted.roots)]
+    assert pds.list_records(acct.did) == before
+    on_disk = Store(url)
+    assert on_disk.revision() == on_disk.head_revision()
+    stored = on_disk.find_issue(nl.feed_url, nl.link("one"))
+    assert stored is not None and stored.state is IssueState.POSTED
+    on_disk.close()
