@@ -147,7 +147,17 @@ class _ItemDraft:
 
 def _reading_links(links: list[Link], text: str) -> list[Link]:
     """A reading is often written `<a>Title</a> (Source, date)`: the source is part of its title,
-    as a follower needs it to know where the link goes. `text`: the reading's paragraph."""
+    as a follower needs it to know where the link goes. `text`: the reading's paragraph (one
+    reading a line when several were typed in one paragraph)."""
+    if len(links) > 1 and "\n" in text:
+        out, queue = [], list(links)
+        for line in text.split("\n"):
+            n = 0
+            while n < len(queue) and queue[n].title in line:
+                n += 1
+            out += _reading_links(queue[:n], line)
+            queue = queue[n:]
+        return out + queue
     if len(links) != 1:
         return links
     link, text = links[0], clean(text)

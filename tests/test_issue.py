@@ -677,3 +677,20 @@ def test_reading_after_its_label_in_one_paragraph_keeps_its_source(profile, read
     html = f"<h3>Follow-up</h3><h4>Slovakia Vetoes</h4><p>Text.</p>{readings}"
     (item,) = read_sections(html, profile).follow_ups
     assert item.links == (Link("The Right of Veto (Izvestia, 03 Jul 2025)", "https://iz.ru/1"),)
+
+
+def test_readings_typed_as_lines_of_one_paragraph_keep_their_sources(profile):
+    """Readings typed with shift-enter in one paragraph each keep the source after their link."""
+    html = (
+        "<h3>Follow-ups</h3><h4>Slovakia Vetoes</h4><p>Text.</p>"
+        "<p><em><strong>Additional Reading(s)</strong></em></p>"
+        '<p><a href="https://iz.ru/1">Veto</a> (Izvestia)<br>'
+        '<a href="https://iz.ru/2">Veto 2</a> (Izvestia, 04 Jul)<br>'
+        '<a href="https://iz.ru/3">Gas</a></p>'
+    )
+    (item,) = read_sections(html, profile).follow_ups
+    assert item.links == (
+        Link("Veto (Izvestia)", "https://iz.ru/1"),
+        Link("Veto 2 (Izvestia, 04 Jul)", "https://iz.ru/2"),
+        Link("Gas", "https://iz.ru/3"),
+    )
