@@ -224,8 +224,9 @@ class SplitError(ValueError):
 
 
 # Break priorities: the splitter takes the best break among those that fit, the furthest on ties.
-P_PARAGRAPH, P_LINE, P_SENTENCE, P_WORD, P_CJK, P_GRAPHEME = 6, 5, 4, 3, 2, 1
-P_KEEP_WORD, P_KEEP_GRAPHEME = 0, -1  # inside `keep` text: only when nothing else fits
+P_PARAGRAPH, P_LINE, P_SENTENCE, P_WORD, P_CJK = 6, 5, 4, 3, 2
+# A space inside `keep` text breaks only when nothing else fits but cutting a word in two.
+P_KEEP_WORD, P_GRAPHEME, P_KEEP_GRAPHEME = 1, 0, -1
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*$")
 _CJK_SENTENCE_END = "。！？"
 _CJK = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}]")

@@ -152,6 +152,15 @@ def test_keep_text_stays_with_what_follows():
     assert all(p.graphemes <= 60 for p in pieces)
 
 
+def test_keep_text_breaks_at_a_space_before_a_word_is_cut():
+    """When the kept heading and a long first word cannot share a post, the break falls after
+    the heading, never inside the word."""
+    word = "x" * 40
+    rt = plain("Quick bite: a headline\n\n", keep=True) + f"{word} end"
+    pieces = split(rt, max_graphemes=50)
+    assert [p.text for p in pieces] == ["Quick bite: a headline", f"{word} end"]
+
+
 def test_reserve_leaves_room_for_numbering():
     """Room asked for the post number is left free in every piece."""
     rt = plain("word " * 200)
