@@ -17,6 +17,7 @@ from bot.model import Issue
 from bot.news import record_issue
 from bot.outcomes import IssueOutcome, bsky_url, post_refs, thread_roots
 from bot.post import Thread
+from bot.reader import pick_issue
 from bot.settings import Settings
 from bot.store import IssueState, PostRef, Store, StoredIssue
 from bot.worker import Worker, whole_on_pds
@@ -24,20 +25,6 @@ from bot.worker import Worker, whole_on_pds
 logger = logging.getLogger(__name__)
 
 _S = IssueState
-
-
-def pick_issue(issues: tuple[Issue, ...] | list[Issue], entry: str | None, source: str) -> Issue:
-    """The issue whose link or guid is `entry`, else the newest; BotError when there is none."""
-    if entry is not None:
-        for issue in issues:
-            if entry in (issue.link, issue.guid):
-                return issue
-        raise BotError(
-            f"no issue with link {entry} in {source}; `inspect --feed {source}` lists them"
-        )
-    if not issues:
-        raise BotError(f"the feed {source} has no issues")
-    return issues[0]
 
 
 def post_one(

@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
 
 from bot.blocks import clean, plain_text
-from bot.errors import FeedError
+from bot.errors import BotError, FeedError
 from bot.issue import IssueSections, read_sections
 from bot.log import event
 from bot.model import Feed, FeedInfo, Issue
@@ -150,3 +151,17 @@ def _language(value: Any, default: str) -> str:
 def _one_line(exc: object) -> str:
     text = " ".join(str(exc or "").split())
     return text or type(exc).__name__
+
+
+def pick_issue(issues: Sequence[Issue], entry: str | None, source: str) -> Issue:
+    """The issue whose link or guid is `entry`, else the newest; BotError when there is none."""
+    if entry is not None:
+        for issue in issues:
+            if entry in (issue.link, issue.guid):
+                return issue
+        raise BotError(
+            f"no issue with link {entry} in {source}; `inspect --feed {source}` lists them"
+        )
+    if not issues:
+        raise BotError(f"the feed {source} has no issues")
+    return issues[0]

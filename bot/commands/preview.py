@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 from bot.cli import cli, echo_json
-from bot.errors import BotError
 from bot.model import Issue
 from bot.post import Post, Thread
 from bot.text import graphemes, utf8_len
@@ -43,24 +42,14 @@ def preview(
     # Imported here: reading and parsing a feed are other modules' jobs, loaded only when used.
     from bot.feed import read_source
     from bot.profile import load_profile
-    from bot.reader import parse_feed
+    from bot.reader import parse_feed, pick_issue
     from bot.settings import load_settings
     from bot.thread import compose
 
     settings = load_settings()
     profile = load_profile(settings.bot_config)
     parsed = parse_feed(read_source(feed), profile, source=feed)
-    issues = list(parsed.issues)
-    if entry is not None:
-        issues = [i for i in issues if entry in (i.link, i.guid)]
-        if not issues:
-            raise BotError(
-                f"no issue with link {entry} in {feed}; `inspect --feed {feed}` lists them"
-            )
-    elif not all_:
-        if not issues:
-            raise BotError(f"the feed {feed} has no issues")
-        issues = issues[:1]
+    issues = list(parsed.issues) if all_ else [pick_issue(parsed.issues, entry, feed)]
     previews = [(issue, compose(issue, profile)) for issue in issues]
     if html_path is not None:
         from bot.htmlpage import render_page, sections_from_preview
