@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 
 from bot.errors import ConfigError
 
@@ -43,7 +43,9 @@ def load_settings(env: dict[str, str] | None = None, dotenv: bool = True) -> Set
     if env is None:
         if dotenv:
             load_dotenv(PROJECT_ROOT / ".env", override=False)
-            load_dotenv(override=False)  # a .env in the working directory, if any
+            # A .env in the working directory, if any (plain load_dotenv() would search from
+            # this file's folder instead).
+            load_dotenv(find_dotenv(usecwd=True), override=False)
         env = dict(os.environ)
 
     def get(name: str) -> str | None:

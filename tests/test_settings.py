@@ -82,6 +82,15 @@ def test_the_accepted_forms_of_urls(env, attr, value):
     assert getattr(load_settings(env=env), attr) == value
 
 
+def test_a_dotenv_in_the_working_directory_is_read(tmp_path, monkeypatch):
+    """A `.env` in the directory the bot is started from sets what the environment does not."""
+    (tmp_path / ".env").write_text("POLL_INTERVAL=77\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("POLL_INTERVAL", "")  # recorded, so the value .env sets is undone
+    monkeypatch.delenv("POLL_INTERVAL")
+    assert load_settings().poll_interval == 77
+
+
 def test_bundled_profile_loads():
     """The BWR profile names the newsletter's sections and templates."""
     p = load_profile()
