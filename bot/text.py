@@ -183,6 +183,31 @@ def plain(text: str, keep: bool = False) -> RichText:
     return RichText((Span(text, keep=keep),)) if text else RichText()
 
 
+# A web address typed into the text (Bluesky's app links these too, as it composes a post).
+_BARE_URL = re.compile(r"\bhttps?://[^\s<>\"]+", re.IGNORECASE)
+_URL_TRAIL = ".,;:!?'\"”’»"
+
+
+def linked(text: str, keep: bool = False) -> RichText:
+    """Plain text in which each bare web address becomes a link, shown short as the app
+    shows it (a raw address would be long and not clickable)."""
+    out, pos = RichText(), 0
+    for m in _BARE_URL.finditer(text):
+        url = m.group()
+        # The sentence's punctuation, or a bracket around the address, is not part of it.
+        while url[-1] in _URL_TRAIL or (url[-1] == ")" and url.count("(") < url.count(")")):
+            url = url[:-1]
+        try:
+            host = urlsplit(url).hostname
+        except ValueError:
+            host = None
+        if not host or "." not in host:
+            continue
+        out = out + plain(text[pos : m.start()], keep) + link(url)
+        pos = m.start() + len(url)
+    return out + plain(text[pos:], keep) if pos else plain(text, keep)
+
+
 def link(uri: str, visible: str | None = None) -> RichText:
     """A link shown as `visible` (default: the app's short form of `uri`)."""
     shown = visible if visible else short_link(uri)

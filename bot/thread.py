@@ -34,6 +34,7 @@ from bot.text import (
     hashtag,
     join,
     link,
+    linked,
     plain,
     short_link,
     split,
@@ -65,8 +66,8 @@ def compose(
     layout = profile.thread
     tpl = layout.templates
     issue_fields = {
-        "title": plain(issue.title),
-        "subtitle": plain(issue.subtitle),
+        "title": linked(issue.title),
+        "subtitle": linked(issue.subtitle),
         "volume": plain(issue.volume or ""),
         "newsletter": plain(profile.name),
         "link": link(issue.link),
@@ -117,7 +118,7 @@ def _only(part: _Part | None) -> list[_Part]:
 
 
 def _takeaway(t: Takeaway, template: str, issue_fields: Mapping[str, RichText]) -> _Part | None:
-    fields = dict(issue_fields, label=plain(t.label), text=plain(t.text))
+    fields = dict(issue_fields, label=plain(t.label), text=linked(t.text))
     text = _render(template, fields, body="text")
     return _Part(text, "takeaway") if text else None
 
@@ -131,8 +132,8 @@ def _item(
     cards: Mapping[str, Card],
     layout: ThreadLayout,
 ) -> _Part | None:
-    gist = join([plain(p) for p in item.paragraphs], "\n\n")
-    fields = dict(issue_fields, headline=plain(item.headline), gist=gist)
+    gist = join([linked(p) for p in item.paragraphs], "\n\n")
+    fields = dict(issue_fields, headline=linked(item.headline), gist=gist)
     text = _render(template, fields, body="gist")
     if "{gist}" not in template:  # a profile without {gist} must not lose the paragraphs
         text = join([text, gist], "\n\n")

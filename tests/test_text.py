@@ -14,6 +14,7 @@ from bot.text import (
     graphemes,
     hashtag,
     link,
+    linked,
     plain,
     short_link,
     split,
@@ -244,3 +245,32 @@ def test_split_respects_the_byte_limit(chars):
     """Text of multi-byte characters never exceeds 3000 bytes a post."""
     rt = plain("".join(chars))
     _check_pieces(rt, split(rt, max_graphemes=MAX_GRAPHEMES * 10), MAX_GRAPHEMES * 10, "")
+
+
+@pytest.mark.parametrize(
+    ("text", "shown", "links"),
+    [
+        ("see https://x.org/a.", "see x.org/a.", [("x.org/a", "https://x.org/a")]),
+        ("(https://x.org/a)", "(x.org/a)", [("x.org/a", "https://x.org/a")]),
+        (
+            "https://en.wikipedia.org/wiki/Foo_(bar), then",
+            "en.wikipedia.org/wiki/Foo_(bar), then",
+            [("en.wikipedia.org/wiki/Foo_(bar)", "https://en.wikipedia.org/wiki/Foo_(bar)")],
+        ),
+        (
+            "Read https://www.reuters.com/world/europe/some-long-slug-2025/ now",
+            "Read www.reuters.com/world/europe... now",
+            [("www.reuters.com/world/europe...", "https://www.reuters.com/world/europe/some-long-slug-2025/")],
+        ),
+        ("«https://ria.ru/путин»", "«ria.ru/%D0%BF%D1%83...»", [
+            ("ria.ru/%D0%BF%D1%83...", "https://ria.ru/путин"),
+        ]),
+        ("http://localhost/x and ftp://x.org", "http://localhost/x and ftp://x.org", []),
+        ("no address", "no address", []),
+    ],
+)  # fmt: skip
+def test_bare_addresses_in_text_become_short_links(text, shown, links):
+    """A web address typed into the text is posted as a link, shown short as the app shows it."""
+    rt = linked(text)
+    assert rt.text == shown
+    assert rt.links() == links

@@ -274,3 +274,21 @@ def test_any_issue_composes_within_limits(issue, numbered, quick_bites):
             assert _words(para) in everything
     for thread in threads:
         assert all(p.langs == (issue.language,) for p in thread)
+
+
+def test_bare_web_addresses_in_an_issue_are_posted_as_links():
+    """An address typed into a title or a paragraph is a clickable short link, not raw text."""
+    url = "https://www.reuters.com/world/europe/russia-recognises-taliban-2025-07-03/"
+    issue = Issue(
+        guid="g",
+        link="https://example.substack.com/p/a",
+        title=f"Read {url}",
+        quick_bites=(Item("Taliban", (f"Reuters ({url}) reports it.",), ()),),
+    )
+    root, bite, _closing = compose(issue, _profile(closing=True))[0]
+    assert root.text == "Read www.reuters.com/world/europe..."
+    assert _links(root) == [("www.reuters.com/world/europe...", url)]
+    assert bite.text == (
+        "Quick bite: Taliban\n\nReuters (www.reuters.com/world/europe...) reports it."
+    )
+    assert _links(bite) == [("www.reuters.com/world/europe...", url)]
