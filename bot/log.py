@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import Any
 
 _SECRET_KEYS = ("password", "token", "jwt", "secret", "session")
@@ -34,10 +35,9 @@ def event(logger: logging.Logger, name: str, level: int = logging.INFO, **fields
 def configure(debug: bool = False) -> None:
     """Log to stderr, one line per event, with a UTC timestamp and level."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%SZ")
-    )
-    logging.Formatter.converter = __import__("time").gmtime
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%SZ")
+    formatter.converter = time.gmtime  # this formatter's timestamps in UTC, as the Z says
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.INFO)
