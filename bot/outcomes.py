@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.rkey import PARTS, thread_keys
+from bot.rkey import PARTS, is_tid, keys_from_root, thread_keys
 from bot.store import PostRef, StoredIssue
 
 if TYPE_CHECKING:
@@ -92,8 +92,12 @@ def post_refs(thread: PostedThread, offset: int = 0) -> list[PostRef]:
 def thread_roots(stored: StoredIssue, posts: Sequence[Any]) -> list[str]:
     """The root URI of each thread among an issue's recorded posts: place 0, and the post at
     each later part's deterministic root key."""
-    part_roots = {
-        thread_keys(stored.guid, stored.published, 1, stored.generation, p)[0]
-        for p in range(1, PARTS)
-    }
+    first = next((p.rkey for p in posts if p.place == 0), None)
+    if first is not None and is_tid(first):  # the keys were derived from it (bot.worker.keys)
+        part_roots = {keys_from_root(first, 1, p)[0] for p in range(1, PARTS)}
+    else:
+        part_roots = {
+            thread_keys(stored.guid, stored.published, 1, stored.generation, p)[0]
+            for p in range(1, PARTS)
+        }
     return [p.uri for p in posts if p.place == 0 or p.rkey in part_roots]

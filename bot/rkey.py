@@ -87,19 +87,34 @@ def _base_timestamp(guid: str, published: datetime | None) -> int:
     return max(micros, 0)
 
 
+def _check(count: int, part: int) -> None:
+    if count < 0 or count > MAX_POSTS:
+        raise ValueError(f"a thread has 0..{MAX_POSTS} posts, not {count}")
+    if not 0 <= part < PARTS:
+        raise ValueError(f"part must be 0..{PARTS - 1}, not {part}")
+
+
 def thread_keys(
     guid: str, published: datetime | None, count: int, generation: int = 0, part: int = 0
 ) -> list[str]:
     """The record keys of a thread's `count` posts, root first: valid TIDs, strictly increasing,
     the same on every run for the same issue, generation and part."""
-    if count < 0 or count > MAX_POSTS:
-        raise ValueError(f"a thread has 0..{MAX_POSTS} posts, not {count}")
+    _check(count, part)
     if generation < 0:
         raise ValueError(f"generation must be >= 0, not {generation}")
-    if not 0 <= part < PARTS:
-        raise ValueError(f"part must be 0..{PARTS - 1}, not {part}")
     start = (
         _base_timestamp(guid, published) + generation * GENERATION_SPAN_US + part * PART_SPAN_US
     )
     clock_id = int.from_bytes(_digest(guid, generation)[:2], "big") & 1023
+    return [encode_tid(start + place, clock_id) for place in range(count)]
+
+
+def keys_from_root(root: str, count: int, part: int = 0) -> list[str]:
+    """The keys `thread_keys` gave part `part` of the thread whose first post (part 0, place 0)
+    has the key `root`. Once posts of a thread are on record its keys follow from them, not
+    from the issue's date now: a date edited after a crash must not move a half-recorded
+    thread to new keys (a second thread)."""
+    _check(count, part)
+    timestamp, clock_id = decode_tid(root)
+    start = timestamp + part * PART_SPAN_US
     return [encode_tid(start + place, clock_id) for place in range(count)]

@@ -60,7 +60,7 @@ from bot.model import Issue
 from bot.news import as_utc, decide, published_key, record_issue
 from bot.outcomes import IssueOutcome, PollResult, post_refs
 from bot.post import Card, Thread
-from bot.rkey import thread_keys
+from bot.rkey import is_tid, keys_from_root, thread_keys
 from bot.settings import PROJECT_ROOT, Settings
 from bot.store import IssueState, PostRef, Store, StoredIssue
 
@@ -396,7 +396,11 @@ class Worker:
         return compose(issue, self.profile, cards)
 
     def keys(self, stored: StoredIssue, threads: Sequence[Thread]) -> list[list[str]]:
-        """Record keys per thread (part = the thread's index)."""
+        """Record keys per thread (part = the thread's index); those of a thread with posts on
+        record follow from its recorded first key (bot.rkey.keys_from_root)."""
+        root = next((p.rkey for p in self.store.posts(stored.id) if p.place == 0), None)
+        if root is not None and is_tid(root):
+            return [keys_from_root(root, len(t), part) for part, t in enumerate(threads)]
         return [
             thread_keys(stored.guid, stored.published, len(t), stored.generation, part)
             for part, t in enumerate(threads)

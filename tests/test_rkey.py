@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.rkey import decode_tid, encode_tid, is_tid, thread_keys
+from bot.rkey import decode_tid, encode_tid, is_tid, keys_from_root, thread_keys
 
 TID_CHARS = set("234567abcdefghijklmnopqrstuvwxyz")
 
@@ -128,3 +128,13 @@ def test_non_tids_are_rejected(bad):
     assert not is_tid(bad)
     with pytest.raises(ValueError):
         decode_tid(bad)
+
+
+@given(st.text(min_size=1, max_size=40), st.integers(0, 3), st.integers(0, 9),
+       st.integers(0, 50))
+def test_keys_from_the_recorded_root_are_the_thread_keys(guid, generation, part, count):
+    """A thread's keys follow from its recorded first key exactly as from the issue."""
+    published = datetime(2025, 7, 3, 9, 30, tzinfo=UTC)
+    root = thread_keys(guid, published, 1, generation)[0]
+    assert keys_from_root(root, count, part) == thread_keys(guid, published, count, generation,
+                                                             part)

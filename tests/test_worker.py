@@ -381,3 +381,40 @@ def test_database_deleted_under_a_running_worker_is_recreated(nl, tmp_path, pds,
     stored = on_disk.find_issue(nl.feed_url, nl.link("one"))
     assert stored is not None and stored.state is IssueState.POSTED
     on_disk.close()
+
+
+@pytest.mark.pds
+def test_date_changed_after_a_kill_before_marked_posted_posts_nothing_twice(nl, tmp_path, pds,
+                                                                             pds_proxy):
+    """Killed after its posts were recorded but before the issue was marked posted, an issue
+    whose date is then changed in the feed is not posted a second time."""
+    import os
+    import socket
+
+    from bot.outcomes import post_refs
+
+    acct = pds.new_account("wredate")
+    item = nl.add("one", published=datetime.now(UTC) - timedelta(hours=2))
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    store = Store(url)
+    store.upgrade()
+    with make_worker(settings_for(nl.feed_url, url, pds_proxy.url, acct), store,
+                     tmp_path) as worker:
+        issue = parse_feed(nl.feed_bytes(), worker.profile).issues[0]
+        stored = record_issue(store, nl.feed_url, issue, IssueState.QUEUED).issue
+        holder = f"{socket.gethostname()}:{os.getpid()}:other"  # alive: its lease must run out
+        assert store.claim(stored.id, holder, 0)
+        stored = store.mark_posting(stored.id, holder)
+        threads = worker.compose(issue)
+        done = worker.publisher.publish(threads[0], worker.keys(stored, threads)[0],
+                                        link=issue.link)
+        store.record_posts(stored.id, post_refs(done))
+        before = pds.list_records(acct.did)
+        item.published = item.published + timedelta(minutes=30)  # the editor fixed the date
+        result = worker.poll()
+    assert [o.outcome for o in result.outcomes] == ["already_posted"]
+    assert pds.list_records(acct.did) == before
+    after = store.issue(stored.id)
+    assert after.state is IssueState.POSTED
+    assert [p.uri for p in store.posts(stored.id)] == [p.uri for p in done.posts]
+    store.close()
