@@ -118,7 +118,8 @@ class Connection:
         self.requests: Counter[str] = Counter()
         self._did: str | None = None
         self._refused = False  # the credentials were refused: never try them again
-        self._last_create: float | None = None
+        self._last_create: float | None = None  # when a sign-in last succeeded
+        self._sign_in_blocked_until = 0.0  # a rate limit on createSession: no call before
         self._client = PdsClient(
             self.service, clock=clock, timeout=timeout, on_request=self._count
         )
@@ -214,17 +215,23 @@ class Connection:
         if self._refused:
             raise AuthError(self._refused_message())
         now = self._clock()
+        what = f"signing in as {self.handle}"
+        if now < self._sign_in_blocked_until:  # asking again would only prolong the lock-out
+            raise PublishError(
+                f"{what}: Bluesky's rate limit is reached for "
+                f"{self._sign_in_blocked_until - now:.0f} s more; try again later"
+            )
         if self._last_create is not None and now - self._last_create < _RESIGN_IN_INTERVAL:
             raise AuthError(
                 f"Bluesky refused the session it had just given {self.handle}; not signing in "
                 "again so soon (createSession is rate-limited)"
             )
-        self._last_create = now
         self._call(
-            f"signing in as {self.handle}",
+            what,
             lambda: self._client.login(self.handle, self._password, fetch_bsky_profile=False),
             signing_in=True,
         )
+        self._last_create = now
         assert self._client._session is not None
         self._did = self._client._session.did
         event(logger, "bluesky.signed_in", handle=self.handle, reused=False, reason=reason)
@@ -292,6 +299,8 @@ class Connection:
                 if kind == "rate" and isinstance(exc, RateLimitExceededError):
                     wait = self._rate_wait(exc, attempt)
                     if wait > self._max_rate_wait or attempt >= self._max_attempts:
+                        if signing_in:
+                            self._sign_in_blocked_until = self._clock() + wait
                         raise PublishError(
                             f"{what}: Bluesky's rate limit is reached for {wait:.0f} s more; "
                             "try again later"

@@ -326,3 +326,27 @@ def test_card_images_are_uploaded_once_per_image(pds, pds_proxy, publisher):
     refs = {pds.get_record(account.did, POST, p.rkey)["value"]["embed"]["external"]["thumb"][
         "ref"]["$link"] for p in posted.posts}
     assert len(refs) == 1
+
+
+def test_sign_in_that_got_no_answer_is_tried_again_next_pass(pds, pds_proxy, publisher):
+    """A sign-in that failed for want of an answer is tried again on the next pass (not called
+    'refused'); one refused by a far rate limit is not sent again until that limit is over."""
+    account = pds.new_account("signagain")
+    seed = seed_thread()
+    pds_proxy.drop(CREATE_SESSION, times=2)
+    pub = publisher(pds_proxy.url, account, max_attempts=2)
+    with pytest.raises(PublishError, match=f"signing in as {account.handle}: Bluesky did not "
+                                           "answer after 2 tries"):
+        pub.publish(seed.thread, seed.keys, seed.thumbs)
+    posted = pub.publish(seed.thread, seed.keys, seed.thumbs)  # the next pass
+    assert posted.complete
+    assert pds_proxy.count(CREATE_SESSION) == 3
+
+    limited = pds.new_account("signlimit")
+    pds_proxy.reset_counts()
+    pds_proxy.rate_limit(CREATE_SESSION, reset_in=3600)
+    pub = publisher(pds_proxy.url, limited, max_rate_wait=120)
+    for _ in range(3):
+        with pytest.raises(PublishError, match=r"rate limit .* try again later"):
+            pub.sign_in()
+    assert pds_proxy.count(CREATE_SESSION) == 1
