@@ -171,6 +171,8 @@ class Store:
         log_event(logger, "db.lost", logging.WARNING, db=self.url,
                   note="the database file was deleted; starting a new one")
         self._engine.dispose()
+        assert self._file is not None
+        self._file.parent.mkdir(parents=True, exist_ok=True)  # data/ may have gone with it
         self.upgrade()
         return True
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import shutil
 import socket
 import threading
 from datetime import UTC, datetime, timedelta, timezone
@@ -425,13 +426,12 @@ def test_postgres_param_reaches_a_real_server(db_url):
 
 def test_deleted_sqlite_file_is_started_again_migrated(tmp_path, caplog):
     """A database file deleted under a running store is noticed: a new file, migrated, empty."""
-    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    url = f"sqlite:///{tmp_path / 'data' / 'bot.db'}"
     s = Store(url)
     s.upgrade()
     add(s, 1)
     assert s.reopen_if_lost() is False
-    for f in tmp_path.glob("bot.db*"):
-        f.unlink()
+    shutil.rmtree(tmp_path / "data")  # the whole data directory, as a wiped disk leaves it
     with caplog.at_level(logging.WARNING, logger="bot.store"):
         assert s.reopen_if_lost() is True
     assert [r.getMessage().split()[0] for r in caplog.records] == ["db.lost"]
