@@ -20,7 +20,7 @@ from bot.post import Thread
 from bot.reader import pick_issue
 from bot.settings import Settings
 from bot.store import IssueState, PostRef, Store, StoredIssue
-from bot.worker import Worker, whole_on_pds
+from bot.worker import Worker, anchored_keys, whole_on_pds
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,8 @@ def post_one(
     else:
         if stored.generation == 0 and not store.posts(stored.id):
             found = publisher.find_thread(issue.link, worker.keys(stored, threads)[0])
-            if found is not None and whole_on_pds(found, threads):
+            anchored = anchored_keys(found, threads) if found is not None else None
+            if found is not None and anchored is None and whole_on_pds(found, threads):
                 refs = post_refs(found)
                 store.mark_posted_by_hand(stored.id, refs)
                 event(
@@ -96,7 +97,9 @@ def post_one(
                     ),
                     threads,
                 )
-            check_pds = False  # just asked; a partial thread is completed by publish
+            # Just asked; a partial thread is completed by publish (post_issue asks again for
+            # the keys a link scan anchors).
+            check_pds = anchored is not None
         if stored.state is _S.FAILED:
             stored = store.retry(stored.id)
         elif stored.state in (_S.SEEN, _S.SKIPPED):

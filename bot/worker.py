@@ -108,6 +108,25 @@ def whole_on_pds(found: PostedThread, threads: Sequence[Thread]) -> bool:
     return found.found_by == "link_scan" or (found.complete and len(threads) == 1)
 
 
+def anchored_keys(found: PostedThread, threads: Sequence[Thread]) -> list[list[str]] | None:
+    """The keys of every thread of a two-part issue, anchored to its first thread as a link
+    scan found it, when that thread is one the bot wrote (its keys in sequence from its
+    root's). The issue's date or guid changed since it was written, so its keys now would be
+    others; anchored, the second thread is completed instead of forgotten. None otherwise (a
+    one-thread issue, or a post written by hand): the issue is then taken as posted."""
+    if found.found_by != "link_scan" or len(threads) < 2 or not found.posts:
+        return None
+    root = found.posts[0].rkey
+    try:
+        if not is_tid(root) or [p.rkey for p in found.posts] != keys_from_root(
+            root, len(found.posts)
+        ):
+            return None
+        return [keys_from_root(root, len(t), part) for part, t in enumerate(threads)]
+    except ValueError:  # more posts than one thread holds: not ours
+        return None
+
+
 class Worker:
     """Polls one feed and posts its new issues (see the module docstring).
 
@@ -435,7 +454,10 @@ class Worker:
             )
             if check_pds and stored.generation == 0 and not self.store.posts(stored.id):
                 found = self.publisher.find_thread(link, keys[0])
-                if found is not None and whole_on_pds(found, threads):
+                anchored = anchored_keys(found, threads) if found is not None else None
+                if anchored is not None:
+                    keys = anchored
+                elif found is not None and whole_on_pds(found, threads):
                     return self._posted(stored, issue, [found], already=True)
             posted: list[PostedThread] = []
             offset = 0

@@ -3,7 +3,10 @@ newsletter served on loopback, on SQLite and on Postgres."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
+import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -417,4 +420,70 @@ def test_date_changed_after_a_kill_before_marked_posted_posts_nothing_twice(nl, 
     after = store.issue(stored.id)
     assert after.state is IssueState.POSTED
     assert [p.uri for p in store.posts(stored.id)] == [p.uri for p in done.posts]
+    store.close()
+
+
+# -- crashes of an issue in two threads (quick_bites = "separate") ----------------------------
+
+def separate_profile():
+    p = load_profile()
+    return dataclasses.replace(p, thread=dataclasses.replace(p.thread, quick_bites="separate"))
+
+
+def dead_pid() -> int:
+    """A pid no process on this host has (the holder of a claim left by a killed post)."""
+    pid = 4_000_000
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        except OSError:
+            pass
+        pid -= 1
+
+
+def crashed_between_threads(worker, nl, store):
+    """The state a kill leaves between the two threads of a 'separate' issue, before the store
+    learnt of the first: its first thread on Bluesky, the issue posting, claimed by a dead
+    process."""
+    issue = next(i for i in parse_feed(nl.feed_bytes(), worker.profile).issues
+                 if i.link == nl.link("one"))
+    stored = record_issue(store, nl.feed_url, issue, IssueState.QUEUED).issue
+    holder = f"{socket.gethostname()}:{dead_pid()}:dead00"
+    assert store.claim(stored.id, holder, 600)
+    stored = store.mark_posting(stored.id, holder)
+    threads = worker.compose(issue)
+    assert len(threads) == 2
+    keys = worker.keys(stored, threads)
+    worker.publisher.publish(threads[0], keys[0], link=issue.link)
+    return stored, threads
+
+
+@pytest.mark.pds
+def test_redated_half_posted_issue_with_lost_database_gets_its_second_thread(nl, tmp_path, pds,
+                                                                             pds_proxy):
+    """Killed between an issue's two threads, then its date changed and the database lost: the
+    next poll finds the first thread by its link and writes only the second."""
+    acct = pds.new_account("wredate2")
+    item = nl.add("one", published=datetime.now(UTC) - timedelta(hours=2))
+    lost = Store(f"sqlite:///{tmp_path / 'lost.db'}")
+    lost.upgrade()
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    settings = settings_for(nl.feed_url, url, pds_proxy.url, acct)
+    with make_worker(settings, lost, tmp_path, profile=separate_profile()) as worker:
+        _, threads = crashed_between_threads(worker, nl, lost)
+    lost.close()
+    item.published = item.published + timedelta(minutes=30)
+    store = Store(url)
+    store.upgrade()
+    with make_worker(settings, store, tmp_path, profile=separate_profile()) as worker:
+        result = worker.poll()
+    records = pds.list_records(acct.did)
+    assert len(records) == len(threads[0]) + len(threads[1])
+    assert [o.outcome for o in result.outcomes] == ["posted"]
+    assert sorted(result.outcomes[0].roots) == sorted(roots(records))
+    stored = store.find_issue(nl.feed_url, nl.link("one"))
+    assert stored is not None and stored.state is IssueState.POSTED
+    assert len(store.posts(stored.id)) == len(records)
     store.close()
