@@ -11,6 +11,7 @@ tries them again, so a daemon cannot lock the account out with a storm of create
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import time
 from collections import Counter
@@ -57,6 +58,14 @@ def xrpc_error(exc: BaseException) -> tuple[int | None, str, str]:
     if isinstance(content, XrpcError):
         return response.status_code, content.error or "", content.message or ""
     return response.status_code, "", ""
+
+
+def _http_date(value: Any) -> float | None:
+    """Epoch seconds of an HTTP Date header, None when there is none or it is unreadable."""
+    try:
+        return email.utils.parsedate_to_datetime(str(value)).timestamp() if value else None
+    except (TypeError, ValueError):
+        return None
 
 
 def describe(exc: BaseException) -> str:
@@ -269,9 +278,13 @@ class Connection:
         self._sleep(delay)
 
     def _rate_wait(self, exc: RateLimitExceededError, attempt: int) -> float:
-        reset: Any = exc.response.headers.get("ratelimit-reset") if exc.response else None
+        headers: Any = exc.response.headers if exc.response else {}
+        reset: Any = headers.get("ratelimit-reset")
+        # The reset is the server's epoch time: measured against the answer's Date, a skewed
+        # clock here neither hammers a rate-limited PDS nor waits far too long.
+        now = _http_date(headers.get("date")) or self._clock()
         try:
-            return max(float(reset) - self._clock(), 0.0) + 1.0
+            return max(float(reset) - now, 0.0) + 1.0
         except (TypeError, ValueError):
             retry_after = exc.retry_after
             return retry_after if retry_after is not None else min(2.0**attempt, 60.0)

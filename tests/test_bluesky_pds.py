@@ -350,3 +350,17 @@ def test_sign_in_that_got_no_answer_is_tried_again_next_pass(pds, pds_proxy, pub
         with pytest.raises(PublishError, match=r"rate limit .* try again later"):
             pub.sign_in()
     assert pds_proxy.count(CREATE_SESSION) == 1
+
+
+def test_rate_limit_wait_is_measured_on_the_servers_clock(pds, pds_proxy, publisher):
+    """With this machine's clock an hour fast, a 429 still waits until the server's reset
+    (counted from the answer's Date), not a second, and the thread then lands once."""
+    import time
+
+    account = pds.new_account("rateskew")
+    seed = seed_thread()
+    pds_proxy.rate_limit(APPLY, reset_in=30)
+    pub = publisher(pds_proxy.url, account, clock=lambda: time.time() + 3600)
+    posted = pub.publish(seed.thread, seed.keys, seed.thumbs)
+    assert len(pub.sleeps) == 1 and 28 <= pub.sleeps[0] <= 33
+    _assert_whole_once(pds, account, seed, posted)
