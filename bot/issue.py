@@ -65,6 +65,10 @@ def _singular(key: str) -> str:
     return key[:-1] if key.endswith("s") else key
 
 
+# How many paragraphs after the takeaways ended are still checked for a takeaway's shape.
+_TAKEAWAY_LOOKAHEAD = 3
+
+
 def _is_label(text: str) -> bool:
     """An ALL-CAPS label: no lower-case letter, at least two capitals, short."""
     if not text or len(text) > 100 or any(c.islower() for c in text):
@@ -197,6 +201,7 @@ class _Reader:
         self.tk_item = 0
         self.tk_intro = 0
         self.tk_pending = ""  # the last takeaway is only a label, typed as this, awaiting text
+        self.tk_after = 0  # paragraphs after the takeaways ended still checked for their shape
 
     # -- recognising words -------------------------------------------------------------------
     def section_kind(self, text: str) -> tuple[str | None, bool]:
@@ -278,6 +283,17 @@ class _Reader:
             if self.takeaway(b):
                 return
             self.close()  # the takeaways end where their shape ends
+            self.tk_after = _TAKEAWAY_LOOKAHEAD
+        elif self.mode is None and self.tk_after:
+            # A takeaway typed after a stray paragraph is not taken (the essay may start
+            # anywhere), but it is reported, never lost silently. A heading: the essay is on.
+            self.tk_after = 0 if head else self.tk_after - 1
+            found = None if head else parse_takeaway(b.text, b.lead)
+            if found and _is_label(found[0]):
+                self.warnings.append(
+                    f"takeaways: left out a takeaway-shaped paragraph after they ended: "
+                    f"{_short(b.text)!r}"
+                )
         if self.mode in _ITEM_MODES:
             self.in_items(b, head)
 

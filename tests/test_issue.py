@@ -694,3 +694,17 @@ def test_readings_typed_as_lines_of_one_paragraph_keep_their_sources(profile):
         Link("Veto 2 (Izvestia, 04 Jul)", "https://iz.ru/2"),
         Link("Gas", "https://iz.ru/3"),
     )
+
+
+def test_a_takeaway_after_a_stray_paragraph_is_reported(profile):
+    """A takeaway typed after a paragraph that ended the takeaways is not taken, but reported."""
+    html = (
+        "<h3>Takeaways</h3><p>FIRST ONE — Text one.</p><p>An essay sentence in between.</p>"
+        "<p>SECOND ONE — Text two.</p><h3>Essay</h3><p>LATER CAPS — far into the essay.</p>"
+    )
+    result = read_sections(html, profile)
+    assert result.takeaways == (Takeaway("FIRST ONE", "Text one."),)
+    assert result.warnings == (
+        "takeaways: left out a takeaway-shaped paragraph after they ended: "
+        "'SECOND ONE — Text two.'",
+    )
