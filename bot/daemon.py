@@ -113,6 +113,17 @@ class Daemon:
             result = self.worker.poll()
             deferred = [o for o in result.outcomes if o.outcome == "deferred"]
             failed = bool(deferred)
+            # One line per pass, so an idle daemon is seen to be alive (and what it did).
+            event(
+                logger,
+                "poll.done",
+                feed=self.settings.feed_url,
+                fetched=result.fetched,
+                new=result.new,
+                posted=result.count("posted"),
+                would_post=result.count("would_post") or None,
+                problems=len(result.problems) or None,
+            )
         except BotError as exc:
             failed = True
             event(logger, "poll.failed", logging.ERROR, feed=self.settings.feed_url, error=str(exc))

@@ -18,7 +18,8 @@ def _fmt(key: str, value: Any) -> str:
         return "***"
     text = str(value)
     if text == "" or any(c.isspace() for c in text) or '"' in text:
-        text = '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+        escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+        text = '"' + escaped.replace("\n", "\\n").replace("\r", "\\r") + '"'
     return text
 
 

@@ -88,6 +88,9 @@ def test_backoff_doubles_after_failures_up_to_cap_and_recovers(nl, tmp_path, cap
     failed = [m for m in caplog.messages if m.startswith("poll.failed")]
     assert len(failed) == 3
     assert f"feed={nl.feed_url}" in failed[0] and "HTTP 500" in failed[0]
+    # The good pass says what it did, in one line (a dry run: no credentials).
+    done = [m for m in caplog.messages if m.startswith("poll.done")]
+    assert done == [f"poll.done feed={nl.feed_url} fetched=fetched new=0 posted=0"]
     worker.close()
     store.close()
 

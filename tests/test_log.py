@@ -16,9 +16,9 @@ def test_event_line_has_its_fields():
 
 def test_values_with_spaces_or_newlines_are_quoted_on_one_line():
     """A value with spaces, quotes or newlines is quoted and stays on one line."""
-    line = format_event("feed.failed", error='bad "feed"\nsecond line', empty="")
-    assert line == r'feed.failed error="bad \"feed\"\nsecond line" empty=""'
-    assert "\n" not in line
+    line = format_event("feed.failed", error='bad "feed"\r\nsecond line', empty="")
+    assert line == r'feed.failed error="bad \"feed\"\r\nsecond line" empty=""'
+    assert "\n" not in line and "\r" not in line
 
 
 def test_secret_fields_are_masked():
