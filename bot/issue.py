@@ -141,12 +141,50 @@ class _ItemDraft:
     lead_style: bool = False  # made from a "**Headline.** body" paragraph
     paragraphs: list[str] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
+    paragraph_links: list[tuple[Link, ...]] = field(default_factory=list)
     readings_label: bool = False
+
+    def add(self, paragraph: str, links: Iterable[Link] = ()) -> None:
+        """A paragraph of the item, with the <a>s inside it."""
+        self.paragraphs.append(paragraph)
+        self.paragraph_links.append(_inline_links(links, paragraph))
 
     def build(self) -> Item:
         seen: set[Link] = set()
         links = tuple(x for x in self.links if not (x in seen or seen.add(x)))  # type: ignore[func-returns-value]
-        return Item(headline=self.headline, paragraphs=tuple(self.paragraphs), links=links)
+        inline = tuple(self.paragraph_links) if any(self.paragraph_links) else ()
+        return Item(
+            headline=self.headline,
+            paragraphs=tuple(self.paragraphs),
+            links=links,
+            paragraph_links=inline,
+        )
+
+
+# An anchor that is itself a web address: the composer links typed addresses on its own.
+_ADDRESS = regex.compile(r"(?i)https?://\S+")
+
+
+def _inline_links(links: Iterable[Link], text: str) -> tuple[Link, ...]:
+    """The <a>s of a paragraph that keep their address as a link on their words when posted:
+    each once, in order, only those whose words are in `text` and are not an address."""
+    out: list[Link] = []
+    for lk in links:
+        if lk.title and lk.title in text and not _ADDRESS.fullmatch(lk.title) and lk not in out:
+            out.append(lk)
+    return tuple(out)
+
+
+def _share_links(links: Iterable[Link], texts: list[str]) -> list[tuple[Link, ...]]:
+    """A paragraph's <a>s shared among the takeaways typed as its lines: each link goes to the
+    first one whose text holds its words."""
+    shares: list[list[Link]] = [[] for _ in texts]
+    for lk in _inline_links(links, "\n".join(texts)):
+        for share, text in zip(shares, texts, strict=True):
+            if lk.title in text:
+                share.append(lk)
+                break
+    return [tuple(x) for x in shares]
 
 
 def _reading_links(links: list[Link], text: str) -> list[Link]:
@@ -201,6 +239,7 @@ class _Reader:
         self.tk_item = 0
         self.tk_intro = 0
         self.tk_pending = ""  # the last takeaway is only a label, typed as this, awaiting text
+        self.tk_pending_links: tuple[Link, ...] = ()  # the <a>s of that label's paragraph
         self.tk_after = 0  # paragraphs after the takeaways ended still checked for their shape
 
     # -- recognising words -------------------------------------------------------------------
@@ -343,7 +382,10 @@ class _Reader:
             return False
         if self.tk_pending and b.item_id == self.tk_item:
             self.tk_pending = ""  # "**FOREVER NEIGHBORS**", then its text in the same bullet
-            self.takeaways[-1] = Takeaway(self.takeaways[-1].label, clean(b.text))
+            text = clean(b.text)
+            self.takeaways[-1] = Takeaway(
+                self.takeaways[-1].label, text, _inline_links(b.links, text)
+            )
             return True
         self.label_without_text()
         if self.tk_found and self.tk_list and not b.list_id:
@@ -355,13 +397,22 @@ class _Reader:
             if not all(found):
                 found = [parse_takeaway(b.text, b.lead)]
         if all(found):
-            self.takeaways += [Takeaway(label=f[0], text=f[1]) for f in found if f]
+            texts = [f[1] for f in found if f]
+            shares = _share_links(b.links, texts)
+            self.takeaways += [
+                Takeaway(label=f[0], text=f[1], links=share)
+                for f, share in zip(found, shares, strict=True)
+                if f
+            ]
             self.tk_found += 1
             self.tk_list, self.tk_item = b.list_id, b.item_id
             return True
         if self.tk_found and b.item_id and b.item_id == self.tk_item:
             last = self.takeaways[-1]  # a second paragraph of the same bullet
-            self.takeaways[-1] = Takeaway(last.label, clean(f"{last.text} {b.text}"))
+            text = clean(f"{last.text} {b.text}")
+            more = _inline_links(b.links, clean(b.text))
+            links = last.links + tuple(lk for lk in more if lk not in last.links)
+            self.takeaways[-1] = Takeaway(last.label, text, links)
             return True
         in_list = b.list_id and (b.list_id == self.tk_list or not self.tk_found)
         label = b.text.strip(_LABEL_TRIM)
@@ -377,11 +428,13 @@ class _Reader:
         ):
             self.takeaways.append(Takeaway(label=label, text=""))
             self.tk_pending = clean(b.text)
+            self.tk_pending_links = tuple(b.links)
             self.tk_found += 1
             self.tk_list, self.tk_item = b.list_id, b.item_id
             return True
         if in_list:
-            self.takeaways.append(Takeaway(label="", text=clean(b.text)))
+            text = clean(b.text)
+            self.takeaways.append(Takeaway(label="", text=text, links=_inline_links(b.links, text)))
             self.warnings.append(
                 f"takeaways: a bullet without an ALL-CAPS label: {_short(b.text)!r}"
             )
@@ -404,7 +457,8 @@ class _Reader:
         if _is_label(self.takeaways[-1].label):
             self.warnings.append(f"takeaways: a label with no text after it: {bullet!r}")
         else:
-            self.takeaways[-1] = Takeaway(label="", text=bullet)
+            links = _inline_links(self.tk_pending_links, bullet)
+            self.takeaways[-1] = Takeaway(label="", text=bullet, links=links)
             self.warnings.append(
                 f"takeaways: a bullet without an ALL-CAPS label: {_short(bullet)!r}"
             )
@@ -477,10 +531,10 @@ class _Reader:
                 else b.text
             )
             if rest.strip():
-                item.paragraphs.append(rest.strip())
+                item.add(rest.strip(), b.links)
             return
         if self.item is not None:
-            self.item.paragraphs.append(b.text)
+            self.item.add(b.text, b.links)
         else:
             self.warnings.append(
                 f"{self._name(self.mode)}: left out a paragraph outside any item: "

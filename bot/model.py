@@ -26,9 +26,14 @@ class Takeaway:
 
     label: str
     text: str
+    # The <a>s inside `text` (title: the anchor's words), so they stay clickable when posted.
+    links: tuple[Link, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"label": self.label, "text": self.text}
+        out: dict[str, Any] = {"label": self.label, "text": self.text}
+        if self.links:  # a new key, only when there is something in it (contract unchanged)
+            out["links"] = [link.to_json() for link in self.links]
+        return out
 
 
 @dataclass(frozen=True)
@@ -38,13 +43,19 @@ class Item:
     headline: str
     paragraphs: tuple[str, ...] = ()
     links: tuple[Link, ...] = ()
+    # The <a>s inside each paragraph (same length as `paragraphs`, or () when there are none);
+    # the reading links above are not repeated here.
+    paragraph_links: tuple[tuple[Link, ...], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "headline": self.headline,
             "paragraphs": list(self.paragraphs),
             "links": [link.to_json() for link in self.links],
         }
+        if any(self.paragraph_links):  # a new key, only when there is something in it
+            out["paragraph_links"] = [[lk.to_json() for lk in p] for p in self.paragraph_links]
+        return out
 
 
 # The newsletter's names for the two kinds of item; same shape.

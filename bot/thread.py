@@ -43,6 +43,10 @@ from bot.text import (
 # What a field may leave behind when it is empty: a literal of only these is dropped with it.
 _SEPARATORS = re.compile(r"[\s—–\-:|•·,;/]*")
 _MAX_POSTS = 999  # numbering reserves room for three digits
+# An inline link's words longer than this stay plain: a link is never split, and its words
+# must leave room in the post for what surrounds them.
+_MAX_ANCHOR = 200
+_MAX_ANCHOR_BYTES = 2000
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,7 @@ def _only(part: _Part | None) -> list[_Part]:
 
 
 def _takeaway(t: Takeaway, template: str, issue_fields: Mapping[str, RichText]) -> _Part | None:
-    fields = dict(issue_fields, label=plain(t.label), text=linked(t.text))
+    fields = dict(issue_fields, label=plain(t.label), text=_with_anchors(t.text, t.links))
     text = _render(template, fields, body="text")
     return _Part(text, "takeaway") if text else None
 
@@ -132,7 +136,14 @@ def _item(
     cards: Mapping[str, Card],
     layout: ThreadLayout,
 ) -> _Part | None:
-    gist = join([linked(p) for p in item.paragraphs], "\n\n")
+    inline = item.paragraph_links
+    gist = join(
+        [
+            _with_anchors(p, inline[i] if i < len(inline) else ())
+            for i, p in enumerate(item.paragraphs)
+        ],
+        "\n\n",
+    )
     fields = dict(issue_fields, headline=linked(item.headline), gist=gist)
     text = _render(template, fields, body="gist")
     if "{gist}" not in template:  # a profile without {gist} must not lose the paragraphs
@@ -149,6 +160,63 @@ def _item(
             return None
         text = plain(card.title)
     return _Part(text, kind, card, card_last=True)
+
+
+def _with_anchors(text: str, links: Sequence[Link]) -> RichText:
+    """`text` with typed addresses as short links and each inline link (the newsletter's <a>)
+    as a link on its own words: the first free occurrence of its anchor, in order, so the
+    follower reads the author's words and the facet holds the full address."""
+    rt = linked(text)
+    cursor = 0
+    for lk in links:
+        anchor, url = lk.title, lk.url.strip()
+        if not anchor.strip() or not url or not fits(anchor, _MAX_ANCHOR, _MAX_ANCHOR_BYTES):
+            continue  # too long to sit whole in a post with its neighbours: left as plain words
+        taken = _atomic_ranges(rt)
+        at = _find_anchor(rt.text, anchor, cursor, taken)
+        if at is None:
+            continue
+        end = at + len(anchor)
+        rt = rt.slice(0, at) + link(url, visible=anchor) + rt.slice(end, len(rt.text))
+        cursor = end
+    return rt
+
+
+def _atomic_ranges(rt: RichText) -> list[tuple[int, int]]:
+    """Where the links and hashtags already in `rt` sit (character offsets)."""
+    out, pos = [], 0
+    for s in rt.spans:
+        if s.atomic:
+            out.append((pos, pos + len(s.text)))
+        pos += len(s.text)
+    return out
+
+
+def _find_anchor(
+    text: str, anchor: str, cursor: int, taken: Sequence[tuple[int, int]]
+) -> int | None:
+    """Where to put a link on `anchor`: its first occurrence after `cursor` (then anywhere)
+    that overlaps no other link, preferring one that is whole words ("war" not in "toward")."""
+    hits = [m.start() for m in re.finditer(re.escape(anchor), text)]
+    free = [
+        i for i in hits if not any(i < b and a < i + len(anchor) for a, b in taken)
+    ]
+
+    def whole(i: int) -> bool:
+        j = i + len(anchor)
+        before = i == 0 or not (text[i - 1].isalnum() and anchor[0].isalnum())
+        after = j == len(text) or not (text[j].isalnum() and anchor[-1].isalnum())
+        return before and after
+
+    for candidates in (
+        [i for i in free if i >= cursor and whole(i)],
+        [i for i in free if whole(i)],
+        [i for i in free if i >= cursor],
+        free,
+    ):
+        if candidates:
+            return candidates[0]
+    return None
 
 
 def _readings(links: Sequence[Link], label: str) -> RichText:

@@ -292,3 +292,121 @@ def test_bare_web_addresses_in_an_issue_are_posted_as_links():
         "Quick bite: Taliban\n\nReuters (www.reuters.com/world/europe...) reports it."
     )
     assert _links(bite) == [("www.reuters.com/world/europe...", url)]
+
+
+# -- links inside the words ------------------------------------------------------------------
+
+
+def test_inline_link_in_a_takeaway_is_a_facet_on_its_words():
+    """A takeaway's inline link is clickable on the author's words (after emoji and Cyrillic),
+    and the facet holds the full address, not a shortened one."""
+    url = "https://www.reuters.com/world/europe/baku-yerevan-sign-a-deal-2025-07-03/?utm=x"
+    text = "🇦🇿 Баку и Ереван 👨\u200d👩\u200d👧 signed a deal at last."
+    t = Takeaway("FOREVER NEIGHBORS", text, (Link("signed a deal", url),))
+    issue = dataclasses.replace(SEED_ISSUE, takeaways=(t,), follow_ups=(), quick_bites=())
+    post = compose(issue, PROFILE)[0][1]
+    assert post.text == f"FOREVER NEIGHBORS — {text}"
+    (facet,) = post.facets
+    start = utf8_len("FOREVER NEIGHBORS — 🇦🇿 Баку и Ереван 👨\u200d👩\u200d👧 ")
+    assert facet["index"] == {"byteStart": start, "byteEnd": start + utf8_len("signed a deal")}
+    assert facet["features"] == [{"$type": "app.bsky.richtext.facet#link", "uri": url}]
+
+
+def test_inline_links_in_a_paragraph_beside_a_typed_address_and_readings():
+    """A quick bite's inline links are facets on their words, in order, beside a typed address
+    (short link) and the reading (card); an anchor written twice is linked once, where first
+    seen."""
+    typed = "https://www.example.org/a/very/long/path/indeed"
+    short = "www.example.org/a/very/long/..."
+    para = f"Москва 🇷🇺: TASS said it. Later TASS said more, see {typed}. Kabul welcomed it."
+    bite = Item(
+        "Taliban",
+        (para, "Nothing else."),
+        (Link("Moscow Recognises Kabul (BBC)", "https://ex.org/bbc"),),
+        (
+            (
+                Link("TASS said", "https://ex.org/tass"),
+                Link("Kabul welcomed it", "https://ex.org/kabul?a=1&b=2"),
+            ),
+            (),
+        ),
+    )
+    issue = dataclasses.replace(SEED_ISSUE, takeaways=(), follow_ups=(), quick_bites=(bite,))
+    post = compose(issue, PROFILE)[0][1]
+    assert post.text == (
+        f"Quick bite: Taliban\n\n{para.replace(typed, short)}\n\nNothing else."
+    )
+    assert _links(post) == [
+        ("TASS said", "https://ex.org/tass"),
+        (short, typed),
+        ("Kabul welcomed it", "https://ex.org/kabul?a=1&b=2"),
+    ]
+    first = post.facets[0]["index"]["byteStart"]
+    assert first == utf8_len("Quick bite: Taliban\n\nМосква 🇷🇺: ")
+    assert post.card is not None and post.card.uri == "https://ex.org/bbc"
+
+
+def test_inline_link_words_found_nowhere_or_too_long_stay_plain():
+    """An anchor missing from the text, one longer than 200 graphemes, or one inside a word
+    when the whole word appears later, never puts a facet on the wrong words."""
+    long_anchor = " ".join(["word"] * 50)  # 249 graphemes
+    para = f"Toward the war. {long_anchor}."
+    bite = Item(
+        "H",
+        (para,),
+        (),
+        (
+            (
+                Link("war", "https://ex.org/war"),
+                Link("absent", "https://ex.org/absent"),
+                Link(long_anchor, "https://ex.org/long"),
+            ),
+        ),
+    )
+    issue = dataclasses.replace(SEED_ISSUE, takeaways=(), follow_ups=(), quick_bites=(bite,))
+    post = compose(issue, PROFILE)[0][1]
+    assert post.text == f"Quick bite: H\n\n{para}"
+    assert _links(post) == [("war", "https://ex.org/war")]
+    assert post.facets[0]["index"]["byteStart"] == utf8_len("Quick bite: H\n\nToward the ")
+
+
+def test_a_long_paragraph_keeps_its_inline_link_whole_across_posts():
+    """A paragraph split over posts never cuts an inline link: its words land whole in one post
+    with the facet on them."""
+    anchor = "the report of the Ministry of Defence"
+    para = ("Filler words go here. " * 12) + f"Read {anchor} today. " + ("More words. " * 12)
+    bite = Item("H", (para,), (), ((Link(anchor, "https://ex.org/mod"),),))
+    issue = dataclasses.replace(SEED_ISSUE, takeaways=(), follow_ups=(), quick_bites=(bite,))
+    posts = [p for p in compose(issue, PROFILE)[0] if p.kind == "quick_bite"]
+    assert len(posts) == 2
+    assert [link for p in posts for link in _links(p)] == [(anchor, "https://ex.org/mod")]
+
+
+@st.composite
+def _item_with_inline_links(draw):
+    paragraphs = tuple(draw(st.lists(TEXT, min_size=1, max_size=3)))
+    inline = []
+    for p in paragraphs:
+        words = p.split(" ")
+        picks = draw(st.lists(st.integers(0, len(words) - 1), max_size=3, unique=True))
+        inline.append(tuple(Link(" ".join(words[i : i + 2]), f"https://ex.org/{i}") for i in picks))
+    return Item(draw(TEXT), paragraphs, (), tuple(inline))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_item_with_inline_links(), min_size=1, max_size=2), st.booleans())
+def test_any_inline_links_compose_within_limits(items, numbered):
+    """Inline links on any words (emoji, CJK, long words) keep every post within limits and every
+    paragraph posted; each facet covers exactly its anchor's words and holds its address."""
+    issue = dataclasses.replace(SEED_ISSUE, takeaways=(), follow_ups=tuple(items), quick_bites=())
+    threads = compose(issue, _profile(numbered=numbered))
+    _check_limits(threads)
+    everything = _words(" ".join(re.sub(r"\n\n\d+/\d+$", "", p.text) for t in threads for p in t))
+    anchors = {(lk.title, lk.url) for item in items for p in item.paragraph_links for lk in p}
+    for item in items:
+        for para in item.paragraphs:
+            assert _words(para) in everything
+    found = [pair for post in threads[0] if post.kind == "follow_up" for pair in _links(post)]
+    assert all(pair in anchors for pair in found)
+    # Each paragraph's first anchor always has free words to sit on.
+    assert len(found) >= sum(1 for item in items for p in item.paragraph_links if p)
