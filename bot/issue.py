@@ -18,6 +18,7 @@ import regex
 from bot.blocks import Block, clean, html_blocks
 from bot.model import Item, Link, Takeaway
 from bot.profile import Profile
+from bot.takeaway import LABEL_TRIM, is_label, parse_takeaway
 
 __all__ = ["IssueSections", "read_sections", "read_blocks", "parse_takeaway", "heading_key"]
 
@@ -26,15 +27,7 @@ _ITEM_MODES = ("follow_ups", "quick_bites", "combined")
 _NON_WORD = regex.compile(r"[\W_]+")
 _MAX_HEADING = 80  # longer text is prose, never a section's name
 _BOLD_HEADING = 7  # a bold-only paragraph: a heading below every real one
-# Separators between a takeaway's label and its text, strongest first.
-_SEPARATORS = (
-    regex.compile(r"\s*[\u2014\u2013\u2015]+\s*"),  # em dash, en dash, horizontal bar
-    regex.compile(r"\s*:\s*"),
-    regex.compile(r"\s+-{1,2}\s+|\s*--\s*"),
-)
-_LABEL_WORD = regex.compile(r"[^\s:\u2014\u2013\u2015]+")
 _LEAD_ENDS = frozenset(".:!?\u2014\u2013-")
-_LABEL_TRIM = " \t:;.,\u2014\u2013\u2015-"
 # Substack's own button words when they slip out of their widgets.
 _UI_WORDS = frozenset({"share", "subscribe", "subscribe now", "leave a comment", "share this post"})
 _UI_WORDS_MAX = max(map(len, _UI_WORDS))
@@ -67,56 +60,6 @@ def _singular(key: str) -> str:
 
 # How many paragraphs after the takeaways ended are still checked for a takeaway's shape.
 _TAKEAWAY_LOOKAHEAD = 3
-
-
-def _is_label(text: str) -> bool:
-    """An ALL-CAPS label: no lower-case letter, at least two capitals, short."""
-    if not text or len(text) > 100 or any(c.islower() for c in text):
-        return False
-    return sum(1 for c in text if c.isupper()) >= 2
-
-
-def _joins_label(text: str, m: regex.Match[str]) -> bool:
-    """A dash with no space around it and an ALL-CAPS word after it ("U.S.–RUSSIA TALKS")
-    joins two words of the label; it separates the label only when nothing else does."""
-    if m.group() != m.group().strip():
-        return False
-    word = _LABEL_WORD.match(text, m.end())
-    return word is not None and _is_label(word.group())
-
-
-def parse_takeaway(text: str, lead: str = "") -> tuple[str, str] | None:
-    """Split a takeaway bullet into (label, text), or None when it is not takeaway-shaped.
-
-    The label is the ALL-CAPS part before an em dash, en dash, colon or " - "; a bold lead-in
-    counts as the label even without a separator or capitals.
-    """
-    text = clean(text)
-    fallback = None
-    for sep in _SEPARATORS:
-        for m in sep.finditer(text):
-            label, rest = text[: m.start()].strip(), text[m.end() :].strip()
-            # "LIGHT HOLIDAY READING - MAYBE" is a shouted heading, not a label and its text.
-            if not (m.start() > 0 and _is_label(label) and rest and not rest.isupper()):
-                continue
-            if not _joins_label(text, m):
-                return label, rest
-            fallback = fallback or (label, rest)
-    if fallback:
-        return fallback
-    lead = clean(lead)
-    if lead and text.startswith(lead) and len(lead) < len(text):
-        label = lead.strip(_LABEL_TRIM)
-        rest = text[len(lead) :].lstrip(_LABEL_TRIM).strip()
-        separated = lead.rstrip()[-1:] in ":\u2014\u2013-" or text[len(lead) :].lstrip()[:1] in (
-            ":",
-            "\u2014",
-            "\u2013",
-            "-",
-        )
-        if label and rest and len(label.split()) <= 8 and (separated or _is_label(label)):
-            return label, rest
-    return None
 
 
 def _short(text: str, width: int = 60) -> str:
@@ -328,7 +271,7 @@ class _Reader:
             # anywhere), but it is reported, never lost silently. A heading: the essay is on.
             self.tk_after = 0 if head else self.tk_after - 1
             found = None if head else parse_takeaway(b.text, b.lead)
-            if found and _is_label(found[0]):
+            if found and is_label(found[0]):
                 self.warnings.append(
                     f"takeaways: left out a takeaway-shaped paragraph after they ended: "
                     f"{_short(b.text)!r}"
@@ -415,15 +358,15 @@ class _Reader:
             self.takeaways[-1] = Takeaway(last.label, text, links)
             return True
         in_list = b.list_id and (b.list_id == self.tk_list or not self.tk_found)
-        label = b.text.strip(_LABEL_TRIM)
+        label = b.text.strip(LABEL_TRIM)
         if (
             label
             and "\n" not in label
             and len(label.split()) <= 8
             and (
-                (in_list and (_is_label(label) or b.bold_only))
+                (in_list and (is_label(label) or b.bold_only))
                 # Outside a list only a label that says its text follows: "FOREVER NEIGHBORS:".
-                or (_is_label(label) and b.text.rstrip()[-1:] in ":\u2014\u2013")
+                or (is_label(label) and b.text.rstrip()[-1:] in ":\u2014\u2013")
             )
         ):
             self.takeaways.append(Takeaway(label=label, text=""))
@@ -454,7 +397,7 @@ class _Reader:
         if not self.tk_pending:
             return
         bullet, self.tk_pending = self.tk_pending, ""
-        if _is_label(self.takeaways[-1].label):
+        if is_label(self.takeaways[-1].label):
             self.warnings.append(f"takeaways: a label with no text after it: {bullet!r}")
         else:
             links = _inline_links(self.tk_pending_links, bullet)

@@ -9,7 +9,7 @@ import sys
 
 FORBIDDEN = ("atproto", "atproto_client", "httpx", "sqlalchemy", "alembic", "apscheduler")
 CORE = (
-    "bot.model", "bot.post", "bot.profile", "bot.blocks", "bot.issue", "bot.reader",
+    "bot.model", "bot.post", "bot.profile", "bot.blocks", "bot.takeaway", "bot.issue", "bot.reader",
     "bot.text", "bot.thread", "bot.rkey", "bot.postcheck", "bot.htmlpage",
 )  # fmt: skip
 
