@@ -14,13 +14,13 @@ from typing import Any
 from bot.errors import BotError
 from bot.log import event
 from bot.model import Issue
-from bot.news import record_issue
+from bot.news import anchored_keys, record_issue, whole_on_pds
 from bot.outcomes import IssueOutcome, bsky_url, post_refs, thread_roots
 from bot.post import Thread
 from bot.reader import pick_issue
 from bot.settings import Settings
 from bot.store import IssueState, PostRef, Store, StoredIssue
-from bot.worker import Worker, anchored_keys, whole_on_pds
+from bot.worker import Worker
 
 logger = logging.getLogger(__name__)
 

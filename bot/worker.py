@@ -57,7 +57,7 @@ from urllib.parse import urlsplit
 from bot.errors import AuthError, ConfigError, PublishError, RecordInvalid, StoreError, ThreadError
 from bot.log import event
 from bot.model import Issue
-from bot.news import as_utc, decide, published_key, record_issue
+from bot.news import anchored_keys, as_utc, decide, published_key, record_issue, whole_on_pds
 from bot.outcomes import IssueOutcome, PollResult, post_refs
 from bot.post import Card, Thread
 from bot.rkey import is_tid, keys_from_root, thread_keys
@@ -97,34 +97,6 @@ def default_cache_dir(settings: Settings) -> Path:
 
 def is_url(source: str) -> bool:
     return urlsplit(source).scheme.lower() in ("http", "https")
-
-
-def whole_on_pds(found: PostedThread, threads: Sequence[Thread]) -> bool:
-    """Whether the issue's thread(s) found on the PDS (`find_thread`) are all there is to post:
-    a whole first thread by its root key when the issue is one thread; when the quick bites
-    have a thread of their own, the second may be missing (a crash between the two), so
-    `publish` checks each part. A thread found by a scan for the link (its keys unknown) is
-    taken as the issue posted."""
-    return found.found_by == "link_scan" or (found.complete and len(threads) == 1)
-
-
-def anchored_keys(found: PostedThread, threads: Sequence[Thread]) -> list[list[str]] | None:
-    """The keys of every thread of a two-part issue, anchored to its first thread as a link
-    scan found it, when that thread is one the bot wrote (its keys in sequence from its
-    root's). The issue's date or guid changed since it was written, so its keys now would be
-    others; anchored, the second thread is completed instead of forgotten. None otherwise (a
-    one-thread issue, or a post written by hand): the issue is then taken as posted."""
-    if found.found_by != "link_scan" or len(threads) < 2 or not found.posts:
-        return None
-    root = found.posts[0].rkey
-    try:
-        if not is_tid(root) or [p.rkey for p in found.posts] != keys_from_root(
-            root, len(found.posts)
-        ):
-            return None
-        return [keys_from_root(root, len(t), part) for part, t in enumerate(threads)]
-    except ValueError:  # more posts than one thread holds: not ours
-        return None
 
 
 class Worker:
