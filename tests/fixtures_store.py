@@ -8,8 +8,9 @@ exports it). Without that variable the postgres case FAILS: it is never skipped.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -81,3 +82,12 @@ def store(db_url: str):
     s.upgrade()
     yield s
     s.close()
+
+
+def run_at_once(target: Callable[..., object], args: Iterable[object]) -> None:
+    """Run `target(arg)` for every arg in threads started together; wait (60 s each) for all."""
+    threads = [threading.Thread(target=target, args=(a,)) for a in args]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)

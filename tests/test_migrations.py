@@ -10,6 +10,7 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from fixtures_store import run_at_once
 from sqlalchemy import create_engine, inspect
 
 from bot.store import Store, normalize_url
@@ -82,11 +83,7 @@ def test_concurrent_upgrades_both_succeed(db_url):
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(s,)) for s in stores]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    run_at_once(run, stores)
     try:
         assert errors == []
         assert [s.revision() for s in stores] == ["0001", "0001"]

@@ -10,6 +10,7 @@ import threading
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from fixtures_store import run_at_once
 from sqlalchemy import create_engine, text
 
 from bot.errors import StoreError
@@ -119,11 +120,7 @@ def test_two_workers_recording_the_same_new_issue_get_one_row(db_url, store):
         except BaseException as exc:  # noqa: BLE001 - reported below
             results.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(s,)) for s in stores]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    run_at_once(worker, stores)
     for s in stores:
         s.close()
     assert sorted(r.created for r in results) == [False, True]
@@ -306,11 +303,7 @@ def test_threads_racing_to_claim_have_one_winner_each(db_url, store):
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    run_at_once(worker, range(4))
     for s in stores:
         s.close()
     assert errors == []
