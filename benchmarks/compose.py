@@ -1,7 +1,7 @@
 """Read + compose every issue of a feed vs feedparser alone on the same bytes, in the same run.
 
-The bot's work: `bot.reader.parse_feed` (feedparser, then each entry's HTML read into sections)
-and `bot.thread.compose` for every issue, offline (cards from the feed). The comparison is the
+The bot's work: `bot.core.reader.parse_feed` (feedparser, then each entry's HTML read into sections)
+and `bot.core.thread.compose` for every issue, offline (cards from the feed). The comparison is the
 least any feed bot does: `feedparser.parse(data)` of the same bytes. Target: within 3x.
 Measured as CPU time of this process (single-threaded work; steadier than wall time when the
 machine is shared).
@@ -18,9 +18,9 @@ import re
 import feedparser
 
 from benchmarks.common import SHARED, Config, Figure, log, timed
-from bot.profile import Profile, load_profile
-from bot.reader import parse_feed
-from bot.thread import compose
+from bot.core.profile import Profile, load_profile
+from bot.core.reader import parse_feed
+from bot.core.thread import compose
 
 FEED = SHARED / "fixtures" / "substack" / "kofacts_obodugo_substack-feed.xml"
 SEED_FEED = SHARED / "fixtures" / "bwr" / "feed.xml"

@@ -2,7 +2,7 @@
 
     python -m benchmarks.idle_driver bot|bare FEED_URL POLLS
 
-`bot`: starts as `python -m bot run` does (bot.daemon imported, settings from the environment,
+`bot`: starts as `python -m bot run` does (bot.service.daemon, settings from the environment,
 migrations applied, one Worker), runs the first pass (the feed answers 200; its issues are old,
 so they are recorded as seen and nothing is posted), reads VmRSS ("after startup"), then runs
 POLLS passes against the feed answering 304, timing this process's CPU per pass, and reads
@@ -27,10 +27,10 @@ def rss_kb() -> int:
 
 
 def bot_polls(polls: int) -> dict[str, float]:
-    import bot.daemon  # noqa: F401  (the daemon's imports count towards its memory)
+    import bot.service.daemon  # noqa: F401  (the daemon's imports count towards its memory)
+    from bot.service.worker import Worker
     from bot.settings import load_settings
-    from bot.store import Store
-    from bot.worker import Worker
+    from bot.store.api import Store
 
     settings = load_settings(dotenv=False)
     store = Store(settings.database_url)

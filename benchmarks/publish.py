@@ -1,7 +1,7 @@
 """A 15-post thread published on the local reference PDS: the bot's way vs createRecord per post.
 
 The measuring is benchmarks/publish_thread.py's (owned by the publisher's work; reused here,
-not copied): `ours` posts threads with `bot.bluesky.Publisher` from one saved session (a new
+not copied): `ours` posts threads with `bot.bluesky.publisher` from one saved session (a new
 Publisher per thread, as a new process would: it signs in once, then reuses the stored
 session), each thread one getRecord (is the root there?) and ONE applyWrites; `one_by_one`
 signs in on every run and writes one `com.atproto.repo.createRecord` per post, the way most

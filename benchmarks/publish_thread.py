@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 from atproto_client import Client  # noqa: E402
 from atproto_client.request import Request  # noqa: E402
 
-from bot.bluesky import MemorySessionStore, Publisher  # noqa: E402
-from bot.post import Card, Post  # noqa: E402
-from bot.rkey import thread_keys  # noqa: E402
+from bot.bluesky.publisher import MemorySessionStore, Publisher  # noqa: E402
+from bot.core.post import Card, Post  # noqa: E402
+from bot.core.rkey import thread_keys  # noqa: E402
 
 POSTS = 15
 

@@ -21,8 +21,8 @@ import feedparser
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.profile import load_profile  # noqa: E402
-from bot.reader import parse_feed  # noqa: E402
+from bot.core.profile import load_profile  # noqa: E402
+from bot.core.reader import parse_feed  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "fixtures"
 ROUNDS = 15
@@ -47,7 +47,7 @@ def seed_times_20() -> bytes:
 def main() -> None:
     profile = load_profile()
     try:
-        from bot.thread import compose
+        from bot.core.thread import compose
     except ImportError:  # the composer is optional for this figure
         compose = None
     feeds = {

@@ -33,8 +33,8 @@ SEED_LINK = "https://aablanco.substack.com/p/russias-eroding-influence-in-the"
 def with_saved_session(pds: Any, account: Any, polls: int, db_url: str) -> Counter[str]:
     """Requests by method over `polls` polls, each signing in from the store's saved session;
     the first poll of all finds no saved session and signs in (not counted)."""
-    from bot.bluesky import Publisher
-    from bot.store import Store
+    from bot.bluesky.publisher import Publisher
+    from bot.store.api import Store
 
     fake_now = [time.time()]
 
@@ -63,7 +63,7 @@ def with_saved_session(pds: Any, account: Any, polls: int, db_url: str) -> Count
 
 def signing_in_each_poll(pds: Any, account: Any, polls: int) -> Counter[str]:
     """Requests by method over `polls` polls that each sign in with the app password."""
-    from bot.bluesky import MemorySessionStore, Publisher
+    from bot.bluesky.publisher import MemorySessionStore, Publisher
 
     counts: Counter[str] = Counter()
     for _ in range(polls):
@@ -75,7 +75,7 @@ def signing_in_each_poll(pds: Any, account: Any, polls: int) -> Counter[str]:
 
 
 def measure(config: Config, pds: Any) -> list[Figure]:
-    from bot.store import Store
+    from bot.store.api import Store
 
     polls = config.loops(100, 20)
     scale = 100 / polls

@@ -32,9 +32,9 @@ import lxml.html
 from PIL import Image, ImageOps
 
 from bot import USER_AGENT
+from bot.core.post import Card
 from bot.errors import CardError
 from bot.log import event
-from bot.post import Card
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from bot.store_models import Base
+from bot.store.models import Base
 
 target_metadata = Base.metadata
 
@@ -42,7 +42,7 @@ else:
     from dotenv import load_dotenv
 
     from bot.settings import PROJECT_ROOT
-    from bot.store import Store
+    from bot.store.api import Store
 
     load_dotenv(PROJECT_ROOT / ".env", override=False)
     store = Store(os.environ.get("DATABASE_URL"))

@@ -10,15 +10,15 @@ from typing import Any
 from conftest import BWR_FEED
 from PIL import Image
 
-from bot.bluesky import MemorySessionStore, Publisher
-from bot.bluesky_records import rkey_of
+from bot.bluesky.publisher import MemorySessionStore, Publisher
+from bot.bluesky.records import rkey_of
 from bot.cards import Thumb
-from bot.model import Issue
-from bot.post import Post
-from bot.profile import load_profile
-from bot.reader import parse_feed
-from bot.rkey import thread_keys
-from bot.thread import compose
+from bot.core.model import Issue
+from bot.core.post import Post
+from bot.core.profile import load_profile
+from bot.core.reader import parse_feed
+from bot.core.rkey import thread_keys
+from bot.core.thread import compose
 
 POST = "app.bsky.feed.post"
 

@@ -1,11 +1,11 @@
-"""The seed issue (BWR Vol 3, No 28) built by hand, as bot.reader should read it from
+"""The seed issue (BWR Vol 3, No 28) built by hand, as bot.core.reader should read it from
 ../shared/fixtures/bwr/feed.xml. Used by the composer's tests until (and besides) the reader."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.model import Issue, Item, Link, Takeaway
+from bot.core.model import Issue, Item, Link, Takeaway
 
 LINK = "https://aablanco.substack.com/p/russias-eroding-influence-in-the"
 

@@ -21,7 +21,7 @@ def bwr_feed_bytes() -> bytes:
 
 @pytest.fixture(scope="session")
 def profile():
-    from bot.profile import load_profile
+    from bot.core.profile import load_profile
 
     return load_profile()
 

@@ -76,7 +76,7 @@ def clock() -> Clock:
 @pytest.fixture
 def store(db_url: str):
     """An upgraded Store on the test database (real clock)."""
-    from bot.store import Store
+    from bot.store.api import Store
 
     s = Store(db_url)
     s.upgrade()

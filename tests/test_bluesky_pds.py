@@ -7,11 +7,11 @@ import pytest
 from bluesky_helpers import POST, assert_whole_once, card_image, seed_thread
 from bluesky_helpers import publisher as _publisher
 
-from bot.bluesky import FileSessionStore, MemorySessionStore
-from bot.bluesky_records import rkey_of
+from bot.bluesky.publisher import FileSessionStore, MemorySessionStore
+from bot.bluesky.records import rkey_of
+from bot.core.post import Card, Post
+from bot.core.rkey import thread_keys
 from bot.errors import AuthError, PublishError, RecordInvalid
-from bot.post import Card, Post
-from bot.rkey import thread_keys
 
 pytestmark = pytest.mark.pds
 

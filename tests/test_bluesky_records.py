@@ -1,4 +1,4 @@
-"""The thread's records before sending (bot.bluesky_records) and the session stores; no network."""
+"""The thread's records before sending (bot.bluesky.records) and the session stores; no network."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import libipld
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.bluesky import FileSessionStore, MemorySessionStore
-from bot.bluesky_records import (
+from bot.bluesky.publisher import FileSessionStore, MemorySessionStore
+from bot.bluesky.records import (
     StrongRef,
     build_writes,
     created_at,
@@ -18,8 +18,8 @@ from bot.bluesky_records import (
     post_url,
     record_cid,
 )
-from bot.post import Card, Post
-from bot.rkey import thread_keys
+from bot.core.post import Card, Post
+from bot.core.rkey import thread_keys
 
 DID = "did:plc:4gscij4tp462rfxkbazsm5ub"
 BLOB_CID = "bafkreibme22gw2h7y2h7tg2fhqotaqjucnbc24deqo72b6mkl2egezxhvy"

@@ -19,9 +19,9 @@ from click.testing import CliRunner
 from conftest import BWR_FEED
 from PIL import Image
 
-from bot.cli import cli
-from bot.htmlpage import PageSection, render_page
-from bot.post import Card, Post
+from bot.cli.app import cli
+from bot.core.post import Card, Post
+from bot.html.page import PageSection, render_page
 
 pytestmark = pytest.mark.browser
 

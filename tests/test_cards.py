@@ -22,7 +22,7 @@ from PIL import Image
 
 from bot import USER_AGENT
 from bot.cards import MAX_THUMB_BYTES, CardFetcher, Thumb, _clean, parse_head
-from bot.post import Card
+from bot.core.post import Card
 
 FALLBACK = Card(
     uri="https://aablanco.substack.com/p/feed-link",

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import ROOT
 
-from bot.cli import cli
+from bot.cli.app import cli
 
 
 def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import BWR_FEED, ROOT
 
-from bot.cli import cli
+from bot.cli.app import cli
 
 
 def _invoke(*args: str, env: dict[str, str] | None = None):

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from drivers.newsletter_feed import NewsletterServer
 
-from bot.cli import cli
-from bot.store import IssueState, PostRef, Store
+from bot.cli.app import cli
+from bot.store.api import IssueState, PostRef, Store
 
 SECRET = "app-pass-word-never-shown"
 DID = "did:plc:abcdefghijklmnopqrstuvwx"

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from drivers.newsletter_feed import NewsletterServer
 
-from bot.daemon import DRY_RUN_NOTICE, Daemon
+from bot.service.daemon import DRY_RUN_NOTICE, Daemon
+from bot.service.worker import Worker
 from bot.settings import PROJECT_ROOT, Settings
-from bot.store import Store
-from bot.worker import Worker
+from bot.store.api import Store
 
 
 def bot_env(feed_url: str, db: Path, **extra: str) -> dict[str, str]:

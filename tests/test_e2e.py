@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from drivers.newsletter_feed import NewsletterServer
 
-from bot.profile import load_profile
-from bot.reader import parse_feed
+from bot.core.profile import load_profile
+from bot.core.reader import parse_feed
+from bot.core.thread import compose
 from bot.settings import PROJECT_ROOT
-from bot.thread import compose
 
 pytestmark = pytest.mark.pds
 APPLY = "com.atproto.repo.applyWrites"

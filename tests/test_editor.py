@@ -1,4 +1,4 @@
-"""`post --entry LINK` (bot.editor.post_one) after a crash, against the reference PDS and a
+"""`post --entry LINK` (bot.service.editor.post_one) after a crash, against the reference PDS and a
 newsletter on loopback: the interrupted thread is completed, never written twice."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pytest
 from drivers.newsletter_feed import NewsletterServer
 from test_worker import crashed_between_threads, make_worker, roots, separate_profile, settings_for
 
-from bot.editor import post_one
-from bot.store import IssueState, Store
+from bot.service.editor import post_one
+from bot.store.api import IssueState, Store
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The HTML preview page (bot.htmlpage): pure tests on the HTML string, no browser."""
+"""The HTML preview page (bot.html.page): pure tests on the HTML string, no browser."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from conftest import BWR_FEED
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.cli import cli
-from bot.htmlpage import PageSection, render_page, render_text, sections_from_preview
-from bot.post import Card, Post
-from bot.postcheck import check_record
+from bot.cli.app import cli
+from bot.core.post import Card, Post
+from bot.core.postcheck import check_record
+from bot.html.page import PageSection, render_page, render_text, sections_from_preview
 
 LINK = "app.bsky.richtext.facet#link"
 TAG = "app.bsky.richtext.facet#tag"

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import BWR_FEED, ROOT, SUBSTACK_FEEDS
 
-from bot.cli import cli
-from bot.commands.read import NOT_BWR
+from bot.cli.app import cli
+from bot.cli.inspect import NOT_BWR
 
 ENV = {"BOT_CONFIG": str(ROOT / "config" / "bwr.toml")}
 ISSUE_KEYS = {

@@ -12,9 +12,9 @@ from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.cli import cli
-from bot.issue import IssueSections, parse_takeaway, read_sections
-from bot.model import Item, Link, Takeaway
+from bot.cli.app import cli
+from bot.core.issue import IssueSections, parse_takeaway, read_sections
+from bot.core.model import Item, Link, Takeaway
 
 ISSUES = Path(__file__).parent / "fixtures" / "issues"
 

@@ -13,9 +13,9 @@ from alembic.runtime.migration import MigrationContext
 from fixtures_store import run_at_once
 from sqlalchemy import create_engine, inspect
 
-from bot.store import Store, normalize_url
-from bot.store_engine import alembic_config
-from bot.store_models import Base
+from bot.store.api import Store, normalize_url
+from bot.store.engine import alembic_config
+from bot.store.models import Base
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = {"alembic_version", "feeds", "issues", "posts", "bsky_session"}

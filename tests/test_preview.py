@@ -13,12 +13,12 @@ from bwr_seed import SEED_ISSUE
 from click.testing import CliRunner
 from conftest import BWR_FEED, ROOT, SUBSTACK_FEEDS
 
-from bot.cli import cli
-from bot.commands.preview import preview_json, render_text
-from bot.profile import load_profile
-from bot.reader import parse_feed
-from bot.text import graphemes, utf8_len
-from bot.thread import compose
+from bot.cli.app import cli
+from bot.cli.preview import preview_json, render_text
+from bot.core.profile import load_profile
+from bot.core.reader import parse_feed
+from bot.core.text import graphemes, utf8_len
+from bot.core.thread import compose
 
 GOLDEN = ROOT / "tests" / "golden"
 SEED_LINK = SEED_ISSUE.link

@@ -13,9 +13,9 @@ from conftest import SUBSTACK_FEEDS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.core.model import Feed
+from bot.core.reader import parse_feed
 from bot.errors import FeedError
-from bot.model import Feed
-from bot.reader import parse_feed
 
 SEED_LINK = "https://aablanco.substack.com/p/russias-eroding-influence-in-the"
 
@@ -180,7 +180,7 @@ def test_malformed_feed_with_entries_is_read_and_reported(profile, caplog):
     """A broken feed that still has entries is read, with the problem recorded and logged."""
     data = rss(item("first", "https://x.example/1", "Sun, 06 Jul 2025 10:00:00 GMT"))
     data = data.replace(b"</channel></rss>", b"<item><title>broken</title>")
-    with caplog.at_level(logging.WARNING, logger="bot.reader"):
+    with caplog.at_level(logging.WARNING, logger="bot.core.reader"):
         feed = parse_feed(data, profile, source="test.xml")
     assert [i.title for i in feed.issues][:1] == ["first"]
     assert feed.problem

@@ -1,4 +1,4 @@
-"""Deterministic record keys (bot.rkey): valid TIDs, increasing along a thread, stable."""
+"""Deterministic record keys (bot.core.rkey): valid TIDs, increasing along a thread, stable."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.rkey import decode_tid, encode_tid, is_tid, keys_from_root, thread_keys
+from bot.core.rkey import decode_tid, encode_tid, is_tid, keys_from_root, thread_keys
 
 TID_CHARS = set("234567abcdefghijklmnopqrstuvwxyz")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.core.profile import load_profile, parse_profile
 from bot.errors import ConfigError
-from bot.profile import load_profile, parse_profile
 from bot.settings import DEFAULT_FEED_URL, load_settings
 
 

@@ -16,10 +16,10 @@ from drivers.newsletter_feed import NewsletterServer
 from faultproxy import FaultProxy
 from test_worker import make_worker, settings_for
 
-from bot.cli import cli
-from bot.htmlpage import NOT_FOUND, PageSection, render_page
-from bot.posted import NEEDS_CREDENTIALS
-from bot.store import IssueState, Store
+from bot.cli.app import cli
+from bot.html.page import NOT_FOUND, PageSection, render_page
+from bot.service.posted import NEEDS_CREDENTIALS
+from bot.store.api import IssueState, Store
 
 POST = "app.bsky.feed.post"
 GONE_PLACE = 4  # the post deleted on Bluesky (the fifth of the newest thread)

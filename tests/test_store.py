@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 
 from bot.errors import StoreError
 from bot.settings import PROJECT_ROOT
-from bot.store import IssueState, PostRef, Store, normalize_url
+from bot.store.api import IssueState, PostRef, Store, normalize_url
 
 FEED = "https://aablanco.substack.com/feed"
 S = IssueState
@@ -96,7 +96,7 @@ def test_edited_issue_is_not_queued_again_and_is_logged(store, caplog):
     """An issue edited after posting keeps its state, stores the new hash and logs issue.edited."""
     i = add(store, state=S.QUEUED).issue
     store.mark_posted(i.id, posts(2))
-    caplog.set_level(logging.INFO, logger="bot.store")
+    caplog.set_level(logging.INFO, logger="bot.store.api")
     up = add(store, content_hash="hash-new", title="Vol 3, No 1 (corrected)")
     assert (up.created, up.edited, up.previous_hash) == (False, True, "hash-1")
     assert up.issue.state is S.POSTED
@@ -425,7 +425,7 @@ def test_deleted_sqlite_file_is_started_again_migrated(tmp_path, caplog):
     add(s, 1)
     assert s.reopen_if_lost() is False
     shutil.rmtree(tmp_path / "data")  # the whole data directory, as a wiped disk leaves it
-    with caplog.at_level(logging.WARNING, logger="bot.store"):
+    with caplog.at_level(logging.WARNING, logger="bot.store.api"):
         assert s.reopen_if_lost() is True
     assert [r.getMessage().split()[0] for r in caplog.records] == ["db.lost"]
     assert s.is_empty() is True

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.text import (
+from bot.core.text import (
     MAX_BYTES,
     MAX_GRAPHEMES,
     RichText,

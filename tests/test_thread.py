@@ -10,12 +10,12 @@ from bwr_seed import LINK, SEED_ISSUE
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.core.model import Issue, Item, Link, Takeaway
+from bot.core.post import Card
+from bot.core.profile import load_profile
+from bot.core.text import graphemes, utf8_len
+from bot.core.thread import compose
 from bot.errors import ThreadError
-from bot.model import Issue, Item, Link, Takeaway
-from bot.post import Card
-from bot.profile import load_profile
-from bot.text import graphemes, utf8_len
-from bot.thread import compose
 
 PROFILE = load_profile()
 

@@ -14,15 +14,16 @@ import pytest
 from bluesky_helpers import publisher as make_publisher
 from drivers.newsletter_feed import NewsletterServer
 
+from bot.core.model import Issue
+from bot.core.news import decide
+from bot.core.profile import load_profile
+from bot.core.reader import parse_feed
+from bot.core.thread import compose
 from bot.errors import AuthError, FeedError
-from bot.model import Issue
-from bot.news import decide, record_issue
-from bot.profile import load_profile
-from bot.reader import parse_feed
+from bot.service.posting import record_issue
+from bot.service.worker import Worker
 from bot.settings import Settings
-from bot.store import IssueState, Store
-from bot.thread import compose
-from bot.worker import Worker
+from bot.store.api import IssueState, Store
 
 POST = "app.bsky.feed.post"
 NOW = datetime(2025, 7, 6, 12, 0, tzinfo=UTC)
@@ -394,7 +395,7 @@ def test_date_changed_after_a_kill_before_marked_posted_posts_nothing_twice(nl, 
     import os
     import socket
 
-    from bot.outcomes import post_refs
+    from bot.service.outcomes import post_refs
 
     acct = pds.new_account("wredate")
     item = nl.add("one", published=datetime.now(UTC) - timedelta(hours=2))

@@ -24,12 +24,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from bluesky_helpers import card_image  # noqa: E402
 
-from bot.bluesky import FileSessionStore, Publisher  # noqa: E402
+from bot.bluesky.publisher import FileSessionStore, Publisher  # noqa: E402
+from bot.core.profile import load_profile  # noqa: E402
+from bot.core.reader import parse_feed  # noqa: E402
+from bot.core.rkey import thread_keys  # noqa: E402
+from bot.core.thread import compose  # noqa: E402
 from bot.errors import BotError  # noqa: E402
-from bot.profile import load_profile  # noqa: E402
-from bot.reader import parse_feed  # noqa: E402
-from bot.rkey import thread_keys  # noqa: E402
-from bot.thread import compose  # noqa: E402
 
 
 def main(feed_path: str, index: str, record_path: str, session_path: str) -> int:

@@ -1,0 +1,109 @@
+"""`preview`: the thread(s) the bot would post for an issue, read from a feed without network
+(a local file) and without posting. The records shown are `Post.record()`, what is posted."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from bot.cli.app import echo_json
+from bot.core.model import Issue
+from bot.core.post import Post, Thread
+from bot.core.text import graphemes, utf8_len
+
+
+@click.command()
+@click.option("--feed", "feed", required=True, metavar="PATH|URL", help="The feed to read.")
+@click.option("--entry", "entry", metavar="LINK", help="The issue with this link (or guid).")
+@click.option("--latest", is_flag=True, help="The newest issue in the feed (the default).")
+@click.option("--all", "all_", is_flag=True, help="Every issue in the feed, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print the contract JSON (post records).")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="PATH",
+    help="Also write the thread(s) as one self-contained HTML page, drawn as Bluesky shows them.",
+)
+def preview(
+    feed: str, entry: str | None, latest: bool, all_: bool, as_json: bool, html_path: str | None
+) -> None:
+    """Show the thread(s) the bot would post for an issue, post by post.
+
+    Each post shows its text, its size (graphemes / bytes, limits 300 / 3000), its links
+    (visible text → full address) and its card. Nothing is posted.
+
+    Example: python -m bot preview --feed ../shared/fixtures/bwr/feed.xml --latest --html p.html
+    """
+    if sum((entry is not None, latest, all_)) > 1:
+        raise click.UsageError("choose one of --entry LINK, --latest and --all")
+    # Imported here: reading and parsing a feed are other modules' jobs, loaded only when used.
+    from bot.core.profile import load_profile
+    from bot.core.reader import parse_feed, pick_issue
+    from bot.core.thread import compose
+    from bot.feed import read_source
+    from bot.settings import load_settings
+
+    settings = load_settings()
+    profile = load_profile(settings.bot_config)
+    parsed = parse_feed(read_source(feed), profile, source=feed)
+    issues = list(parsed.issues) if all_ else [pick_issue(parsed.issues, entry, feed)]
+    previews = [(issue, compose(issue, profile)) for issue in issues]
+    if html_path is not None:
+        from bot.html.page import render_page, sections_from_preview
+
+        sections = sections_from_preview([preview_json(i, t) for i, t in previews])
+        page = render_page(sections, account_name=profile.name, handle=settings.bsky_handle or "")
+        with open(html_path, "w", encoding="utf-8") as out:
+            out.write(page)
+        click.echo(f"Wrote {html_path}", err=True)
+    if as_json:
+        echo_json([preview_json(issue, threads) for issue, threads in previews])
+    else:
+        click.echo("\n\n".join(render_text(issue, threads) for issue, threads in previews))
+
+
+def preview_json(issue: Issue, threads: Sequence[Thread]) -> dict[str, Any]:
+    """contracts.md `preview --json` element: the entry and each thread's post records."""
+    return {
+        "entry": {"guid": issue.guid, "link": issue.link, "title": issue.title},
+        "threads": [[post.record() for post in thread] for thread in threads],
+    }
+
+
+def render_text(issue: Issue, threads: Sequence[Thread]) -> str:
+    """A readable rendering: the issue, then each thread's posts in order with their sizes,
+    links and cards."""
+    lines = [f"Issue: {issue.title}", f"       {issue.link}"]
+    for t, thread in enumerate(threads, start=1):
+        lines.append("")
+        lines.append(f"Thread {t} of {len(threads)}: {len(thread)} posts")
+        for n, post in enumerate(thread, start=1):
+            lines.append("")
+            lines.extend(_render_post(post, n, len(thread)))
+    return "\n".join(lines)
+
+
+def _render_post(post: Post, n: int, total: int) -> list[str]:
+    size = f"{graphemes(post.text)} graphemes, {utf8_len(post.text)} bytes"
+    out = [f"── {n}/{total} · {post.kind} · {size}"]
+    out.extend(("  " + line).rstrip() for line in post.text.split("\n"))
+    raw = post.text.encode("utf-8")
+    for facet in post.facets:
+        index = facet["index"]
+        shown = raw[index["byteStart"] : index["byteEnd"]].decode("utf-8")
+        for feature in facet["features"]:
+            if "uri" in feature:
+                out.append(f"  link: {shown} → {feature['uri']}")
+            elif "tag" in feature:
+                out.append(f"  tag:  {shown} → #{feature['tag']}")
+    if post.card is not None:
+        card = post.card
+        out.append(f"  card: {card.title} → {card.uri}")
+        if card.description:
+            out.append(f"        {card.description}")
+        if card.thumb_url:
+            out.append(f"        image: {card.thumb_url}")
+    return out

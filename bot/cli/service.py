@@ -1,0 +1,272 @@
+"""The service's commands: run, poll, post, status, db upgrade, and the editor's fixes (skip,
+retry, mark-posted). Thin: each parses its options, calls one library function (bot.service)
+and prints. Progress goes to stderr as log lines, results to stdout."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import click
+
+from bot.cli.app import echo_json
+from bot.errors import BotError, PublishError
+
+ENTRY_HELP = "The issue's link (or guid), as in the feed."
+
+
+def _logging(ctx: click.Context) -> None:
+    """One line per event on stderr, unless logging is set up already (e.g. under pytest)."""
+    from bot.log import configure
+
+    if not logging.getLogger().handlers:
+        configure(debug=bool(ctx.obj and ctx.obj.get("debug")))
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # a line per migration step
+
+
+def _setup(ctx: click.Context) -> tuple[Any, Any]:
+    """Settings, and the store with its migrations applied."""
+    from bot.settings import load_settings
+    from bot.store.api import Store
+
+    _logging(ctx)
+    settings = load_settings()
+    store = Store(settings.database_url)
+    ctx.call_on_close(store.close)
+    store.upgrade()
+    return settings, store
+
+
+@click.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Run the bot: poll the feed every POLL_INTERVAL seconds and post new issues.
+
+    Applies database migrations first. Stops cleanly on SIGTERM or Ctrl-C (the thread being
+    written is finished, or left for the next run to complete). Without BSKY_HANDLE and
+    BSKY_APP_PASSWORD it runs as a dry run and says so.
+
+    Example: python -m bot run
+    """
+    from bot.service.daemon import run_daemon
+    from bot.settings import load_settings
+
+    _logging(ctx)
+    ctx.exit(run_daemon(load_settings()))
+
+
+@click.command()
+@click.pass_context
+def poll(ctx: click.Context) -> None:
+    """One pass of what `run` does, then exit: fetch the feed, post what is new.
+
+    Prints a summary. Exits 1 when the feed, the database or Bluesky failed, or an issue could
+    not be posted. SIGTERM/Ctrl-C: the thread being written is finished first.
+
+    Example: python -m bot poll
+    """
+    from bot.service.daemon import install_signal_handlers
+    from bot.service.worker import Worker
+
+    settings, store = _setup(ctx)
+    with Worker(settings, store) as worker:
+        install_signal_handlers(worker.stop)
+        result = worker.poll()
+    click.echo(result.summary())
+    if result.problems:
+        first = result.problems[0]
+        more = f" (and {len(result.problems) - 1} more)" if len(result.problems) > 1 else ""
+        raise BotError(f"{first.link} was not posted: {first.error}{more}")
+
+
+@click.command()
+@click.option("--entry", metavar="LINK", help=ENTRY_HELP)
+@click.option("--latest", is_flag=True, help="The newest issue in the feed.")
+@click.option("--dry-run", is_flag=True, help="Show the thread it would post; post nothing.")
+@click.option(
+    "--force", is_flag=True, help="Post a new thread even if the issue is already on Bluesky."
+)
+@click.option(
+    "--feed", metavar="PATH|URL", help="Read the issue from this feed (default FEED_URL)."
+)
+@click.pass_context
+def post(
+    ctx: click.Context,
+    entry: str | None,
+    latest: bool,
+    dry_run: bool,
+    force: bool,
+    feed: str | None,
+) -> None:
+    """Post one issue now, by its link or the newest in the feed.
+
+    An issue already on the account (per the database, or found on Bluesky) is not posted
+    again: it says where it is. --force posts a new thread anyway.
+
+    Example: python -m bot post --entry https://aablanco.substack.com/p/russias-eroding-influence-in-the
+    """
+    if (entry is None) == (not latest):
+        raise click.UsageError("choose one of --entry LINK and --latest")
+    from bot.cli.preview import render_text
+    from bot.service.editor import post_one
+    from bot.service.worker import Worker
+
+    if dry_run:  # no database writes, no Bluesky: it may run anywhere
+        from bot.settings import load_settings
+        from bot.store.api import Store
+
+        _logging(ctx)
+        settings = load_settings()
+        store = Store(settings.database_url)
+        ctx.call_on_close(store.close)
+    else:
+        settings, store = _setup(ctx)
+    with Worker(settings, store) as worker:
+        issue, outcome, threads = post_one(
+            worker, entry=entry, source=feed, force=force, dry_run=dry_run
+        )
+    if outcome.outcome == "would_post":
+        click.echo(render_text(issue, threads))
+        click.echo(f"\ndry run: would post {issue.link} ({outcome.posts} posts); nothing posted")
+    elif outcome.outcome == "posted":
+        click.echo(f"Posted {issue.link}: {outcome.posts} posts")
+        click.echo("\n".join(f"  {u}" for u in outcome.urls))
+    elif outcome.outcome == "already_posted":
+        click.echo(
+            f"Already on Bluesky, not posted again (--force posts a new thread): {issue.link}"
+        )
+        click.echo("\n".join(f"  {u}" for u in outcome.urls) or "  (no post address recorded)")
+    elif outcome.outcome == "deferred":
+        raise PublishError(f"{issue.link} was not posted: {outcome.error}")
+    else:
+        raise BotError(f"{issue.link} was not posted: {outcome.error}")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1),
+    help="How many issues, newest first.",
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="PATH",
+    help="Also write their posted threads, read back from Bluesky, as one self-contained HTML "
+    "page (as `preview --html` draws them). Needs BSKY_HANDLE and BSKY_APP_PASSWORD.",
+)
+@click.pass_context
+def status(ctx: click.Context, as_json: bool, limit: int, html_path: str | None) -> None:
+    """Recent issues: their state, when they were posted, and their threads on Bluesky.
+
+    Example: python -m bot status --limit 5 --html posted.html
+    """
+    from bot.service.editor import status_rows
+
+    if html_path is not None:
+        from bot.errors import ConfigError
+        from bot.service.posted import NEEDS_CREDENTIALS
+        from bot.settings import load_settings
+
+        if load_settings().dry_run:  # before the store: one line, nothing else
+            raise ConfigError(NEEDS_CREDENTIALS)
+    settings, store = _setup(ctx)
+    if html_path is not None:
+        from bot.service.posted import posted_page
+
+        page = posted_page(settings, store, limit)
+        with open(html_path, "w", encoding="utf-8") as out:
+            out.write(page)
+        click.echo(f"Wrote {html_path}", err=True)
+    rows = status_rows(store, limit)
+    if as_json:
+        echo_json({"issues": rows})
+        return
+    if not rows:
+        click.echo("No issues recorded yet (`python -m bot poll` reads the feed).")
+        return
+    click.echo(f"{'STATE':<8} {'PUBLISHED':<16} {'POSTED':<16} ISSUE")
+    for r in rows:
+        click.echo(
+            f"{r['state']:<8} {_when(r['published']):<16} {_when(r['posted_at']):<16} {r['title']}"
+        )
+        click.echo(f"{'':<42} {r['link']}")
+        for t in r["threads"]:
+            click.echo(f"{'':<42} → {t['url']}")
+        if r["error"]:
+            click.echo(f"{'':<42} error: {r['error']}")
+
+
+def _when(iso: str | None) -> str:
+    return iso[:16].replace("T", " ") if iso else "-"
+
+
+@click.group()
+def db() -> None:
+    """The database: apply migrations.
+
+    Example: python -m bot db upgrade
+    """
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Apply pending migrations (safe to run at every release, and by several processes).
+
+    Example: python -m bot db upgrade
+    """
+    _, store = _setup(ctx)
+    click.echo(f"database {store.url}: at revision {store.revision()} (newest)")
+
+
+def _show(action: str, issue: Any) -> None:
+    click.echo(f"{issue.link}: {action} (now {issue.state.value})")
+
+
+@click.command()
+@click.option("--entry", metavar="LINK", required=True, help=ENTRY_HELP)
+@click.pass_context
+def skip(ctx: click.Context, entry: str) -> None:
+    """Never post this issue (it stays in the database as skipped).
+
+    Example: python -m bot skip --entry https://aablanco.substack.com/p/some-issue
+    """
+    from bot.service.editor import skip as skip_issue
+
+    settings, store = _setup(ctx)
+    _show("skipped", skip_issue(settings, store, entry))
+
+
+@click.command()
+@click.option("--entry", metavar="LINK", required=True, help=ENTRY_HELP)
+@click.pass_context
+def retry(ctx: click.Context, entry: str) -> None:
+    """Post a failed issue again on the next poll.
+
+    Example: python -m bot retry --entry https://aablanco.substack.com/p/some-issue
+    """
+    from bot.service.editor import retry as retry_issue
+
+    settings, store = _setup(ctx)
+    _show("queued again", retry_issue(settings, store, entry))
+
+
+@click.command("mark-posted")
+@click.option("--entry", metavar="LINK", required=True, help=ENTRY_HELP)
+@click.option("--uri", metavar="AT_URI", help="The at:// URI of the thread's first post.")
+@click.pass_context
+def mark_posted(ctx: click.Context, entry: str, uri: str | None) -> None:
+    """Record that this issue is on Bluesky already (posted by hand): the bot will not post it.
+
+    Example: python -m bot mark-posted --entry https://aablanco.substack.com/p/some-issue
+    --uri at://did:plc:abc/app.bsky.feed.post/3lxyz
+    """
+    from bot.service.editor import mark_posted as mark
+
+    settings, store = _setup(ctx)
+    _show("marked as posted", mark(settings, store, entry, uri))

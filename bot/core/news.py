@@ -1,0 +1,49 @@
+"""What is news: the state a new issue of the feed is recorded in.
+
+The rules: an issue published within the backfill window is
+queued; on a feed's first pass (an empty store: first deployment or a wiped disk) an older one
+is only recorded as seen, so nothing floods the account; later, a new issue newer than the
+newest known is queued however old (a bot that was down for days catches up), and one older than
+that is history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.core.model import Issue
+from bot.core.state import IssueState
+
+_S = IssueState
+
+
+def decide(
+    issue: Issue,
+    *,
+    first_run: bool,
+    newest_known: datetime | None,
+    now: datetime,
+    backfill_hours: float,
+) -> IssueState:
+    """The state a NEW issue is recorded in (see the module docstring)."""
+    published = issue.published
+    if published is not None and published.tzinfo is None:
+        published = published.replace(tzinfo=UTC)
+    if published is not None and published >= now - timedelta(hours=backfill_hours):
+        return _S.QUEUED
+    if first_run:
+        return _S.SEEN
+    if published is None or newest_known is None or published > newest_known:
+        return _S.QUEUED
+    return _S.SEEN
+
+
+def as_utc(when: datetime | None) -> datetime | None:
+    """`when` in UTC (a naive time is taken as UTC)."""
+    if when is None:
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def published_key(issue: Issue) -> datetime:
+    """Sort key: the issue's date, undated issues first."""
+    return as_utc(issue.published) or datetime.min.replace(tzinfo=UTC)

@@ -1,0 +1,135 @@
+"""Threads already posted, drawn as the preview page (`status --html`).
+
+The page is built from the records AS THEY ARE ON BLUESKY, read back from the PDS by their
+stored record keys (never re-composed from the feed, which may have changed since), and each
+card's thumbnail is the blob on the PDS, inlined. A post whose record is gone is drawn in its
+place with a warning; a thumbnail that cannot be read shows "thumbnail uploaded" (no warning:
+it was uploaded, the page just cannot show it)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from bot.core.post import POST_TYPE
+from bot.errors import ConfigError, PublishError
+from bot.html.page import NOT_FOUND, PageSection, Thumb, render_page
+from bot.log import event
+from bot.service.outcomes import bsky_url, thread_roots
+from bot.settings import Settings
+from bot.store.api import IssueWithPosts, Store
+
+if TYPE_CHECKING:
+    from bot.bluesky.publisher import Publisher
+
+logger = logging.getLogger(__name__)
+
+NEEDS_CREDENTIALS = (
+    "BSKY_HANDLE and BSKY_APP_PASSWORD are needed to read posted threads from Bluesky "
+    "(status --html)"
+)
+
+
+def posted_page(
+    settings: Settings, store: Store, limit: int = 20, publisher: Publisher | None = None
+) -> str:
+    """The page of the threads of the `limit` most recent issues that have posts, read back from
+    Bluesky with the account's saved session (ConfigError without credentials)."""
+    if settings.dry_run:
+        raise ConfigError(NEEDS_CREDENTIALS)
+    from bot.core.profile import load_profile
+
+    profile = load_profile(settings.bot_config)
+    if publisher is not None:
+        sections, thumbs = posted_sections(store, publisher, limit)
+    else:
+        from bot.bluesky.publisher import Publisher
+
+        sessions = store.session_store(settings.bsky_handle or "", settings.bsky_service)
+        with Publisher.from_settings(settings, sessions) as own:
+            sections, thumbs = posted_sections(store, own, limit)
+    return render_page(
+        sections,
+        account_name=profile.name,
+        handle=settings.bsky_handle or "",
+        thumbs=thumbs,
+        posted=True,
+    )
+
+
+def posted_sections(
+    store: Store, publisher: Publisher, limit: int = 20
+) -> tuple[list[PageSection], dict[str, Thumb]]:
+    """One section per recent issue with recorded posts (newest first), its threads' records
+    read from the PDS, and the cards' thumbnails (by card URI) read from the PDS."""
+    did = publisher.sign_in()
+    sections = [_section(item, publisher, did) for item in store.recent(limit) if item.posts]
+    thumbs: dict[str, Thumb] = {}
+    for section in sections:
+        for thread in section.threads:
+            for record in thread:
+                _add_thumb(record, publisher, thumbs)
+    return sections, thumbs
+
+
+def _section(item: IssueWithPosts, publisher: Publisher, did: str) -> PageSection:
+    issue = item.issue
+    posts = sorted(item.posts, key=lambda p: p.place)
+    roots = thread_roots(issue, posts)
+    # Read only what is on our account; a post recorded by hand under another account's URI
+    # cannot be read with this session and is shown as not found.
+    read = iter(publisher.read_records([p.rkey for p in posts if _repo(p.uri) == did]))
+    records: list[Mapping[str, Any]] = []
+    for post in posts:
+        got = next(read) if _repo(post.uri) == did else None
+        records.append(got or {"$type": NOT_FOUND, "uri": post.uri, "notFound": True})
+    threads: list[list[Mapping[str, Any]]] = []
+    for post, record in zip(posts, records, strict=True):
+        if not threads or post.uri in roots:
+            threads.append([])
+        threads[-1].append(record)
+    gone = sum(1 for r in records if r.get("$type") == NOT_FOUND)
+    event(logger, "posted.read", link=issue.link, posts=len(posts), gone=gone or None)
+    entry = {
+        "guid": issue.guid,
+        "link": issue.link,
+        "title": issue.title,
+        "bsky_urls": [bsky_url(r) for r in roots],
+    }
+    return PageSection(entry=entry, threads=threads)
+
+
+def _repo(uri: str) -> str:
+    """The DID of an at:// post URI ('' when it is not one)."""
+    did, _, rest = uri.removeprefix("at://").partition("/")
+    return did if uri.startswith("at://") and rest.startswith(POST_TYPE + "/") else ""
+
+
+def _add_thumb(record: Mapping[str, Any], publisher: Publisher, thumbs: dict[str, Thumb]) -> None:
+    embed = record.get("embed")
+    external = embed.get("external") if isinstance(embed, Mapping) else None
+    blob = external.get("thumb") if isinstance(external, Mapping) else None
+    if not isinstance(external, Mapping) or not isinstance(blob, Mapping):
+        return
+    uri = str(external.get("uri", ""))
+    cid = _blob_cid(blob)
+    if not cid or uri in thumbs:
+        return
+    try:
+        data = publisher.read_blob(cid)
+    except PublishError as exc:  # the page still shows the card, with "thumbnail uploaded"
+        event(logger, "posted.thumb_unreadable", logging.WARNING, cid=cid, error=str(exc))
+        return
+    if data is not None:
+        thumbs[uri] = (data, str(blob.get("mimeType") or "application/octet-stream"))
+
+
+def _blob_cid(blob: Mapping[str, Any]) -> str | None:
+    """A blob reference's CID: {"ref": {"$link": cid}}, or the legacy {"cid": cid}."""
+    ref = blob.get("ref")
+    if isinstance(ref, Mapping) and isinstance(ref.get("$link"), str):
+        return str(ref["$link"])
+    legacy = blob.get("cid")
+    return legacy if isinstance(legacy, str) else None
+

@@ -1,0 +1,143 @@
+"""Connecting to the store's database and migrating it: the URL forms hosts give, SQLite set up
+for two processes at once (WAL, busy timeout, BEGIN IMMEDIATE for writers), and Alembic run
+programmatically so `migrations/` is found from any working directory."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+from bot.errors import StoreError
+from bot.settings import default_database_url
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+_MIGRATION_LOCK = 0x62777262  # a Postgres advisory lock id ("bwrb"): one upgrade at a time
+
+
+def normalize_url(url: str | None = None) -> str:
+    """The SQLAlchemy URL to use: the default SQLite file when empty; the `postgres://` and
+    `postgresql://` forms hosts hand out are mapped to the psycopg 3 driver."""
+    url = (url or "").strip() or default_database_url()
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Our own BEGIN (below) instead of pysqlite's, so DDL is transactional too.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout = 30000")  # wait for the other process instead of failing
+    # WAL: readers never block the writer, nor it them. Switching a fresh file to WAL ignores
+    # busy_timeout when another connection is doing the same, so retry that briefly.
+    for attempt in range(300):
+        try:
+            if cur.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() in ("wal", "memory"):
+                break
+        except sqlite3.OperationalError:
+            if attempt == 299:
+                raise
+        time.sleep(0.05)
+    cur.execute("PRAGMA synchronous = FULL")  # a few commits per poll: durability is cheap
+    cur.execute("PRAGMA foreign_keys = ON")
+    cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # Writers take the write lock at BEGIN, so a read-then-write transaction never meets a
+    # snapshot another process has moved on from (SQLITE_BUSY_SNAPSHOT is not retried).
+    read_only = conn.get_execution_options().get("bot_read_only", False)
+    conn.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(
+            "DATABASE_URL is not a database URL (sqlite:///path or postgresql://user:pw@host/db)"
+        ) from exc
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            db = parsed.database or ""
+            if db and db != ":memory:" and not db.startswith("file:"):
+                Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(parsed, connect_args={"check_same_thread": False})
+            event.listen(engine, "connect", _sqlite_connect)
+            event.listen(engine, "begin", _sqlite_begin)
+            return engine
+        # pre_ping: hosted Postgres drops idle connections between polls.
+        return create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=4)
+    except (NoSuchModuleError, SQLAlchemyError, OSError) as exc:
+        masked = parsed.render_as_string(hide_password=True)
+        raise StoreError(f"cannot use the database {masked}: {exc}") from exc
+
+
+def one_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    return lines[0] if lines else type(orig).__name__
+
+
+@contextmanager
+def migration_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction that only one migrating process holds at a time."""
+    try:
+        with engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE serialises upgrades
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+            yield conn
+    except SQLAlchemyError as exc:
+        raise StoreError(f"database ({engine.dialect.name}): migration failed: "
+                         f"{one_line(exc)}") from exc
+
+
+def alembic_config(connection: Connection | None = None) -> Any:
+    """Alembic's config without an ini file; env.py uses `connection` when given."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def revision(engine: Engine) -> str | None:
+    """The database's current migration revision (None before the first upgrade)."""
+    from alembic.runtime.migration import MigrationContext
+
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except SQLAlchemyError as exc:
+        raise StoreError(f"database ({engine.dialect.name}): cannot read its revision: "
+                         f"{one_line(exc)}") from exc
+
+
+def head_revision() -> str:
+    """The newest migration this code knows."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "migrations/versions has no revision"
+    return head
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str | None]:
+    """`alembic upgrade head` on this engine; returns the revisions before and after."""
+    from alembic import command
+
+    before = revision(engine)
+    with migration_connection(engine) as conn:
+        command.upgrade(alembic_config(conn), "head")
+    return before, revision(engine)

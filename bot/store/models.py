@@ -1,0 +1,152 @@
+"""The store's tables (SQLAlchemy 2 typed declarative). Only bot/store/ and migrations/ use them.
+
+The Alembic migrations in migrations/versions must match these exactly (tests/test_migrations.py).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bot.core.state import IssueState
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back timezone-aware (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use timezone-aware UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# Named constraints, so future migrations can alter them (SQLite batch mode needs names).
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class FeedRow(Base):
+    """A feed the bot polls, with its HTTP validators for conditional GET."""
+
+    __tablename__ = "feeds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    etag: Mapped[str | None] = mapped_column(String(1024))
+    last_modified: Mapped[str | None] = mapped_column(String(128))
+    last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_outcome: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"FeedRow(id={self.id!r}, url={self.url!r})"
+
+
+STATES = tuple(s.value for s in IssueState)
+
+
+class IssueRow(Base):
+    """An issue seen in a feed and what became of it."""
+
+    __tablename__ = "issues"
+    __table_args__ = (
+        UniqueConstraint("feed_id", "guid"),
+        CheckConstraint("state IN ('" + "', '".join(STATES) + "')", name="state"),
+        Index("ix_issues_link", "link"),
+        Index("ix_issues_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
+    guid: Mapped[str] = mapped_column(String(1024))
+    link: Mapped[str] = mapped_column(String(2048))
+    title: Mapped[str] = mapped_column(Text)
+    published: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    content_hash: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16), server_default=IssueState.SEEN.value)
+    error: Mapped[str | None] = mapped_column(Text)
+    # Bumped by a forced repost, so the new thread's posts sit beside the old ones.
+    generation: Mapped[int] = mapped_column(Integer, server_default="0")
+    claimed_by: Mapped[str | None] = mapped_column(String(256))
+    claim_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"IssueRow(id={self.id!r}, guid={self.guid!r}, state={self.state!r})"
+
+
+class PostRow(Base):
+    """One post of an issue's thread on Bluesky (place 0 is the root)."""
+
+    __tablename__ = "posts"
+    __table_args__ = (UniqueConstraint("issue_id", "generation", "place"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    generation: Mapped[int] = mapped_column(Integer, server_default="0")
+    place: Mapped[int] = mapped_column(Integer)
+    rkey: Mapped[str] = mapped_column(String(512))
+    uri: Mapped[str] = mapped_column(String(2048))
+    cid: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"PostRow(issue_id={self.issue_id!r}, place={self.place!r}, uri={self.uri!r})"
+
+
+class BskySessionRow(Base):
+    """The SDK's exported session for one account on one PDS. A secret: never logged or shown."""
+
+    __tablename__ = "bsky_session"
+    __table_args__ = (UniqueConstraint("handle", "service"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    handle: Mapped[str] = mapped_column(String(256))
+    service: Mapped[str] = mapped_column(String(2048))
+    session: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:  # the session string stays out of reprs
+        return f"BskySessionRow(handle={self.handle!r}, service={self.service!r})"

@@ -1,0 +1,83 @@
+"""What the store hands out: plain frozen values, detached from any database session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.store.models import IssueState
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """A feed's HTTP validators and its last check (all None for a feed never checked)."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_checked_at: datetime | None = None
+    last_outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class PostRef:
+    """One post of a thread as written to Bluesky; place 0 is the root."""
+
+    place: int
+    rkey: str
+    uri: str
+    cid: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredPost:
+    """A recorded post, with the generation (0, then +1 per forced repost) of its thread."""
+
+    generation: int
+    place: int
+    rkey: str
+    uri: str
+    cid: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredIssue:
+    """An issue as the store remembers it."""
+
+    id: int
+    feed_url: str
+    guid: str
+    link: str
+    title: str
+    published: datetime | None
+    content_hash: str
+    state: IssueState
+    error: str | None
+    generation: int
+    claimed_by: str | None
+    claim_expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    posted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Upserted:
+    """The result of recording an issue seen in the feed.
+
+    `created`: it was new. `edited`: it was known, and its content hash changed (the new hash,
+    title, link and date are stored; its state is left alone, so it is not posted again)."""
+
+    issue: StoredIssue
+    created: bool
+    edited: bool = False
+    previous_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class IssueWithPosts:
+    """An issue and the posts of its current thread (generation), root first."""
+
+    issue: StoredIssue
+    posts: tuple[StoredPost, ...] = field(default_factory=tuple)

@@ -1,0 +1,101 @@
+"""The house holds its design: each part of bot/ imports only the parts the README's table
+allows (the core nothing but itself; bluesky and store never each other; nothing but the CLI
+imports the CLI). Read from the source (every import, lazy ones and TYPE_CHECKING ones too)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+SHARED = {"errors", "log", "settings", "__init__", "__main__"}
+# part -> the parts of bot/ it may import (besides itself and bot's own __init__)
+ALLOWED: dict[str, set[str]] = {
+    "core": {"errors", "log"},
+    "bluesky": {"core", "errors", "log", "settings"},
+    "store": {"core", "errors", "log", "settings"},
+    "feed": {"core", "errors", "log", "settings"},
+    "cards": {"core", "errors", "log", "settings"},
+    "html": {"core", "errors", "log"},
+    "service": {"core", "bluesky", "store", "feed", "cards", "html", "errors", "log", "settings"},
+    "cli": {"core", "bluesky", "store", "feed", "cards", "html", "service", "errors", "log",
+            "settings"},
+    "errors": set(),
+    "log": set(),
+    "settings": {"errors"},
+    "__main__": {"cli"},
+}
+
+
+def _part(module: str) -> str:
+    """bot.core.issue -> core; bot.feed -> feed; bot -> __init__."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def _imports(path: Path, module: str) -> set[str]:
+    """Every bot module `path` imports (absolute or relative), anywhere in the file."""
+    found: set[str] = set()
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == "bot")
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            if base.split(".")[0] == "bot":
+                found.add(base)
+                if base == "bot":  # `from bot import feed` imports the module bot.feed
+                    found.update(f"bot.{a.name}" for a in node.names if _is_module(a.name))
+    return found
+
+
+def _is_module(name: str) -> bool:
+    return (ROOT / "bot" / f"{name}.py").exists() or (ROOT / "bot" / name).is_dir()
+
+
+def _modules() -> list[tuple[str, Path]]:
+    out = []
+    for path in sorted((ROOT / "bot").rglob("*.py")):
+        rel = path.relative_to(ROOT).with_suffix("")
+        parts = list(rel.parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out.append((".".join(parts), path))
+    return out
+
+
+def test_every_part_of_bot_is_in_the_table():
+    """A new module or package of bot/ must be given its place in the table first."""
+    parts = {_part(m) for m, _ in _modules()}
+    assert parts - set(ALLOWED) - {"__init__"} == set()
+
+
+@pytest.mark.parametrize(("module", "path"), _modules(), ids=[m for m, _ in _modules()])
+def test_imports_follow_the_table(module, path):
+    """`module` imports only from the parts its own part may use."""
+    mine = _part(module)
+    if mine == "__init__":
+        return  # bot/__init__.py: the version and user agent, imports nothing of bot
+    allowed = ALLOWED[mine] | {mine, "__init__"}
+    bad = sorted(i for i in _imports(path, module) if _part(i) not in allowed)
+    assert bad == [], f"{module} ({mine}) may not import {bad}"
+
+
+def test_bluesky_and_store_never_import_each_other():
+    """The service carries values between them (a direct check beside the table's)."""
+    for module, path in _modules():
+        other = {"bluesky": "store", "store": "bluesky"}.get(_part(module))
+        if other:
+            assert not any(_part(i) == other for i in _imports(path, module)), module
+
+
+def test_a_forbidden_import_is_caught(tmp_path):
+    """The checker itself sees a lazy import inside a function (so the table test can fail)."""
+    f = tmp_path / "x.py"
+    f.write_text("def f():\n    from bot.store.api import Store\n")
+    assert _imports(f, "bot.core.x") == {"bot.store.api"}
