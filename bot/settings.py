@@ -10,11 +10,15 @@ from urllib.parse import urlparse
 
 from dotenv import find_dotenv, load_dotenv
 
+from bot import bundled
 from bot.errors import ConfigError
 
 DEFAULT_FEED_URL = "https://aablanco.substack.com/feed"
 DEFAULT_SERVICE = "https://bsky.social"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_CHECKOUT = Path(__file__).resolve().parent.parent
+# The checkout (its .env, data/) when run from one; installed from a wheel, the working directory.
+PROJECT_ROOT = _CHECKOUT if (_CHECKOUT / "pyproject.toml").is_file() else Path.cwd()
+BUNDLED_PROFILE = str(bundled("config") / "bwr.toml")
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,7 @@ class Settings:
     bsky_app_password: str | None = field(default=None, repr=False)  # never printed
     database_url: str = ""
     poll_interval: int = 300
-    bot_config: str = str(PROJECT_ROOT / "config" / "bwr.toml")
+    bot_config: str = BUNDLED_PROFILE
     backfill_hours: float = 48.0
 
     @property
@@ -84,7 +88,7 @@ def load_settings(env: dict[str, str] | None = None, dotenv: bool = True) -> Set
             raise ConfigError(f"{name}: {raw} is too small (at least {minimum})")
         return value
 
-    bot_config = get("BOT_CONFIG") or str(PROJECT_ROOT / "config" / "bwr.toml")
+    bot_config = get("BOT_CONFIG") or BUNDLED_PROFILE
     if not Path(bot_config).is_file():
         raise ConfigError(f"BOT_CONFIG: profile file {bot_config} does not exist")
     database_url = get("DATABASE_URL") or default_database_url()

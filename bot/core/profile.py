@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot import bundled
 from bot.errors import ConfigError
 
 TEMPLATE_FIELDS = frozenset(
     {"title", "subtitle", "link", "volume", "label", "text", "headline", "gist", "newsletter"}
 )
 TEMPLATE_NAMES = ("root", "takeaway", "follow_up", "quick_bite", "quick_bites_root", "closing")
-_DEFAULT_PATH = Path(__file__).resolve().parents[2] / "config" / "bwr.toml"
+_DEFAULT_PATH = bundled("config") / "bwr.toml"
 
 
 @dataclass(frozen=True)

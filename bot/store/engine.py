@@ -15,10 +15,11 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
+from bot import bundled
 from bot.errors import StoreError
 from bot.settings import default_database_url
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS = bundled("migrations")
 _MIGRATION_LOCK = 0x62777262  # a Postgres advisory lock id ("bwrb"): one upgrade at a time
 
 
