@@ -53,9 +53,10 @@ def private_dir(path: Path) -> Path:
     data and card cache sit beside the saved Bluesky session. An existing folder is left as it
     is (its owner chose its mode)."""
     path = Path(path)
-    if not path.is_dir():
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path.chmod(0o700)  # mkdir's mode is filtered by the umask
+    missing = [p for p in (path, *path.parents) if not p.is_dir()]
+    for folder in reversed(missing):  # each folder made here, parents too, is the owner's
+        folder.mkdir(mode=0o700, exist_ok=True)
+        folder.chmod(0o700)  # mkdir's mode is filtered by the umask
     return path
 
 
