@@ -116,10 +116,14 @@ if as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
   log "server already running on 127.0.0.1:$PORT"
 else
   if ! port_free "$PORT"; then
-    log "port $PORT is taken by something else; delete $PORTFILE and $DATA to choose another"; exit 1
+    # Taken while this server was stopped (test.sh stops what it started): choose another.
+    old_port=$PORT
+    while ! port_free "$PORT"; do PORT=$((PORT + 1)); done
+    echo "$PORT" >"$PORTFILE"
+    log "port $old_port is taken by something else; using $PORT"
   fi
   log "starting the server on 127.0.0.1:$PORT"
-  as_pg "$BIN/pg_ctl" -D "$DATA" -l "$BASE/server.log" -w -t 60 start >&2
+  as_pg "$BIN/pg_ctl" -D "$DATA" -l "$BASE/server.log" -o "-p $PORT" -w -t 60 start >&2
   echo "POSTGRES_STARTED=$DATA"
 fi
 
