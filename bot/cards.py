@@ -35,6 +35,7 @@ from bot import USER_AGENT
 from bot.core.post import Card
 from bot.errors import CardError
 from bot.log import event
+from bot.settings import private_dir
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ class CardFetcher:
     ) -> None:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         if self.cache_dir is not None:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.cache_dir)  # owner only, like the store beside it
         self.timeout = timeout
         self.max_page_bytes = max_page_bytes
         self.max_image_bytes = max_image_bytes

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from bot.cli.app import echo_json
+from bot.cli.app import check_writable, echo_json, feed_named_by, write_output
 from bot.core.model import Issue
 from bot.core.post import Post, Thread
 from bot.core.text import graphemes, utf8_len
@@ -23,7 +23,6 @@ from bot.core.text import graphemes, utf8_len
 @click.option(
     "--html",
     "html_path",
-    type=click.Path(dir_okay=False, writable=True),
     metavar="PATH",
     help="Also write the thread(s) as one self-contained HTML page, drawn as Bluesky shows them.",
 )
@@ -46,9 +45,12 @@ def preview(
     from bot.feed import read_source
     from bot.settings import load_settings
 
+    if html_path is not None:
+        check_writable(html_path)
     settings = load_settings()
     profile = load_profile(settings.bot_config)
-    parsed = parse_feed(read_source(feed), profile, source=feed)
+    with feed_named_by("--feed"):
+        parsed = parse_feed(read_source(feed), profile, source=feed)
     issues = list(parsed.issues) if all_ else [pick_issue(parsed.issues, entry, feed)]
     previews = [(issue, compose(issue, profile)) for issue in issues]
     if html_path is not None:
@@ -56,9 +58,7 @@ def preview(
 
         sections = sections_from_preview([preview_json(i, t) for i, t in previews])
         page = render_page(sections, account_name=profile.name, handle=settings.bsky_handle or "")
-        with open(html_path, "w", encoding="utf-8") as out:
-            out.write(page)
-        click.echo(f"Wrote {html_path}", err=True)
+        write_output(html_path, page)
     if as_json:
         echo_json([preview_json(issue, threads) for issue, threads in previews])
     else:

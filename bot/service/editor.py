@@ -3,7 +3,8 @@ posted, and look at recent issues. Library functions the CLI calls (bot.cli.serv
 posting goes through the same `Worker.post_issue` the daemon uses, so it is exactly-once too.
 
 An issue is found by its link (or guid) in the store; one the store has never seen is read from
-the feed (FEED_URL) and recorded first, so the editor can skip an issue before the bot posts it.
+the feed the editor names (--feed) and recorded first, so the editor can skip an issue before the
+bot posts it.
 """
 
 from __future__ import annotations
@@ -117,32 +118,45 @@ def _record(worker: Worker, issue: Issue) -> StoredIssue:
     return record_issue(worker.store, url, issue).issue
 
 
-def find_issue(settings: Settings, store: Store, link: str) -> StoredIssue:
-    """The stored issue with this link (or guid); read from the feed and recorded as seen when
-    the store does not know it yet. BotError naming the link when the feed lacks it too."""
+def find_issue(
+    settings: Settings, store: Store, link: str, source: str | None = None
+) -> StoredIssue:
+    """The stored issue with this link (or guid); one the store does not know yet is read from
+    the feed `source` (the editor's --feed) and recorded as seen. Without `source` nothing is
+    fetched: BotError at once, saying how to give the feed. BotError naming the link when the
+    feed lacks it too."""
     found = store.find_by_link(link) or store.find_issue(settings.feed_url, link)
     if found is not None:
         return found
+    if source is None:
+        raise BotError(
+            f"no issue with link {link} in the database; give --feed PATH|URL to read it from "
+            "the feed"
+        )
     from bot.core.profile import load_profile
 
     with Worker(settings, store, profile=load_profile(settings.bot_config)) as worker:
         from bot.core.reader import parse_feed
 
-        data, src = worker.read_feed()
+        data, src = worker.read_feed(source)
         issue = pick_issue(parse_feed(data, worker.profile, source=src).issues, link, src)
         return _record(worker, issue)
 
 
-def skip(settings: Settings, store: Store, link: str) -> StoredIssue:
+def skip(
+    settings: Settings, store: Store, link: str, source: str | None = None
+) -> StoredIssue:
     """The editor does not want this issue posted (seen/queued/failed → skipped)."""
-    issue = store.skip(find_issue(settings, store, link).id)
+    issue = store.skip(find_issue(settings, store, link, source).id)
     event(logger, "issue.skipped", link=issue.link)
     return issue
 
 
-def retry(settings: Settings, store: Store, link: str) -> StoredIssue:
+def retry(
+    settings: Settings, store: Store, link: str, source: str | None = None
+) -> StoredIssue:
     """Post a failed issue again on the next pass (failed → queued)."""
-    found = find_issue(settings, store, link)
+    found = find_issue(settings, store, link, source)
     if found.state is not _S.FAILED:
         raise BotError(
             f"{found.link} is {found.state.value}, not failed: nothing to retry "
@@ -153,7 +167,13 @@ def retry(settings: Settings, store: Store, link: str) -> StoredIssue:
     return issue
 
 
-def mark_posted(settings: Settings, store: Store, link: str, uri: str | None = None) -> StoredIssue:
+def mark_posted(
+    settings: Settings,
+    store: Store,
+    link: str,
+    uri: str | None = None,
+    source: str | None = None,
+) -> StoredIssue:
     """The editor says this issue is on Bluesky (optionally at the post `uri`, an at:// URI of
     the thread's root): the bot will not post it."""
     posts: list[PostRef] = []
@@ -165,7 +185,7 @@ def mark_posted(settings: Settings, store: Store, link: str, uri: str | None = N
                 "at://did:plc:…/app.bsky.feed.post/3l…"
             )
         posts = [PostRef(0, parts[2], uri)]
-    issue = store.mark_posted_by_hand(find_issue(settings, store, link).id, posts)
+    issue = store.mark_posted_by_hand(find_issue(settings, store, link, source).id, posts)
     event(logger, "issue.marked_posted", link=issue.link, root=uri)
     return issue
 

@@ -87,9 +87,11 @@ class Stopped(Exception):
     """A stop was requested while waiting (a backoff); the pass ends, the next one resumes."""
 
 
-def default_cache_dir(settings: Settings) -> Path:
+def default_cache_dir(settings: Settings) -> Path | None:
     """Beside the SQLite file when there is one (so tests and hosts keep it with the data),
-    else data/cache in the checkout."""
+    else data/cache in the checkout; none in a dry run, which writes nothing."""
+    if settings.dry_run:
+        return None
     url = settings.database_url
     if url.startswith("sqlite:///") and ":memory:" not in url:
         return Path(url.removeprefix("sqlite:///")).expanduser().parent / "cache"
