@@ -14,13 +14,21 @@ the follow-ups and quick bites (bot.core.items). This module walks the blocks th
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from bot.core.blocks import Block, html_blocks
 from bot.core.items import ItemsReader
 from bot.core.model import Item, Takeaway
 from bot.core.profile import Profile
-from bot.core.sections import ITEM_KINDS, SectionWords, heading_key, heading_level, short
+from bot.core.sections import (
+    BOLD_HEADING,
+    ITEM_KINDS,
+    SectionWords,
+    heading_key,
+    heading_level,
+    short,
+)
 from bot.core.takeaways import TakeawaysReader, is_label, parse_takeaway
 
 __all__ = ["IssueSections", "read_sections", "read_blocks", "parse_takeaway", "heading_key"]
@@ -58,21 +66,27 @@ class _Issue:
             return
         if head and self._open_section(b.text, head):
             return
+        if self.section is None and self._takeaways_in_a_paragraph(b):
+            return
         section = self.section
         if isinstance(section, TakeawaysReader):
             if section.take(b):
                 return
+            overrun = section.overrun
             self.close()  # the takeaways end where their shape ends
             self.after_takeaways = _TAKEAWAY_LOOKAHEAD
+            if overrun is not None:  # they ended a few paragraphs back: `b` is after them
+                self.after_takeaways = max(0, _TAKEAWAY_LOOKAHEAD - overrun)
+                self._after_the_takeaways(b, head)
         elif section is None:
             if b.kind != "divider":
                 self._after_the_takeaways(b, head)
         elif not section.take(b, head):
             self.close()
 
-    def close(self) -> None:
+    def close(self, next_kind: str | None = None, next_heading: str = "") -> None:
         if isinstance(self.section, TakeawaysReader):
-            self.takeaways += self.section.finish()
+            self.takeaways += self.section.finish(next_kind, next_heading)
         elif self.section is not None:
             self.section.finish()
         self.section = None
@@ -96,12 +110,27 @@ class _Issue:
         outer = 0
         if items is not None and kind in ITEM_KINDS and items.outer and head > items.outer:
             outer = items.outer
-        self.close()
+        self.close(kind, text)
         if kind == "takeaways":
-            self.section = TakeawaysReader(self.warnings)
+            self.section = TakeawaysReader(text, self.warnings, self.words.names_takeaways)
         else:
             outer = head if kind == "combined" else outer
             self.section = ItemsReader(kind, head, outer, self.words, self.items, self.warnings)
+        return True
+
+    def _takeaways_in_a_paragraph(self, b: Block) -> bool:
+        """"**Takeaways:** Takeaways are at the end of the book reviews." (or the words after a
+        line break): the bold words open the section, the rest is its first paragraph."""
+        lead = b.lead.strip()
+        if not lead or b.kind != "paragraph" or len(lead) >= len(b.text.strip()):
+            return False
+        if self.words.section_kind(lead) != ("takeaways", True):
+            return False
+        self._open_section(lead, heading_level(b) or BOLD_HEADING)
+        rest = b.text.strip()[len(lead) :] if b.text.strip().startswith(lead) else ""
+        rest = rest.lstrip(" :\u2014\u2013-\n")
+        if rest:
+            self.read(dataclasses.replace(b, text=rest, lead="", bold_only=False))
         return True
 
     def _after_the_takeaways(self, b: Block, head: int) -> None:

@@ -54,6 +54,19 @@ def heading_level(b: Block) -> int:
     return BOLD_HEADING if b.bold_only and not b.quote and not b.list_id else 0
 
 
+# Words in quotation marks: “Follow-ups” in a sentence names a section; it is not its heading.
+_QUOTED = regex.compile(r"[\u201c\u201e\"\u00ab][^\u201c\u201d\"\u00ab\u00bb]*[\u201d\"\u00bb]")
+
+
+def _quoted(text: str) -> list[str]:
+    """The words `text` quotes, when it says more than them: in "The sections are “Follow-ups”
+    and “Quick Bites”" the sections are named, and the sentence is not their heading."""
+    outside = _QUOTED.sub(" ", text)
+    if outside == text or not any(c.isalnum() for c in outside):
+        return []
+    return [m.group()[1:-1] for m in _QUOTED.finditer(text)]
+
+
 def _starts(variants: Iterable[str]) -> regex.Pattern[str]:
     """A pattern for any of `variants` at the start of a text (any case; ’ or ', … or ...)."""
     spellings = {"'": "['\u2019]", "\u2019": "['\u2019]", "\u2026": r"(?:\u2026|\.\.\.)"}
@@ -83,7 +96,7 @@ class SectionWords:
     def section_kind(self, text: str) -> tuple[str | None, bool]:
         """Which section a heading opens, and whether its words matched exactly."""
         key = singular(heading_key(text)) if len(text) <= _MAX_HEADING else ""
-        if not key:
+        if not key or any(self.section_kind(q)[0] for q in _quoted(text)):
             return None, False
         for kind in ("combined", "takeaways", "follow_ups", "quick_bites"):
             if key in self.keys[kind]:
@@ -100,6 +113,11 @@ class SectionWords:
             ):
                 return kind, False
         return None, False
+
+    def names_takeaways(self, text: str) -> bool:
+        """Whether a sentence starts by naming the takeaways: "Takeaways are at the end…"."""
+        key = heading_key(text)
+        return any(key.startswith(k) for k in self.keys["takeaways"])
 
     def is_readings_label(self, text: str) -> bool:
         return len(text) <= _MAX_HEADING and singular(heading_key(text)) in self.readings
