@@ -4,6 +4,7 @@ lists them. A wrong setting stops start-up with one line naming it."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -27,6 +28,9 @@ class Settings:
     poll_interval: int = 300
     bot_config: str = str(PROJECT_ROOT / "config" / "bwr.toml")
     backfill_hours: float = 48.0
+    # Link cards (bot.cards): which cards' pages are fetched; loopback/private pages (tests only).
+    cards: str = "rich"
+    cards_allow_private: bool = False
 
     @property
     def dry_run(self) -> bool:
@@ -97,6 +101,7 @@ def load_settings(env: dict[str, str] | None = None, dotenv: bool = True) -> Set
             f"FEED_URL: {feed_url!r} is not an http(s) URL or a local file path, "
             f"like {DEFAULT_FEED_URL}"
         )
+    cards, cards_allow_private = _card_settings(get)
     return Settings(
         feed_url=feed_url,
         bsky_service=service.rstrip("/"),
@@ -106,7 +111,26 @@ def load_settings(env: dict[str, str] | None = None, dotenv: bool = True) -> Set
         poll_interval=int(number("POLL_INTERVAL", 300, 10)),
         bot_config=bot_config,
         backfill_hours=float(number("BACKFILL_HOURS", 48.0, 0, float)),
+        cards=cards,
+        cards_allow_private=cards_allow_private,
     )
+
+
+CARD_MODES = ("rich", "feed", "off")
+
+
+def _card_settings(get: Callable[[str], str | None]) -> tuple[str, bool]:
+    """CARDS (rich | feed | off) and CARDS_ALLOW_PRIVATE (1/0; tests serve pages on loopback)."""
+    cards = (get("CARDS") or "rich").lower()
+    if cards not in CARD_MODES:
+        raise ConfigError(
+            f"CARDS: {cards!r} is not one of rich (fetch every card's page), feed (only the "
+            "newsletter's page), off (no card but the root's)"
+        )
+    raw = (get("CARDS_ALLOW_PRIVATE") or "0").lower()
+    if raw not in ("1", "0", "true", "false", "yes", "no"):
+        raise ConfigError(f"CARDS_ALLOW_PRIVATE: {raw!r} is not 1 or 0")
+    return cards, raw in ("1", "true", "yes")
 
 
 DATABASE_URL_HELP = "like sqlite:///data/bot.db or postgresql://user:password@host/db"

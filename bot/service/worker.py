@@ -56,7 +56,7 @@ from urllib.parse import urlsplit
 
 from bot.core.model import Issue
 from bot.core.news import as_utc, decide, published_key
-from bot.core.post import Card, Thread
+from bot.core.post import Thread
 from bot.core.rkey import is_tid, keys_from_root, thread_keys
 from bot.errors import AuthError, ConfigError, PublishError, RecordInvalid, StoreError, ThreadError
 from bot.log import event
@@ -192,7 +192,8 @@ class Worker:
         if self._fetcher is None:
             from bot.cards import CardFetcher
 
-            self._fetcher = CardFetcher(self._cache_dir or default_cache_dir(self.settings))
+            self._fetcher = CardFetcher(self._cache_dir or default_cache_dir(self.settings),
+                                        allow_private=self.settings.cards_allow_private)
         return self._fetcher
 
     # -- the feed -------------------------------------------------------------------------------
@@ -374,18 +375,12 @@ class Worker:
     # -- posting one issue ----------------------------------------------------------------------
 
     def compose(self, issue: Issue) -> list[Thread]:
-        """The thread(s) for `issue`, with the issue page's card (the feed's data when the page
-        cannot be fetched)."""
-        from bot.core.thread import compose
+        """The thread(s) for `issue`, with its cards as CARDS says (bot.cards.thread): each
+        card's page fetched where it can be, the feed's data where it cannot."""
+        from bot.cards import compose_with_cards
 
-        fallback = Card(
-            uri=issue.link,
-            title=issue.title or issue.link,
-            description=issue.subtitle,
-            thumb_url=issue.cover_image,
-        )
-        cards = {issue.link: self.fetcher.card(issue.link, fallback)} if issue.link else {}
-        return compose(issue, self.profile, cards)
+        fetcher = self.fetcher if self.settings.cards != "off" else None
+        return compose_with_cards(issue, self.profile, fetcher, self.settings.cards)
 
     def keys(self, stored: StoredIssue, threads: Sequence[Thread]) -> list[list[str]]:
         """Record keys per thread (part = the thread's index); those of a thread with posts on
@@ -479,14 +474,8 @@ class Worker:
                   note="its process is gone")
 
     def _thumbs(self, thread: Thread) -> dict[str, Any]:
-        thumbs: dict[str, Any] = {}
-        for post in thread:
-            url = post.card.thumb_url if post.card else None
-            if url and url not in thumbs:
-                thumb = self.fetcher.thumb(url)
-                if thumb is not None:
-                    thumbs[url] = thumb
-        return thumbs
+        """The thread's card pictures, fetched side by side, each address once."""
+        return dict(self.fetcher.thumbs(p.card.thumb_url for p in thread if p.card))
 
     def _posted(
         self, stored: StoredIssue, issue: Issue, threads: Sequence[PostedThread], *, already: bool
