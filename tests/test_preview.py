@@ -111,7 +111,8 @@ def test_all_issues_of_real_feeds_preview_within_limits(feed):
     """--all on real Substack feeds previews every issue, every post within the limits."""
     profile = load_profile()
     issues = parse_feed(feed.read_bytes(), profile).issues
-    result = CliRunner().invoke(cli, ["preview", "--offline", "--feed", str(feed), "--all", "--json"])
+    result = CliRunner().invoke(
+        cli, ["preview", "--offline", "--feed", str(feed), "--all", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert [d["entry"]["guid"] for d in data] == [i.guid for i in issues]

@@ -47,10 +47,10 @@ def refused_kind(ip: Address, *, allow_private: bool = False) -> str | None:
         return "multicast"
     if ip.is_link_local:
         return "link-local"
-    if ip.is_reserved:
-        return "reserved"
     if ip.is_loopback:
         return None if allow_private else "loopback"
+    if ip.is_reserved:
+        return "reserved"
     if ip.is_private:
         return None if allow_private else "private"
     if not ip.is_global:
