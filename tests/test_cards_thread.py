@@ -171,3 +171,18 @@ def test_thread_posted_with_every_card_and_its_picture(site, feed, tmp_path, pds
     assert blobs[0].content == SHARED_JPEG  # a clean small JPEG goes up as served
     big = Image.open(io.BytesIO(blobs[1].content))
     assert big.size == (1800, 1200) and cards[2]["thumb"]["mimeType"] == "image/jpeg"
+
+
+def test_card_settings_default_to_rich_and_refuse_private_addresses():
+    """Unset, CARDS is rich and private addresses are refused; a wrong value is one clear line."""
+    from bot.errors import ConfigError
+    from bot.settings import load_settings
+
+    defaults = load_settings(env={})
+    assert (defaults.cards, defaults.cards_allow_private) == ("rich", False)
+    chosen = load_settings(env={"CARDS": "Feed", "CARDS_ALLOW_PRIVATE": "1"})
+    assert (chosen.cards, chosen.cards_allow_private) == ("feed", True)
+    with pytest.raises(ConfigError, match=r"^CARDS: 'fancy' is not one of rich"):
+        load_settings(env={"CARDS": "fancy"})
+    with pytest.raises(ConfigError, match=r"^CARDS_ALLOW_PRIVATE: 'maybe' is not 1 or 0$"):
+        load_settings(env={"CARDS_ALLOW_PRIVATE": "maybe"})
