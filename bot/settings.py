@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -38,6 +39,9 @@ class Settings:
     poll_interval: int = 300
     bot_config: str = BUNDLED_PROFILE
     backfill_hours: float = 48.0
+    # Link cards (bot.cards): which cards' pages are fetched; loopback/private pages (tests only).
+    cards: str = "rich"
+    cards_allow_private: bool = False
 
     @property
     def dry_run(self) -> bool:
@@ -50,6 +54,13 @@ DATA_DIR = PROJECT_ROOT / "data"
 
 def default_database_url() -> str:
     return f"sqlite:///{DATA_DIR / 'bot.db'}"
+
+
+def card_cache_dir(settings: Settings) -> Path:
+    """Where link-card data is cached: beside the SQLite file when there is one (so tests and
+    hosts keep it with the data), else data/cache."""
+    db = sqlite_path(settings.database_url)
+    return db.parent / "cache" if db is not None else DATA_DIR / "cache"
 
 
 def private_dir(path: Path) -> Path:
@@ -176,6 +187,7 @@ def load_settings(env: dict[str, str] | None = None, dotenv: bool = True) -> Set
             f"FEED_URL: {feed_url!r} is not an http(s) URL or a local file path, "
             f"like {DEFAULT_FEED_URL}"
         )
+    cards, cards_allow_private = _card_settings(get)
     return Settings(
         feed_url=feed_url,
         bsky_service=service.rstrip("/"),
@@ -185,7 +197,26 @@ def load_settings(env: dict[str, str] | None = None, dotenv: bool = True) -> Set
         poll_interval=int(number("POLL_INTERVAL", 300, 10)),
         bot_config=bot_config,
         backfill_hours=float(number("BACKFILL_HOURS", 48.0, 0, float)),
+        cards=cards,
+        cards_allow_private=cards_allow_private,
     )
+
+
+CARD_MODES = ("rich", "feed", "off")
+
+
+def _card_settings(get: Callable[[str], str | None]) -> tuple[str, bool]:
+    """CARDS (rich | feed | off) and CARDS_ALLOW_PRIVATE (1/0; tests serve pages on loopback)."""
+    cards = (get("CARDS") or "rich").lower()
+    if cards not in CARD_MODES:
+        raise ConfigError(
+            f"CARDS: {cards!r} is not one of rich (fetch every card's page), feed (only the "
+            "newsletter's page), off (no card but the root's)"
+        )
+    raw = (get("CARDS_ALLOW_PRIVATE") or "0").lower()
+    if raw not in ("1", "0", "true", "false", "yes", "no"):
+        raise ConfigError(f"CARDS_ALLOW_PRIVATE: {raw!r} is not 1 or 0")
+    return cards, raw in ("1", "true", "yes")
 
 
 DATABASE_URL_HELP = "like sqlite:///data/bot.db or postgresql://user:password@host/db"

@@ -46,10 +46,13 @@ NOT_FOUND = "app.bsky.feed.defs#notFoundPost"
 
 
 class ImageData(Protocol):
-    """Anything with image bytes and their MIME type, e.g. bot.cards.Thumb."""
+    """Anything with image bytes and their MIME type, e.g. bot.cards.Thumb (read-only)."""
 
-    data: bytes
-    mime: str
+    @property
+    def data(self) -> bytes: ...
+
+    @property
+    def mime(self) -> str: ...
 
 
 # A thumbnail to inline, keyed by the card's URI: (bytes, MIME type) or an ImageData.

@@ -56,13 +56,13 @@ from urllib.parse import urlsplit
 
 from bot.core.model import Issue
 from bot.core.news import as_utc, decide, published_key
-from bot.core.post import Card, Thread
+from bot.core.post import Thread
 from bot.core.rkey import is_tid, keys_from_root, thread_keys
 from bot.errors import AuthError, ConfigError, PublishError, RecordInvalid, StoreError, ThreadError
 from bot.log import event
 from bot.service.outcomes import IssueOutcome, PollResult, post_refs
 from bot.service.posting import anchored_keys, record_issue, whole_on_pds
-from bot.settings import PROJECT_ROOT, Settings
+from bot.settings import Settings, card_cache_dir
 from bot.store.api import IssueState, PostRef, Store, StoredIssue
 
 if TYPE_CHECKING:
@@ -85,17 +85,6 @@ GONE = (
 
 class Stopped(Exception):
     """A stop was requested while waiting (a backoff); the pass ends, the next one resumes."""
-
-
-def default_cache_dir(settings: Settings) -> Path | None:
-    """Beside the SQLite file when there is one (so tests and hosts keep it with the data),
-    else data/cache in the checkout; none in a dry run, which writes nothing."""
-    if settings.dry_run:
-        return None
-    url = settings.database_url
-    if url.startswith("sqlite:///") and ":memory:" not in url:
-        return Path(url.removeprefix("sqlite:///")).expanduser().parent / "cache"
-    return PROJECT_ROOT / "data" / "cache"
 
 
 def is_url(source: str) -> bool:
@@ -194,7 +183,10 @@ class Worker:
         if self._fetcher is None:
             from bot.cards import CardFetcher
 
-            self._fetcher = CardFetcher(self._cache_dir or default_cache_dir(self.settings))
+            # A dry run writes nothing, not even the card cache.
+            cache = None if self.settings.dry_run else card_cache_dir(self.settings)
+            self._fetcher = CardFetcher(self._cache_dir or cache,
+                                        allow_private=self.settings.cards_allow_private)
         return self._fetcher
 
     # -- the feed -------------------------------------------------------------------------------
@@ -376,18 +368,12 @@ class Worker:
     # -- posting one issue ----------------------------------------------------------------------
 
     def compose(self, issue: Issue) -> list[Thread]:
-        """The thread(s) for `issue`, with the issue page's card (the feed's data when the page
-        cannot be fetched)."""
-        from bot.core.thread import compose
+        """The thread(s) for `issue`, with its cards as CARDS says (bot.cards.thread): each
+        card's page fetched where it can be, the feed's data where it cannot."""
+        from bot.cards import compose_with_cards
 
-        fallback = Card(
-            uri=issue.link,
-            title=issue.title or issue.link,
-            description=issue.subtitle,
-            thumb_url=issue.cover_image,
-        )
-        cards = {issue.link: self.fetcher.card(issue.link, fallback)} if issue.link else {}
-        return compose(issue, self.profile, cards)
+        fetcher = self.fetcher if self.settings.cards != "off" else None
+        return compose_with_cards(issue, self.profile, fetcher, self.settings.cards)
 
     def keys(self, stored: StoredIssue, threads: Sequence[Thread]) -> list[list[str]]:
         """Record keys per thread (part = the thread's index); those of a thread with posts on
@@ -481,14 +467,8 @@ class Worker:
                   note="its process is gone")
 
     def _thumbs(self, thread: Thread) -> dict[str, Any]:
-        thumbs: dict[str, Any] = {}
-        for post in thread:
-            url = post.card.thumb_url if post.card else None
-            if url and url not in thumbs:
-                thumb = self.fetcher.thumb(url)
-                if thumb is not None:
-                    thumbs[url] = thumb
-        return thumbs
+        """The thread's card pictures, fetched side by side, each address once."""
+        return dict(self.fetcher.thumbs(p.card.thumb_url for p in thread if p.card))
 
     def _posted(
         self, stored: StoredIssue, issue: Issue, threads: Sequence[PostedThread], *, already: bool
