@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.log import event
+from bot.settings import private_dir
 
 logger = logging.getLogger("bot.cards")
 
@@ -38,7 +39,7 @@ class CardCache:
     ) -> None:
         self.folder = Path(folder) if folder is not None else None
         if self.folder is not None:
-            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_dir(self.folder)  # 0700, and so is each missing parent it makes
             os.chmod(self.folder, 0o700)  # also when it was made before, by someone less careful
         self.ttl = ttl
         self.failure_ttl = failure_ttl
