@@ -15,7 +15,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from bot.errors import StoreError
+from bot.errors import StoreError, one_line
 from bot.settings import default_database_url
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -80,12 +80,6 @@ def make_engine(url: str) -> Engine:
     except (NoSuchModuleError, SQLAlchemyError, OSError) as exc:
         masked = parsed.render_as_string(hide_password=True)
         raise StoreError(f"cannot use the database {masked}: {exc}") from exc
-
-
-def one_line(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    lines = str(orig).strip().splitlines()
-    return lines[0] if lines else type(orig).__name__
 
 
 @contextmanager
