@@ -267,7 +267,7 @@ def test_pds_down_leaves_issue_queued_and_next_poll_posts_it_once(nl, db_url, tm
     nl.add("one")
     store = Store(db_url)
     store.upgrade()
-    pub = make_publisher(pds_proxy.url, acct, store.session_store(acct.handle, pds_proxy.url),
+    pub = make_publisher(pds_proxy.url, acct, store.session_keeper(acct.handle, pds_proxy.url),
                          max_attempts=2)
     pds_proxy.fail("com.atproto.repo.applyWrites", times=None, status=502, error="BadGateway")
     settings = settings_for(nl.feed_url, db_url, pds_proxy.url, acct)

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import libipld
 
-from bot.core.post import POST_TYPE, Post
+from bot.core.post import POST_TYPE, Post, post_url
 
 _CID_PREFIX = b"\x01\x71\x12\x20"  # CIDv1, dag-cbor, sha2-256, 32-byte digest
 
@@ -94,12 +94,6 @@ class PostedThread:
 
 def post_uri(did: str, rkey: str) -> str:
     return f"at://{did}/{POST_TYPE}/{rkey}"
-
-
-def post_url(uri: str) -> str:
-    """https://bsky.app/profile/DID/post/RKEY for at://DID/app.bsky.feed.post/RKEY."""
-    did, _, rkey = uri.removeprefix("at://").partition(f"/{POST_TYPE}/")
-    return f"https://bsky.app/profile/{did}/post/{rkey}"
 
 
 def rkey_of(uri: str) -> str:

@@ -52,10 +52,6 @@ class Profile:
     path: str = ""
 
 
-def default_profile_path() -> Path:
-    return _DEFAULT_PATH
-
-
 def load_profile(path: str | Path | None = None) -> Profile:
     """Read and validate a profile; `None` means the bundled BWR profile."""
     p = Path(path) if path else _DEFAULT_PATH

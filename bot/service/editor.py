@@ -13,11 +13,11 @@ import logging
 from typing import Any
 
 from bot.core.model import Issue
-from bot.core.post import Thread
+from bot.core.post import Thread, post_url
 from bot.core.reader import pick_issue
 from bot.errors import BotError
 from bot.log import event
-from bot.service.outcomes import IssueOutcome, bsky_url, post_refs, thread_roots
+from bot.service.outcomes import IssueOutcome, post_refs, thread_roots
 from bot.service.posting import anchored_keys, record_issue, whole_on_pds
 from bot.service.worker import Worker
 from bot.settings import Settings
@@ -207,7 +207,7 @@ def status_rows(store: Store, limit: int = 20) -> list[dict[str, Any]]:
                 "error": i.error,
                 "generation": i.generation,
                 "posts": len(item.posts),
-                "threads": [{"uri": r, "url": bsky_url(r)} for r in roots],
+                "threads": [{"uri": r, "url": post_url(r)} for r in roots],
             }
         )
     return rows

@@ -7,17 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.core.post import post_url
 from bot.core.rkey import PARTS, is_tid, keys_from_root, thread_keys
 from bot.store.api import PostRef, StoredIssue
 
 if TYPE_CHECKING:
-    from bot.bluesky.publisher import PostedThread
-
-
-def bsky_url(uri: str) -> str:
-    """https://bsky.app/profile/<did>/post/<rkey> for at://<did>/app.bsky.feed.post/<rkey>."""
-    did, _, rest = uri.removeprefix("at://").partition("/")
-    return f"https://bsky.app/profile/{did}/post/{rest.rsplit('/', 1)[-1]}"
+    from bot.bluesky.records import PostedThread
 
 
 @dataclass(frozen=True)
@@ -36,7 +31,7 @@ class IssueOutcome:
     @property
     def urls(self) -> list[str]:
         """The bsky.app address of each thread."""
-        return [bsky_url(u) for u in self.roots]
+        return [post_url(u) for u in self.roots]
 
     @property
     def problem(self) -> bool:

@@ -68,7 +68,8 @@ from bot.store.api import IssueState, PostRef, Store, StoredIssue
 if TYPE_CHECKING:
     import httpx
 
-    from bot.bluesky.publisher import PostedThread, Publisher
+    from bot.bluesky.publisher import Publisher
+    from bot.bluesky.records import PostedThread
     from bot.cards import CardFetcher
     from bot.core.profile import Profile
 
@@ -170,12 +171,15 @@ class Worker:
                 raise ConfigError(
                     "BSKY_HANDLE and BSKY_APP_PASSWORD are needed to post (or use a dry run)"
                 )
+            from bot.bluesky.connection import Connection
             from bot.bluesky.publisher import Publisher
 
-            sessions = self.store.session_store(
+            sessions = self.store.session_keeper(
                 self.settings.bsky_handle or "", self.settings.bsky_service
             )
-            self._publisher = Publisher.from_settings(self.settings, sessions, sleep=self._sleep)
+            self._publisher = Publisher(
+                Connection.from_settings(self.settings, sessions, sleep=self._sleep)
+            )
         return self._publisher
 
     @property

@@ -22,19 +22,18 @@ from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from bot.errors import StoreError
+from bot.errors import StoreError, one_line
 from bot.log import event as log_event
 from bot.store.engine import (
     head_revision,
     make_engine,
     migration_connection,
     normalize_url,
-    one_line,
     revision,
     upgrade,
 )
 from bot.store.models import BskySessionRow, FeedRow, IssueRow, IssueState, PostRow, utcnow
-from bot.store.session import SessionStore
+from bot.store.session import DatabaseSessionKeeper
 from bot.store.types import FeedState, IssueWithPosts, PostRef, StoredIssue, StoredPost, Upserted
 
 logger = logging.getLogger(__name__)
@@ -42,7 +41,7 @@ logger = logging.getLogger(__name__)
 _S = IssueState
 
 __all__ = [
-    "FeedState", "IssueState", "IssueWithPosts", "PostRef", "SessionStore", "Store",
+    "DatabaseSessionKeeper", "FeedState", "IssueState", "IssueWithPosts", "PostRef", "Store",
     "StoredIssue", "StoredPost", "Upserted", "normalize_url",
 ]
 
@@ -454,23 +453,22 @@ class Store:
 
     # -- the Bluesky session --------------------------------------------------------------------
 
-    def session_store(self, handle: str, service: str) -> SessionStore:
+    def session_keeper(self, handle: str, service: str) -> DatabaseSessionKeeper:
         """Where the SDK's session for this account on this PDS is kept."""
-        return SessionStore(self, handle, service)
+        return DatabaseSessionKeeper(self, handle, service)
 
-    def _load_session(self, handle: str, service: str) -> str | None:
+    def load_session(self, handle: str, service: str) -> str | None:
+        """The saved session string of this account on this PDS, or None."""
         with self._tx("reading the saved session", read_only=True) as s:
             return s.scalar(select(BskySessionRow.session).where(
                 BskySessionRow.handle == handle, BskySessionRow.service == service))
 
-    def _save_session(self, handle: str, service: str, session: str | None) -> None:
+    def save_session(self, handle: str, service: str, session: str) -> None:
+        """Save (replace) the session string of this account on this PDS."""
         def fn(s: Session) -> None:
             row = s.scalar(select(BskySessionRow).where(
                 BskySessionRow.handle == handle, BskySessionRow.service == service))
-            if session is None:
-                if row is not None:
-                    s.delete(row)
-            elif row is None:
+            if row is None:
                 s.add(BskySessionRow(handle=handle, service=service, session=session,
                                      updated_at=self.now()))
             else:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from bot import bundled
-from bot.errors import StoreError
+from bot.errors import StoreError, one_line
 from bot.log import event as log_event
 from bot.settings import default_database_url, private_dir
 
@@ -128,12 +128,6 @@ def make_engine(url: str) -> Engine:
     except (NoSuchModuleError, SQLAlchemyError, OSError) as exc:
         masked = parsed.render_as_string(hide_password=True)
         raise StoreError(f"cannot use the database {masked}: {exc}") from exc
-
-
-def one_line(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    lines = str(orig).strip().splitlines()
-    return lines[0] if lines else type(orig).__name__
 
 
 @contextmanager
