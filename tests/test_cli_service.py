@@ -184,7 +184,7 @@ def test_poll_without_credentials_is_a_dry_run(env):
     assert f"  {link}: would post " in result.output
     assert "(dry run)" in result.output.splitlines()[0]
     store = Store(env["url"])
-    assert store.is_empty()
+    assert store.issues() == []
     store.close()
 
 

@@ -98,7 +98,7 @@ def test_dry_run_posts_nothing_and_writes_nothing(nl, db_url, tmp_path, caplog):
         (nl.link("one"), "would_post", n)]
     assert result.dry_run is True
     assert f"dry run: would post {nl.link('one')} ({n} posts)" in caplog.messages
-    assert store.is_empty() is True
+    assert store.issues() == []
     assert store.feed(nl.feed_url).etag is None
     store.close()
 

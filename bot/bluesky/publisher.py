@@ -42,6 +42,7 @@ from atproto_client.exceptions import BadRequestError
 
 from bot.bluesky.connection import Connection, MaybeWritten, xrpc_error
 from bot.bluesky.records import (
+    FoundBy,
     PostedPost,
     PostedThread,
     StrongRef,
@@ -204,7 +205,7 @@ class Publisher(Connection):
         if len(known) == total:
             event(logger, "bluesky.thread_exists", link=link, posts=total,
                   root=known[0].uri)
-            return self._posted(keys, known, set(), "root_key", total)
+            return self._posted(keys, known, set(), FoundBy.ROOT_KEY, total)
         if root is not None and any(p not in known for p in range(1, min(total, MAX_WRITES))):
             # The root goes in the first batch, which is atomic: with the root there, that whole
             # batch was written, as the issue read then. A post of it missing now means the issue
@@ -213,7 +214,7 @@ class Publisher(Connection):
             event(logger, "bluesky.thread_changed", logging.WARNING, link=link,
                   posted=len(known), composed=total, root=known[0].uri,
                   note="the issue changed after it was posted; nothing more is written")
-            return self._posted(keys, known, set(), "root_key", total)
+            return self._posted(keys, known, set(), FoundBy.ROOT_KEY, total)
 
         missing = [p for p in range(total) if p not in known]
         blobs = self._upload_thumbs(thread, missing, thumbs or {}, link)
@@ -248,14 +249,14 @@ class Publisher(Connection):
                 written.add(write.place)
         event(logger, "bluesky.thread_posted", link=link, posts=total, written=len(written),
               root=known[0].uri, seconds=round(self._clock() - started, 2))
-        return self._posted(keys, known, written, "published", total)
+        return self._posted(keys, known, written, FoundBy.PUBLISHED, total)
 
     def _posted(
         self,
         keys: Sequence[str],
         known: Mapping[int, StrongRef],
         written: set[int],
-        found_by: str,
+        found_by: FoundBy,
         total: int,
     ) -> PostedThread:
         posts = tuple(
@@ -305,7 +306,7 @@ class Publisher(Connection):
             known.update(self._existing(keys, range(1, len(keys)), what, len(keys)))
             event(logger, "bluesky.thread_found", link=issue_link, by="root_key",
                   root=root["uri"], posts=len(known))
-            return self._posted(keys, known, set(), "root_key", len(keys))
+            return self._posted(keys, known, set(), FoundBy.ROOT_KEY, len(keys))
         return self._scan(issue_link, what)
 
     def _list_page(self, params: Any) -> dict[str, Any]:
@@ -350,4 +351,4 @@ class Publisher(Connection):
         )
         event(logger, "bluesky.thread_found", link=issue_link, by="link_scan", root=root_uri,
               posts=len(posts))
-        return PostedThread(posts, found_by="link_scan")
+        return PostedThread(posts, found_by=FoundBy.LINK_SCAN)
