@@ -61,9 +61,9 @@ def post_one(
 
 
 def _what_now(outcome: IssueOutcome, link: str) -> IssueOutcome:
-    """The outcome of a one-off `post` that did not post, its error ending with what the
-    editor can do: nothing retries it by itself, unlike the daemon's passes."""
-    # Bluesky's errors are worded for the daemon, which does try again later.
+    """The outcome of a one-off `post` that did not post, its error ending with what the editor
+    can do: a one-off `post` does not try again by itself."""
+    # Bluesky's errors are worded for the daemon, whose next pass does try again.
     error = (outcome.error or "").removesuffix("; will try again later")
     if outcome.outcome is Outcome.DEFERRED:
         hint = f"run `post --entry {link}` again to complete it (a running bot also does)"
