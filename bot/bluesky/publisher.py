@@ -29,6 +29,7 @@ from typing import Any
 from bot.bluesky.connection import PAGE, Connection
 from bot.bluesky.failures import MaybeWritten
 from bot.bluesky.records import (
+    FoundBy,
     PostedPost,
     PostedThread,
     StrongRef,
@@ -152,7 +153,7 @@ class Publisher:
         if len(known) == total:
             event(logger, "bluesky.thread_exists", link=link, posts=total,
                   root=known[0].uri)
-            return self._posted(keys, known, set(), "root_key", total)
+            return self._posted(keys, known, set(), FoundBy.ROOT_KEY, total)
         if root is not None and any(p not in known for p in range(1, min(total, MAX_WRITES))):
             # The root goes in the first batch, which is atomic: with the root there, that whole
             # batch was written, as the issue read then. A post of it missing now means the issue
@@ -161,7 +162,7 @@ class Publisher:
             event(logger, "bluesky.thread_changed", logging.WARNING, link=link,
                   posted=len(known), composed=total, root=known[0].uri,
                   note="the issue changed after it was posted; nothing more is written")
-            return self._posted(keys, known, set(), "root_key", total)
+            return self._posted(keys, known, set(), FoundBy.ROOT_KEY, total)
 
         missing = [p for p in range(total) if p not in known]
         blobs = self._upload_thumbs(thread, missing, thumbs or {}, link)
@@ -196,14 +197,14 @@ class Publisher:
                 written.add(write.place)
         event(logger, "bluesky.thread_posted", link=link, posts=total, written=len(written),
               root=known[0].uri, seconds=round(self.connection.now() - started, 2))
-        return self._posted(keys, known, written, "published", total)
+        return self._posted(keys, known, written, FoundBy.PUBLISHED, total)
 
     def _posted(
         self,
         keys: Sequence[str],
         known: Mapping[int, StrongRef],
         written: set[int],
-        found_by: str,
+        found_by: FoundBy,
         total: int,
     ) -> PostedThread:
         posts = tuple(
@@ -238,7 +239,7 @@ class Publisher:
             known.update(self._existing(keys, range(1, len(keys)), what, len(keys)))
             event(logger, "bluesky.thread_found", link=issue_link, by="root_key",
                   root=root["uri"], posts=len(known))
-            return self._posted(keys, known, set(), "root_key", len(keys))
+            return self._posted(keys, known, set(), FoundBy.ROOT_KEY, len(keys))
         return self._scan(issue_link, what)
 
     def _scan(self, issue_link: str, what: str) -> PostedThread | None:
@@ -277,4 +278,4 @@ class Publisher:
         )
         event(logger, "bluesky.thread_found", link=issue_link, by="link_scan", root=root_uri,
               posts=len(posts))
-        return PostedThread(posts, found_by="link_scan")
+        return PostedThread(posts, found_by=FoundBy.LINK_SCAN)

@@ -126,6 +126,7 @@ def post(
         raise click.UsageError("choose one of --entry LINK and --latest")
     from bot.cli.preview import render_text
     from bot.service.editor import post_one
+    from bot.service.outcomes import Outcome
     from bot.service.worker import Worker
 
     if dry_run:  # no database, no Bluesky, no card cache: it writes nothing anywhere
@@ -139,18 +140,18 @@ def post(
         issue, outcome, threads = post_one(
             worker, entry=entry, source=feed, force=force, dry_run=dry_run
         )
-    if outcome.outcome == "would_post":
+    if outcome.outcome is Outcome.WOULD_POST:
         click.echo(render_text(issue, threads))
         click.echo(f"\ndry run: would post {issue.link} ({outcome.posts} posts); nothing posted")
-    elif outcome.outcome == "posted":
+    elif outcome.outcome is Outcome.POSTED:
         click.echo(f"Posted {issue.link}: {outcome.posts} posts")
         click.echo("\n".join(f"  {u}" for u in outcome.urls))
-    elif outcome.outcome == "already_posted":
+    elif outcome.outcome is Outcome.ALREADY_POSTED:
         click.echo(
             f"Already on Bluesky, not posted again (--force posts a new thread): {issue.link}"
         )
         click.echo("\n".join(f"  {u}" for u in outcome.urls) or "  (no post address recorded)")
-    elif outcome.outcome == "deferred":
+    elif outcome.outcome is Outcome.DEFERRED:
         raise PublishError(f"{issue.link} was not posted: {outcome.error}")
     else:
         raise BotError(f"{issue.link} was not posted: {outcome.error}")

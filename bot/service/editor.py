@@ -1,6 +1,6 @@
 """What the editor does by hand: post one issue now, skip one, retry a failed one, mark one as
 posted, and look at recent issues. Library functions the CLI calls (bot.cli.service);
-posting goes through the same `Worker.post_issue` the daemon uses, so it is exactly-once too.
+posting goes through the same `Worker.post_issue` the poll pass uses, so it is exactly-once too.
 
 An issue is found by its link (or guid) in the store; one the store has never seen is read from
 the feed the editor names (--feed) and recorded first, so the editor can skip an issue before the
@@ -9,6 +9,7 @@ bot posts it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -17,8 +18,8 @@ from bot.core.post import Thread, post_url
 from bot.core.reader import pick_issue
 from bot.errors import BotError
 from bot.log import event
-from bot.service.outcomes import IssueOutcome, post_refs, thread_roots
-from bot.service.posting import anchored_keys, record_issue, whole_on_pds
+from bot.service.outcomes import IssueOutcome, Outcome, thread_roots
+from bot.service.posting import record_issue
 from bot.service.worker import Worker
 from bot.settings import Settings
 from bot.store.api import IssueState, PostRef, Store, StoredIssue
@@ -37,76 +38,44 @@ def post_one(
     dry_run: bool = False,
 ) -> tuple[Issue, IssueOutcome, list[Thread]]:
     """`post`: the issue with link (or guid) `entry`, else the newest, read from `source`
-    (default FEED_URL), posted now. Without `force` an issue already on the account (per the
-    store, or per the PDS: root key or link scan) is not posted again; the outcome says where it
-    is. `force` posts a new thread (generation + 1: new record keys); an interrupted post (the
-    issue still posting, its process gone) is completed instead, forced or not. `dry_run` only
-    composes and writes nothing. Returns the issue, the outcome and the composed thread(s)."""
+    (default FEED_URL), posted now by `Worker.post_issue`, the decision the poll pass makes too
+    (`force` and `dry_run` are its arguments). Returns the issue, the outcome and the composed
+    thread(s). When it is not posted, the outcome's error says what the editor can do (a
+    one-off `post` is not retried by itself)."""
     from bot.core.reader import parse_feed
 
     data, src = worker.read_feed(source)
     issue = pick_issue(parse_feed(data, worker.profile, source=src).issues, entry, src)
     event(logger, "post.start", link=issue.link, force=force or None, dry_run=dry_run or None)
     threads = worker.compose(issue)
-    if dry_run:
-        n = sum(len(t) for t in threads)
-        return issue, IssueOutcome(issue.link, issue.title, "would_post", n), threads
-    publisher = worker.publisher  # no credentials: ConfigError now, before anything changes
-    store = worker.store
+    if dry_run:  # nothing recorded: a dry run writes nothing
+        return issue, worker.post_issue(None, issue, dry_run=True, threads=threads), threads
+    _ = worker.publisher  # no credentials: ConfigError now, before anything changes
     stored = _record(worker, issue)
-    if stored.state is _S.POSTING:
-        # An interrupted post (its process gone or its lease run out) is completed, also under
-        # --force: a new thread beside one that may be whole would be a second copy. A live
-        # one is not ours.
-        outcome = worker.post_issue(stored, issue)
-        if outcome.outcome == "busy":
-            raise BotError(
-                f"{issue.link} is being posted right now by {stored.claimed_by}; "
-                "try again in a few minutes"
-            )
-        return issue, outcome, threads
-    check_pds = True
-    if force:
-        stored = store.repost(stored.id)
-    elif stored.state is _S.POSTED:
-        posts = store.posts(stored.id)
-        roots = tuple(thread_roots(stored, posts))
-        return (
-            issue,
-            IssueOutcome(issue.link, issue.title, "already_posted", len(posts), roots),
-            threads,
+    outcome = worker.post_issue(stored, issue, force=force, threads=threads)
+    if outcome.outcome is Outcome.BUSY:
+        holder = worker.store.issue(stored.id).claimed_by or "another worker"
+        raise BotError(
+            f"{issue.link} is being posted right now by {holder}; try again in a few minutes"
+        )
+    return issue, _what_now(outcome, issue.link), threads
+
+
+def _what_now(outcome: IssueOutcome, link: str) -> IssueOutcome:
+    """The outcome of a one-off `post` that did not post, its error ending with what the editor
+    can do: a one-off `post` does not try again by itself."""
+    # Bluesky's errors are worded for the daemon, whose next pass does try again.
+    error = (outcome.error or "").removesuffix("; will try again later")
+    if outcome.outcome is Outcome.DEFERRED:
+        hint = f"run `post --entry {link}` again to complete it (a running bot also does)"
+    elif outcome.outcome is Outcome.FAILED:
+        hint = (
+            f"`retry --entry {link}` queues it for the next poll, "
+            f"or run `post --entry {link}` again"
         )
     else:
-        if stored.generation == 0 and not store.posts(stored.id):
-            found = publisher.find_thread(issue.link, worker.keys(stored, threads)[0])
-            anchored = anchored_keys(found, threads) if found is not None else None
-            if found is not None and anchored is None and whole_on_pds(found, threads):
-                refs = post_refs(found)
-                store.mark_posted_by_hand(stored.id, refs)
-                event(
-                    logger,
-                    "issue.already_posted",
-                    link=issue.link,
-                    posts=len(refs),
-                    root=found.root_uri,
-                    by=found.found_by,
-                )
-                return (
-                    issue,
-                    IssueOutcome(
-                        issue.link, issue.title, "already_posted", len(refs), (found.root_uri,)
-                    ),
-                    threads,
-                )
-            # Just asked; a partial thread is completed by publish (post_issue asks again for
-            # the keys a link scan anchors).
-            check_pds = anchored is not None
-        if stored.state is _S.FAILED:
-            stored = store.retry(stored.id)
-        elif stored.state in (_S.SEEN, _S.SKIPPED):
-            store.mark_seen(stored.id)
-            stored = store.queue(stored.id)
-    return issue, worker.post_issue(stored, issue, check_pds=check_pds), threads
+        return outcome
+    return dataclasses.replace(outcome, error=f"{error}; {hint}")
 
 
 def _record(worker: Worker, issue: Issue) -> StoredIssue:
