@@ -94,8 +94,7 @@ def cut_to_words(text: str, limit: int) -> str:
     space = head.rfind(" ")
     if space > limit // 2:  # a word boundary not too far back; else the text has no spaces
         head = head[:space]
-    head = head.rstrip(" ,;:–—-")
-    return head + "…" if head else ""
+    return _ellipsis(head)
 
 
 def web_address(link: str, bases: Iterable[str] = ()) -> str | None:

@@ -81,10 +81,9 @@ def _issue(entry: Any, profile: Profile, language: str, bases: Sequence[str]) ->
     title = repair(_text(entry.get("title"), entry.get("title_detail")))
     html = repair(_content_html(entry))
     summary = repair(str(entry.get("summary") or ""))
-    full = _has_content(entry)
-    # A feed with only a description (no content:encoded) says everything there: it is the
+    # A feed with only a description (no HTML content) says everything there: it is the
     # subtitle. With content, the description is the subtitle only when it is not the content.
-    subtitle = excerpt(summary, link) if summary and (not full or summary != html) else ""
+    subtitle = excerpt(summary, link) if summary and summary != _html_content(entry) else ""
     notes: list[str] = []
     if not raw_link:
         notes.append("the issue has no link: it cannot be announced")
@@ -117,9 +116,13 @@ def _issue(entry: Any, profile: Profile, language: str, bases: Sequence[str]) ->
     )
 
 
-def _has_content(entry: Any) -> bool:
-    """Whether the entry has its own full HTML (content:encoded or Atom content)."""
-    return any(c.get("value") for c in entry.get("content") or [])
+def _html_content(entry: Any) -> str:
+    """The entry's own full HTML (content:encoded, Atom content), repaired; "" without it.
+    A podcast's itunes:summary arrives as text/plain content and is not this."""
+    for content in entry.get("content") or []:
+        if "html" in str(content.get("type", "")) and content.get("value"):
+            return repair(str(content["value"]))
+    return ""
 
 
 def _content_html(entry: Any) -> str:
