@@ -26,7 +26,9 @@ from bot.core.blocks import clean, parse_html
 # Elements that are never the description's words: pictures, scripts, Blogger's footer of feeds.
 _DROP_TAGS = frozenset({"img", "script", "style", "iframe", "video", "audio", "figure", "svg"})
 _DROP_CLASS = re.compile(r"blogger-post-footer|feedflare|share", re.IGNORECASE)
-_BLOCKS = frozenset({"p", "div", "li", "ul", "ol", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6"})
+_BLOCKS = frozenset(
+    {"p", "div", "li", "ul", "ol", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6"}
+)
 # What a platform ends an excerpt with: arrows, guillemets, an ellipsis in brackets ("[…]",
 # "[...]", "[&hellip;]", or "[?]" where a lossy encoding ate the ellipsis).
 _TRAILING_ARROW = re.compile(r"(?:\s*[→⟶➔➜➝➞»›])+\s*$")
@@ -68,8 +70,9 @@ def end_cleanly(text: str) -> str:
     if not m:
         return text
     head = text[: m.start()]
-    if not m.group(1) and head and head[-1].isalnum():
-        # The dots stick to a word: that word may be cut ("renovaç..."), so it goes.
+    if not m.group(1) and m.group().strip().startswith("..") and head and head[-1].isalnum():
+        # Dots a program added stick to a word: that word may be cut ("renovaç..."), so it
+        # goes. (A "…" is ours or the author's: the word before it is whole.)
         space = max(head.rfind(" "), head.rfind("\n"))
         head = head[:space] if space > 0 else head
     return _ellipsis(head)
@@ -143,8 +146,9 @@ def _plausible_host(host: str) -> bool:
 
 
 def _same_item(href: str, item_link: str) -> bool:
+    """Whether `href` is the item's own address (http and https alike)."""
     a, b = _normal(href.strip()), _normal(item_link.strip())
-    return a is not None and a == b
+    return a is not None and b is not None and a.split(":", 1)[1] == b.split(":", 1)[1]
 
 
 def _drop_noise(root: etree._Element) -> None:

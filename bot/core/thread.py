@@ -221,7 +221,9 @@ def _with_anchors(text: str, links: Sequence[Link]) -> RichText:
     cursor = 0
     for lk in links:
         anchor, url = lk.title, lk.url.strip()
-        if not anchor.strip() or not is_web_address(url) or not fits(anchor, _MAX_ANCHOR, _MAX_ANCHOR_BYTES):
+        if not is_web_address(url):
+            continue  # not an address the app can open: the words stay plain
+        if not anchor.strip() or not fits(anchor, _MAX_ANCHOR, _MAX_ANCHOR_BYTES):
             continue  # too long to sit whole in a post with its neighbours: left as plain words
         taken = _atomic_ranges(rt)
         at = _find_anchor(rt.text, anchor, cursor, taken)
