@@ -56,7 +56,17 @@ def excerpt(html: str, item_link: str = "") -> str:
         return end_cleanly(clean(html))
     _drop_noise(root)
     _drop_trailing_self_links(root, item_link)
-    return end_cleanly(clean(" ".join(root.itertext())))
+    _space_blocks(root)
+    return end_cleanly(clean("".join(root.itertext())))
+
+
+def _space_blocks(root: etree._Element) -> None:
+    """A space where one block ends and the next begins, and nowhere else: inline tags join
+    their words as written ("<b>None</b>." stays "None.")."""
+    for el in root.iter():
+        if isinstance(el.tag, str) and el.tag.lower() in _BLOCKS | {"br", "td", "th", "tr"}:
+            el.text = " " + (el.text or "")
+            el.tail = " " + (el.tail or "")
 
 
 def end_cleanly(text: str) -> str:
