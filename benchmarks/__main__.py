@@ -5,7 +5,8 @@ each run measures the bot and its comparison together and the table shows the me
 The table goes to stdout, progress to stderr, the same table as JSON to --json (default
 benchmarks/results.json, git-ignored). Everything runs on 127.0.0.1: the reference PDS from
 tests/pds (PDS_NODE/PDS_DIR from tests/pds/install.sh, which runs if they are unset) and small
-HTTP servers of our own. Exit status 0 even when a target is missed: it is a report, not a test.
+HTTP servers of our own (the card pages on 127.0.0.1-7). Exit status 0 even when a target is
+missed: it is a report, not a test.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from benchmarks.common import ROOT, Config, Figure, log, table, write_json
 
-GROUPS = ("compose", "publish", "sessions", "idle")
+GROUPS = ("compose", "cards", "publish", "sessions", "idle")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import compose
 
         figures += compose.measure(config)
+    if "cards" in args.only:
+        from benchmarks import cards
+
+        figures += cards.measure(config)
     needs_pds = {"publish", "sessions", "idle"} & set(args.only)
     with ExitStack() as stack:
         pds = None

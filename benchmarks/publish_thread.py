@@ -30,7 +30,9 @@ sys.path.insert(0, str(ROOT))
 from atproto_client import Client  # noqa: E402
 from atproto_client.request import Request  # noqa: E402
 
-from bot.bluesky.publisher import MemorySessionStore, Publisher  # noqa: E402
+from bot.bluesky.connection import Connection  # noqa: E402
+from bot.bluesky.publisher import Publisher  # noqa: E402
+from bot.bluesky.session import MemorySessionKeeper  # noqa: E402
 from bot.core.post import Card, Post  # noqa: E402
 from bot.core.rkey import thread_keys  # noqa: E402
 
@@ -73,16 +75,16 @@ def thread(n: int) -> tuple[Post, ...]:
 
 
 def ours(url: str, handle: str, password: str, runs: int) -> tuple[Counter[str], float]:
-    store = MemorySessionStore()
+    store = MemorySessionKeeper()
     requests: Counter[str] = Counter()
     elapsed = 0.0
     for n in range(runs):  # a new process each run: a new Publisher on the saved session
         posts = thread(n)
-        with Publisher(url, handle, password, store) as pub:
+        with Publisher(Connection(url, handle, password, store)) as pub:
             started = time.perf_counter()
             pub.publish(posts, thread_keys(f"bench-{n}", datetime.now(UTC), POSTS))
             elapsed += time.perf_counter() - started
-            requests += pub.requests
+            requests += pub.connection.requests
     return requests, elapsed
 
 

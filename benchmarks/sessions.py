@@ -33,6 +33,7 @@ SEED_LINK = "https://aablanco.substack.com/p/russias-eroding-influence-in-the"
 def with_saved_session(pds: Any, account: Any, polls: int, db_url: str) -> Counter[str]:
     """Requests by method over `polls` polls, each signing in from the store's saved session;
     the first poll of all finds no saved session and signs in (not counted)."""
+    from bot.bluesky.connection import Connection
     from bot.bluesky.publisher import Publisher
     from bot.store.api import Store
 
@@ -44,11 +45,11 @@ def with_saved_session(pds: Any, account: Any, polls: int, db_url: str) -> Count
     def one_poll(counts: Counter[str]) -> None:
         store = Store(db_url)
         try:
-            sessions = store.session_store(account.handle, pds.url)
-            with Publisher(pds.url, account.handle, account.app_password, sessions,
-                           clock=clock) as pub:
+            sessions = store.session_keeper(account.handle, pds.url)
+            with Publisher(Connection(pds.url, account.handle, account.app_password, sessions,
+                                      clock=clock)) as pub:
                 pub.find_thread(SEED_LINK, ())
-                counts.update(pub.requests)
+                counts.update(pub.connection.requests)
         finally:
             store.close()
 
@@ -63,14 +64,16 @@ def with_saved_session(pds: Any, account: Any, polls: int, db_url: str) -> Count
 
 def signing_in_each_poll(pds: Any, account: Any, polls: int) -> Counter[str]:
     """Requests by method over `polls` polls that each sign in with the app password."""
-    from bot.bluesky.publisher import MemorySessionStore, Publisher
+    from bot.bluesky.connection import Connection
+    from bot.bluesky.publisher import Publisher
+    from bot.bluesky.session import MemorySessionKeeper
 
     counts: Counter[str] = Counter()
     for _ in range(polls):
-        with Publisher(pds.url, account.handle, account.app_password,
-                       MemorySessionStore()) as pub:
+        with Publisher(Connection(pds.url, account.handle, account.app_password,
+                                  MemorySessionKeeper())) as pub:
             pub.find_thread(SEED_LINK, ())
-            counts.update(pub.requests)
+            counts.update(pub.connection.requests)
     return counts
 
 

@@ -1,4 +1,4 @@
-"""One error tree for the whole bot.
+"""One error tree for the whole bot, and `one_line` for quoting another library's error in ours.
 
     BotError                    anything the bot reports as one clear line
     ├── ConfigError             a setting or the newsletter profile is wrong (exit 2)
@@ -60,3 +60,12 @@ class RecordInvalid(PublishError):
 
 class StoreError(BotError):
     """The database could not be used."""
+
+
+def one_line(exc: object) -> str:
+    """An exception's message as one line, for our own error messages and log events: its first
+    line with runs of whitespace made one space, else its class name. A database driver's error
+    wrapped by SQLAlchemy (`orig`) speaks for itself: the wrapper adds the SQL and its values."""
+    orig = getattr(exc, "orig", None) or exc
+    first = next((line for line in str(orig or "").splitlines() if line.strip()), "")
+    return " ".join(first.split()) or type(orig).__name__

@@ -1,20 +1,32 @@
-"""Settings from the environment and `.env` (python-dotenv), as ../shared/docs/contracts.md
-lists them. A wrong setting stops start-up with one line naming it."""
+"""Settings from the environment and `.env` (python-dotenv), as the README's Configuration
+table lists them. A wrong setting stops start-up with one line naming it. Also where the bot's
+own files go and how they are protected (`private_dir`): the store holds the account's session.
+"""
 
 from __future__ import annotations
 
+import io
+import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from dotenv import find_dotenv, load_dotenv
+from dotenv import dotenv_values, find_dotenv
+from dotenv.parser import parse_stream
 
+from bot import bundled
 from bot.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_FEED_URL = "https://aablanco.substack.com/feed"
 DEFAULT_SERVICE = "https://bsky.social"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_CHECKOUT = Path(__file__).resolve().parent.parent
+# The checkout (its .env, data/) when run from one; installed from a wheel, the working directory.
+PROJECT_ROOT = _CHECKOUT if (_CHECKOUT / "pyproject.toml").is_file() else Path.cwd()
+BUNDLED_PROFILE = str(bundled("config") / "bwr.toml")
 
 
 @dataclass(frozen=True)
@@ -25,8 +37,11 @@ class Settings:
     bsky_app_password: str | None = field(default=None, repr=False)  # never printed
     database_url: str = ""
     poll_interval: int = 300
-    bot_config: str = str(PROJECT_ROOT / "config" / "bwr.toml")
+    bot_config: str = BUNDLED_PROFILE
     backfill_hours: float = 48.0
+    # Link cards (bot.cards): which cards' pages are fetched; loopback/private pages (tests only).
+    cards: str = "rich"
+    cards_allow_private: bool = False
 
     @property
     def dry_run(self) -> bool:
@@ -34,18 +49,91 @@ class Settings:
         return not (self.bsky_handle and self.bsky_app_password)
 
 
+DATA_DIR = PROJECT_ROOT / "data"
+
+
 def default_database_url() -> str:
-    return f"sqlite:///{PROJECT_ROOT / 'data' / 'bot.db'}"
+    return f"sqlite:///{DATA_DIR / 'bot.db'}"
+
+
+def card_cache_dir(settings: Settings) -> Path:
+    """Where link-card data is cached: beside the SQLite file when there is one (so tests and
+    hosts keep it with the data), else data/cache."""
+    db = sqlite_path(settings.database_url)
+    return db.parent / "cache" if db is not None else DATA_DIR / "cache"
+
+
+def private_dir(path: Path) -> Path:
+    """Make the folder `path` (and missing parents) readable by the owner only (0700): the bot's
+    data and card cache sit beside the saved Bluesky session. An existing folder is left as it
+    is (its owner chose its mode)."""
+    path = Path(path)
+    missing = [p for p in (path, *path.parents) if not p.is_dir()]
+    for folder in reversed(missing):  # each folder made here, parents too, is the owner's
+        folder.mkdir(mode=0o700, exist_ok=True)
+        folder.chmod(0o700)  # mkdir's mode is filtered by the umask
+    return path
+
+
+class _DotenvParseWarnings(logging.Filter):
+    """python-dotenv warns about a malformed line on every read; we say it once ourselves."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "could not parse" not in record.getMessage()
+
+
+logging.getLogger("dotenv.main").addFilter(_DotenvParseWarnings())
+_warned: set[tuple[str, int]] = set()
+
+
+def _dotenv_files() -> list[Path]:
+    """The project's .env, then one in the working directory (plain load_dotenv() would search
+    from this file's folder instead), each once."""
+    found: list[Path] = []
+    for candidate in (PROJECT_ROOT / ".env", find_dotenv(usecwd=True)):
+        if candidate and Path(candidate).is_file():
+            path = Path(candidate).resolve()
+            if path not in found:
+                found.append(path)
+    return found
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """The settings a `.env` file sets. ConfigError naming the file when it cannot be read or is
+    not UTF-8; a line that is not KEY=VALUE is warned about once (file and line) and skipped."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+            "save the .env file as UTF-8"
+        ) from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the .env file ({exc.strerror or exc})") from exc
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error and (str(path), binding.original.line) not in _warned:
+            _warned.add((str(path), binding.original.line))
+            logger.warning(
+                'dotenv.malformed file=%s line=%d note="not KEY=VALUE; this line is ignored"',
+                path,
+                binding.original.line,
+            )
+    values = dotenv_values(stream=io.StringIO(text), interpolate=True)
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def load_dotenv_files() -> None:
+    """Set from `.env` files what the environment does not set already."""
+    for path in _dotenv_files():
+        for key, value in read_dotenv(path).items():
+            os.environ.setdefault(key, value)
 
 
 def load_settings(env: dict[str, str] | None = None, dotenv: bool = True) -> Settings:
     """Settings from `env` (default: os.environ after reading `.env` without overriding)."""
     if env is None:
         if dotenv:
-            load_dotenv(PROJECT_ROOT / ".env", override=False)
-            # A .env in the working directory, if any (plain load_dotenv() would search from
-            # this file's folder instead).
-            load_dotenv(find_dotenv(usecwd=True), override=False)
+            load_dotenv_files()
         env = dict(os.environ)
 
     def get(name: str) -> str | None:
@@ -84,11 +172,13 @@ def load_settings(env: dict[str, str] | None = None, dotenv: bool = True) -> Set
             raise ConfigError(f"{name}: {raw} is too small (at least {minimum})")
         return value
 
-    bot_config = get("BOT_CONFIG") or str(PROJECT_ROOT / "config" / "bwr.toml")
+    bot_config = get("BOT_CONFIG") or BUNDLED_PROFILE
     if not Path(bot_config).is_file():
         raise ConfigError(f"BOT_CONFIG: profile file {bot_config} does not exist")
     database_url = get("DATABASE_URL") or default_database_url()
     _check_database_url(database_url)
+    if get("DATABASE_URL"):
+        _check_sqlite_folder(database_url)
     feed_url = get("FEED_URL") or DEFAULT_FEED_URL
     feed_scheme = urlparse(feed_url).scheme.lower()
     # A path is fine (the feed may be a local file); a scheme the fetcher cannot read is not.
@@ -97,6 +187,7 @@ def load_settings(env: dict[str, str] | None = None, dotenv: bool = True) -> Set
             f"FEED_URL: {feed_url!r} is not an http(s) URL or a local file path, "
             f"like {DEFAULT_FEED_URL}"
         )
+    cards, cards_allow_private = _card_settings(get)
     return Settings(
         feed_url=feed_url,
         bsky_service=service.rstrip("/"),
@@ -106,7 +197,26 @@ def load_settings(env: dict[str, str] | None = None, dotenv: bool = True) -> Set
         poll_interval=int(number("POLL_INTERVAL", 300, 10)),
         bot_config=bot_config,
         backfill_hours=float(number("BACKFILL_HOURS", 48.0, 0, float)),
+        cards=cards,
+        cards_allow_private=cards_allow_private,
     )
+
+
+CARD_MODES = ("rich", "feed", "off")
+
+
+def _card_settings(get: Callable[[str], str | None]) -> tuple[str, bool]:
+    """CARDS (rich | feed | off) and CARDS_ALLOW_PRIVATE (1/0; tests serve pages on loopback)."""
+    cards = (get("CARDS") or "rich").lower()
+    if cards not in CARD_MODES:
+        raise ConfigError(
+            f"CARDS: {cards!r} is not one of rich (fetch every card's page), feed (only the "
+            "newsletter's page), off (no card but the root's)"
+        )
+    raw = (get("CARDS_ALLOW_PRIVATE") or "0").lower()
+    if raw not in ("1", "0", "true", "false", "yes", "no"):
+        raise ConfigError(f"CARDS_ALLOW_PRIVATE: {raw!r} is not 1 or 0")
+    return cards, raw in ("1", "true", "yes")
 
 
 DATABASE_URL_HELP = "like sqlite:///data/bot.db or postgresql://user:password@host/db"
@@ -123,4 +233,28 @@ def _check_database_url(url: str) -> None:
         raise ConfigError(
             f"DATABASE_URL: {backend!r} is not a database the bot speaks; use SQLite or "
             f"Postgres, {DATABASE_URL_HELP}"
+        )
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and in-memory ones)."""
+    scheme, _, rest = url.partition("://")
+    if scheme.split("+", 1)[0].lower() != "sqlite" or not rest.startswith("/"):
+        return None
+    db = rest[1:].split("?", 1)[0]
+    if not db or db == ":memory:" or db.startswith("file:"):
+        return None
+    return Path(db).expanduser()
+
+
+def _check_sqlite_folder(url: str) -> None:
+    """A SQLite file the user named must be in a folder that exists: the bot creates only its
+    own data/ folder, never one where a typo put it."""
+    path = sqlite_path(url)
+    if path is None or path.parent.resolve() == DATA_DIR:  # the bot's own folder: made at need
+        return
+    if not path.parent.is_dir():
+        raise ConfigError(
+            f"DATABASE_URL: the folder of the SQLite file {path} does not exist; create it "
+            "or fix the path"
         )

@@ -42,12 +42,12 @@ else:
     from dotenv import load_dotenv
 
     from bot.settings import PROJECT_ROOT
-    from bot.store.api import Store
+    from bot.store.engine import make_engine, migration_connection, normalize_url
 
     load_dotenv(PROJECT_ROOT / ".env", override=False)
-    store = Store(os.environ.get("DATABASE_URL"))
+    engine = make_engine(normalize_url(os.environ.get("DATABASE_URL")))
     try:
-        with store.migration_connection() as conn:
+        with migration_connection(engine) as conn:
             run(conn)
     finally:
-        store.close()
+        engine.dispose()

@@ -2,7 +2,9 @@
 # A Postgres server for the test suite, on loopback only, with its data in .cache/pg (ignored).
 # Installs Debian's `postgresql` package if no server binaries exist, initialises the cluster once,
 # starts it if it is not running, and makes a `bot` role and database. Idempotent.
-# stdout: exactly one line, DATABASE_URL_POSTGRES=postgresql+psycopg://...; progress goes to stderr.
+# stdout: DATABASE_URL_POSTGRES=postgresql+psycopg://..., and POSTGRES_STARTED=DATA_DIR when this
+# run started the server (scripts/test.sh then stops it: `bash scripts/postgres.sh stop DATA_DIR`);
+# progress goes to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -19,6 +21,16 @@ find_bindir() {
   fi
   return 1
 }
+
+if [ "${1:-}" = stop ]; then  # stop the server of this data dir (one that test.sh started)
+  BIN=$(find_bindir)
+  if [ "$(id -u)" = 0 ]; then
+    runuser -u postgres -- "$BIN/pg_ctl" -D "$2" -m fast -w stop >&2
+  else
+    "$BIN/pg_ctl" -D "$2" -m fast -w stop >&2
+  fi
+  exit 0
+fi
 
 BIN=$(find_bindir || true)
 if [ -z "$BIN" ]; then
@@ -104,10 +116,15 @@ if as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
   log "server already running on 127.0.0.1:$PORT"
 else
   if ! port_free "$PORT"; then
-    log "port $PORT is taken by something else; delete $PORTFILE and $DATA to choose another"; exit 1
+    # Taken while this server was stopped (test.sh stops what it started): choose another.
+    old_port=$PORT
+    while ! port_free "$PORT"; do PORT=$((PORT + 1)); done
+    echo "$PORT" >"$PORTFILE"
+    log "port $old_port is taken by something else; using $PORT"
   fi
   log "starting the server on 127.0.0.1:$PORT"
-  as_pg "$BIN/pg_ctl" -D "$DATA" -l "$BASE/server.log" -w -t 60 start >&2
+  as_pg "$BIN/pg_ctl" -D "$DATA" -l "$BASE/server.log" -o "-p $PORT" -w -t 60 start >&2
+  echo "POSTGRES_STARTED=$DATA"
 fi
 
 psql_pg() { as_pg "$BIN/psql" -h "$SOCK" -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtA "$@"; }

@@ -10,8 +10,10 @@ from typing import Any
 from conftest import BWR_FEED
 from PIL import Image
 
-from bot.bluesky.publisher import MemorySessionStore, Publisher
+from bot.bluesky.connection import Connection
+from bot.bluesky.publisher import Publisher
 from bot.bluesky.records import rkey_of
+from bot.bluesky.session import MemorySessionKeeper
 from bot.cards import Thumb
 from bot.core.model import Issue
 from bot.core.post import Post
@@ -63,8 +65,8 @@ def publisher(url: str, account: Any, store: Any = None, **kwargs: Any) -> Publi
     """A Publisher for a test account that never really sleeps (waits are recorded)."""
     sleeps: list[float] = []
     kwargs.setdefault("sleep", sleeps.append)
-    pub = Publisher(url, account.handle, account.app_password, store or MemorySessionStore(),
-                    **kwargs)
+    sessions = store or MemorySessionKeeper()
+    pub = Publisher(Connection(url, account.handle, account.app_password, sessions, **kwargs))
     pub.sleeps = sleeps  # type: ignore[attr-defined]
     return pub
 

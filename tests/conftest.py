@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from pathlib import Path
 
@@ -12,6 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 BWR_FEED = SHARED / "fixtures" / "bwr" / "feed.xml"
 SUBSTACK_FEEDS = sorted((SHARED / "fixtures" / "substack").glob("*.xml"))
+
+# Newsletter and card pages are served on loopback, which the card fetcher refuses otherwise.
+os.environ.setdefault("CARDS_ALLOW_PRIVATE", "1")
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
-__all__ = ["Clock", "clock", "db_url", "postgres_admin_url", "store"]
+__all__ = ["Clock", "clock", "db_url", "open_store", "postgres_admin_url", "store"]
 
 
 def postgres_admin_url() -> str:
@@ -82,6 +82,25 @@ def store(db_url: str):
     s.upgrade()
     yield s
     s.close()
+
+
+@pytest.fixture
+def open_store():
+    """Opens upgraded Stores at the URLs a test names (beside `store`: a second database, or a
+    file the test deletes), and closes each when the test ends, also when it fails."""
+    from bot.store.api import Store
+
+    opened: list[Store] = []
+
+    def open_at(url: str) -> Store:
+        store = Store(url)
+        opened.append(store)
+        store.upgrade()
+        return store
+
+    yield open_at
+    for store in opened:
+        store.close()
 
 
 def run_at_once(target: Callable[..., object], args: Iterable[object]) -> None:

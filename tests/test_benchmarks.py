@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIGURES = {
     "read+compose 20-item feed",
     "read+compose seed issue x20",
+    "compose with 6 slow card pages",
     "publish 15-post thread: time",
     "publish 15-post thread: HTTP requests",
     "publish 15-post thread: createSession",

@@ -7,8 +7,8 @@ import pytest
 from bluesky_helpers import POST, assert_whole_once, card_image, seed_thread
 from bluesky_helpers import publisher as _publisher
 
-from bot.bluesky.publisher import FileSessionStore, MemorySessionStore
 from bot.bluesky.records import rkey_of
+from bot.bluesky.session import FileSessionKeeper, MemorySessionKeeper
 from bot.core.post import Card, Post
 from bot.core.rkey import thread_keys
 from bot.errors import AuthError, PublishError, RecordInvalid
@@ -232,7 +232,7 @@ def test_long_thread_goes_in_batches_and_resumes(pds, pds_proxy, publisher):
 def test_session_is_reused_across_runs(pds, pds_proxy, tmp_path, publisher):
     """A second run signs in from the saved session: createSession is called only once."""
     account = pds.new_account("session")
-    store = FileSessionStore(tmp_path / "session")
+    store = FileSessionKeeper(tmp_path / "session")
     seed = seed_thread()
     publisher(pds_proxy.url, account, store).publish(seed.thread, seed.keys, seed.thumbs)
     assert pds_proxy.count(CREATE_SESSION) == 1
@@ -249,8 +249,8 @@ def test_refresh_saves_rotated_tokens_without_signing_in(pds, pds_proxy, publish
     import time
 
     account = pds.new_account("refresh")
-    store = MemorySessionStore()
-    publisher(pds_proxy.url, account, store).sign_in()
+    store = MemorySessionKeeper()
+    publisher(pds_proxy.url, account, store).connection.sign_in()
     saved = store.load()
     # The next run comes 1 h 50 min later: the access token (2 h) is within 15 min of expiry.
     # Once refreshed, the new token is fresh again, so time "returns" to now.
@@ -266,9 +266,9 @@ def test_refresh_saves_rotated_tokens_without_signing_in(pds, pds_proxy, publish
 def test_dead_session_signs_in_again_once(pds, pds_proxy, publisher):
     """A saved session the PDS has revoked leads to one new sign-in, then posting goes on."""
     account = pds.new_account("revoked")
-    store = MemorySessionStore()
+    store = MemorySessionKeeper()
     first = publisher(pds_proxy.url, account, store)
-    first.sign_in()
+    first.connection.sign_in()
     # Sign out on the server: both tokens of the saved session die.
     refresh = store.load().split(":::")[3]
     httpx.post(f"{pds.url}/xrpc/com.atproto.server.deleteSession",
@@ -348,7 +348,7 @@ def test_sign_in_that_got_no_answer_is_tried_again_next_pass(pds, pds_proxy, pub
     pub = publisher(pds_proxy.url, limited, max_rate_wait=120)
     for _ in range(3):
         with pytest.raises(PublishError, match=r"rate limit .* try again later"):
-            pub.sign_in()
+            pub.connection.sign_in()
     assert pds_proxy.count(CREATE_SESSION) == 1
 
 

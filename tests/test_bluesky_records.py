@@ -1,4 +1,4 @@
-"""The thread's records before sending (bot.bluesky.records) and the session stores; no network."""
+"""The thread's records before sending (bot.bluesky.records) and the session keepers; no network."""
 
 from __future__ import annotations
 
@@ -9,16 +9,15 @@ import libipld
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.bluesky.publisher import FileSessionStore, MemorySessionStore
 from bot.bluesky.records import (
     StrongRef,
     build_writes,
     created_at,
     links_to,
-    post_url,
     record_cid,
 )
-from bot.core.post import Card, Post
+from bot.bluesky.session import FileSessionKeeper, MemorySessionKeeper
+from bot.core.post import Card, Post, post_url
 from bot.core.rkey import thread_keys
 
 DID = "did:plc:4gscij4tp462rfxkbazsm5ub"
@@ -102,21 +101,21 @@ def test_post_url_points_at_bsky_app():
         f"https://bsky.app/profile/{DID}/post/3ltaxockc22lf")
 
 
-def test_file_session_store_keeps_the_session_private(tmp_path):
+def test_file_session_keeper_keeps_the_session_private(tmp_path):
     """The saved session survives a restart, is readable by its owner only, and is not in repr."""
-    store = FileSessionStore(tmp_path / "state" / "session")
+    store = FileSessionKeeper(tmp_path / "state" / "session")
     assert store.load() is None
     store.save("alice.test:::did:plc:x:::ACCESS:::REFRESH:::http://pds")
-    again = FileSessionStore(tmp_path / "state" / "session")
+    again = FileSessionKeeper(tmp_path / "state" / "session")
     assert again.load() == "alice.test:::did:plc:x:::ACCESS:::REFRESH:::http://pds"
     assert (tmp_path / "state" / "session").stat().st_mode & 0o777 == 0o600
     assert "ACCESS" not in repr(again)
     assert list((tmp_path / "state").iterdir()) == [tmp_path / "state" / "session"]
 
 
-def test_memory_session_store_counts_saves_and_hides_tokens():
+def test_memory_session_keeper_counts_saves_and_hides_tokens():
     """The in-memory store counts saves (tests use it) and never shows the tokens."""
-    store = MemorySessionStore()
+    store = MemorySessionKeeper()
     store.save("h:::d:::SECRET-ACCESS:::SECRET-REFRESH:::u")
     store.save("h:::d:::SECRET-ACCESS2:::SECRET-REFRESH2:::u")
     assert store.saves == 2 and store.load().endswith("SECRET-REFRESH2:::u")

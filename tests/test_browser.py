@@ -252,7 +252,7 @@ def test_seed_issue_page(show: Any, tmp_path: Path) -> None:
     out = tmp_path / "seed.html"
     env = {"BSKY_HANDLE": None, "BSKY_APP_PASSWORD": None}
     runner = CliRunner()
-    args = ["preview", "--feed", str(BWR_FEED), "--latest"]
+    args = ["preview", "--offline", "--feed", str(BWR_FEED), "--latest"]
     written = runner.invoke(cli, [*args, "--html", str(out)], env=env)
     assert written.exit_code == 0, written.output
     as_json = runner.invoke(cli, [*args, "--json"], env=env)

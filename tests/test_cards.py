@@ -5,17 +5,15 @@ from __future__ import annotations
 import html
 import io
 import logging
-import random
 import struct
-import threading
 import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import replace
 
 import pytest
+from card_site import Route, Site, encode, noise, page
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
@@ -32,69 +30,6 @@ FALLBACK = Card(
 )
 
 
-@dataclass
-class Route:
-    body: bytes = b""
-    ctype: str = "text/html; charset=utf-8"
-    status: int = 200
-    delay: float = 0.0
-    headers: dict[str, str] = field(default_factory=dict)
-    send_length: bool = True
-
-
-class Site:
-    """A tiny web server: routes by path, counts requests, remembers request headers."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Route] = {}
-        self.hits: Counter[str] = Counter()
-        self.headers: list[dict[str, str]] = []
-        self.release = threading.Event()  # lets slow handlers finish at teardown
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                site.hits[self.path] += 1
-                site.headers.append(dict(self.headers.items()))
-                route = site.routes.get(self.path, Route(b"not here", "text/plain", 404))
-                if route.delay:
-                    site.release.wait(route.delay)
-                self.send_response(route.status)
-                self.send_header("Content-Type", route.ctype)
-                if route.send_length:
-                    self.send_header("Content-Length", str(len(route.body)))
-                for key, value in route.headers.items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(route.body)
-
-            def log_message(self, *args: object) -> None:  # keep test output clean
-                pass
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request: object, client_address: object) -> None:
-                pass  # a client that gave up (timeout test) is expected here
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
-
-    @property
-    def total(self) -> int:
-        return sum(self.hits.values())
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
-
-
 @pytest.fixture
 def site() -> Iterator[Site]:
     s = Site()
@@ -109,6 +44,7 @@ def make_fetcher(tmp_path) -> Iterator[Callable[..., CardFetcher]]:
     def make(**kwargs) -> CardFetcher:
         kwargs.setdefault("cache_dir", tmp_path / "cards")
         kwargs.setdefault("timeout", 2.0)
+        kwargs.setdefault("allow_private", True)  # the test site is on loopback
         fetcher = CardFetcher(kwargs.pop("cache_dir"), **kwargs)
         made.append(fetcher)
         return fetcher
@@ -118,28 +54,11 @@ def make_fetcher(tmp_path) -> Iterator[Callable[..., CardFetcher]]:
         fetcher.close()
 
 
-def noise(size: tuple[int, int], block: int = 1, seed: int = 1) -> Image.Image:
-    """Random pixels (compress badly), in blocks of `block` px so big images stay quick to make."""
-    w, h = size[0] // block, size[1] // block
-    img = Image.frombytes("RGB", (w, h), random.Random(seed).randbytes(w * h * 3))
-    return img.resize(size, Image.Resampling.NEAREST) if block > 1 else img
-
-
-def encode(img: Image.Image, fmt: str, **kwargs) -> bytes:
-    out = io.BytesIO()
-    img.save(out, fmt, **kwargs)
-    return out.getvalue()
-
-
 @pytest.fixture(scope="session")
 def huge_png() -> bytes:
     data = encode(noise((4000, 4000), block=4), "PNG", compress_level=1)
     assert len(data) > 3 * MAX_THUMB_BYTES
     return data
-
-
-def page(head: str) -> bytes:
-    return f"<!doctype html><html><head>{head}</head><body><p>Hi</p></body></html>".encode()
 
 
 # -- cards ------------------------------------------------------------------------------------
@@ -253,11 +172,11 @@ def test_only_http_links_are_fetched(site, make_fetcher, url):
     assert site.total == 0
 
 
-def test_cards_for_fetches_each_link_once(site, make_fetcher):
-    """cards_for gives a card per link and fetches a repeated link once."""
+def test_cards_fetches_each_link_once(site, make_fetcher):
+    """cards() gives a card per link and fetches a repeated link once."""
     site.routes["/a"] = Route(page('<meta property="og:title" content="A">'))
-    urls = [(site.url("/a"), FALLBACK), (site.url("/b"), FALLBACK), (site.url("/a"), FALLBACK)]
-    cards = make_fetcher().cards_for(urls)
+    urls = [site.url("/a"), site.url("/b"), site.url("/a")]
+    cards = make_fetcher().cards(replace(FALLBACK, uri=u) for u in urls)
     assert {u: c.title for u, c in cards.items()} == {
         site.url("/a"): "A", site.url("/b"): FALLBACK.title}
     assert site.hits == Counter({"/a": 1, "/b": 1})

@@ -317,7 +317,8 @@ class TestPreviewCommand:
         out = tmp_path / "preview.html"
         result = CliRunner().invoke(
             cli,
-            ["preview", "--feed", str(BWR_FEED), "--latest", "--json", "--html", str(out)],
+            ["preview", "--offline", "--feed", str(BWR_FEED), "--latest", "--json", "--html",
+             str(out)],
             env={"BSKY_HANDLE": None, "BSKY_APP_PASSWORD": None},
         )
         assert result.exit_code == 0, result.output

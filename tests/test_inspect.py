@@ -15,6 +15,7 @@ from conftest import BWR_FEED, ROOT, SUBSTACK_FEEDS
 from bot.cli.app import cli
 from bot.cli.inspect import NOT_BWR
 
+ISSUES = Path(__file__).parent / "fixtures" / "issues"
 ENV = {"BOT_CONFIG": str(ROOT / "config" / "bwr.toml")}
 ISSUE_KEYS = {
     "guid", "link", "title", "subtitle", "published", "cover_image", "volume",
@@ -109,6 +110,51 @@ def test_warnings_are_shown(tmp_path: Path):
         "    - follow-ups: left out a paragraph outside any item: "
         "'Two updates on earlier stories.'\n"
     )
+
+
+def test_json_carries_inline_links_beside_plain_paragraphs(tmp_path: Path):
+    """`inspect --json` keeps paragraphs and texts as plain strings and adds the inline links
+    under new keys: "links" on a takeaway, "paragraph_links" (one list a paragraph) on an item."""
+    html = (ISSUES / "inline_links.html").read_text(encoding="utf-8")
+    feed = tmp_path / "feed.xml"
+    feed.write_text(
+        '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
+        "<title>T</title><link>https://t.example</link><item><title>One</title>"
+        "<link>https://t.example/1</link>"
+        f"<content:encoded><![CDATA[{html}]]></content:encoded></item></channel></rss>",
+        encoding="utf-8",
+    )
+    result = run("--feed", str(feed), "--json")
+    assert result.exit_code == 0, result.output
+    (issue,) = json.loads(result.output)["issues"]
+    assert issue["takeaways"] == [
+        {
+            "label": "FOREVER NEIGHBORS",
+            "text": "Baku signed a deal with Yerevan; see https://ex.org/typed.",
+            "links": [
+                {"title": "signed a deal", "url": "https://ex.org/baku"},
+                {"title": "Yerevan", "url": "https://ex.org/yerevan"},
+            ],
+        },
+        {"label": "ERODING INFLUENCE", "text": "Waning."},
+    ]
+    assert issue["quick_bites"] == [
+        {
+            "headline": "Taliban Recognised",
+            "paragraphs": [
+                "🇷🇺 Москва first: TASS reported it, and Kabul welcomed it.",
+                "No links here.",
+            ],
+            "links": [{"title": "Moscow Recognises Kabul (BBC)", "url": "https://ex.org/bbc"}],
+            "paragraph_links": [
+                [
+                    {"title": "TASS reported", "url": "https://ex.org/tass"},
+                    {"title": "Kabul welcomed it", "url": "https://ex.org/kabul?a=1&b=2"},
+                ],
+                [],
+            ],
+        }
+    ]
 
 
 def test_a_file_that_is_not_a_feed_is_one_error_line(tmp_path: Path):

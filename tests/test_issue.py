@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import feedparser
 import pytest
-from click.testing import CliRunner
-from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.cli.app import cli
 from bot.core.issue import IssueSections, parse_takeaway, read_sections
 from bot.core.model import Item, Link, Takeaway
 
@@ -716,20 +712,7 @@ def test_a_takeaway_after_a_stray_paragraph_is_reported(profile):
 
 # -- links inside the words: kept with their addresses ---------------------------------------
 
-INLINE_HTML = (
-    "<h3>Takeaways</h3><ul>"
-    '<li><p><strong>FOREVER NEIGHBORS</strong>—Baku <a href="https://ex.org/baku">signed a deal'
-    '</a> with <a href="https://ex.org/yerevan">Yerevan</a>; see '
-    '<a href="https://ex.org/typed">https://ex.org/typed</a>.</p></li>'
-    "<li><p><strong>ERODING INFLUENCE</strong>—Waning.</p></li></ul>"
-    "<p>The essay begins.</p>"
-    "<h3>Quick Bites</h3><h4>Taliban Recognised</h4>"
-    '<p>🇷🇺 Москва first: <a href="https://ex.org/tass">TASS reported</a> it, and '
-    '<a href="https://ex.org/kabul?a=1&amp;b=2">Kabul welcomed it</a>.</p>'
-    "<p>No links here.</p>"
-    '<p><strong>Additional Reading:</strong> <a href="https://ex.org/bbc">Moscow Recognises Kabul'
-    "</a> (BBC)</p>"
-)
+INLINE_HTML = fixture("inline_links.html")
 
 
 def test_inline_links_in_takeaways_and_quick_bites_keep_their_addresses(profile):
@@ -761,54 +744,6 @@ def test_inline_links_in_takeaways_and_quick_bites_keep_their_addresses(profile)
         ),
     )
     assert result.warnings == ()
-
-
-def test_inspect_json_carries_inline_links_beside_plain_paragraphs(tmp_path: Path):
-    """`inspect --json` keeps paragraphs and texts as plain strings and adds the inline links
-    under new keys: "links" on a takeaway, "paragraph_links" (one list a paragraph) on an item."""
-    feed = tmp_path / "feed.xml"
-    feed.write_text(
-        '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
-        "<title>T</title><link>https://t.example</link><item><title>One</title>"
-        "<link>https://t.example/1</link>"
-        f"<content:encoded><![CDATA[{INLINE_HTML}]]></content:encoded></item></channel></rss>",
-        encoding="utf-8",
-    )
-    result = CliRunner().invoke(
-        cli,
-        ["inspect", "--feed", str(feed), "--json"],
-        env={"BOT_CONFIG": str(ROOT / "config" / "bwr.toml")},
-    )
-    assert result.exit_code == 0, result.output
-    (issue,) = json.loads(result.output)["issues"]
-    assert issue["takeaways"] == [
-        {
-            "label": "FOREVER NEIGHBORS",
-            "text": "Baku signed a deal with Yerevan; see https://ex.org/typed.",
-            "links": [
-                {"title": "signed a deal", "url": "https://ex.org/baku"},
-                {"title": "Yerevan", "url": "https://ex.org/yerevan"},
-            ],
-        },
-        {"label": "ERODING INFLUENCE", "text": "Waning."},
-    ]
-    assert issue["quick_bites"] == [
-        {
-            "headline": "Taliban Recognised",
-            "paragraphs": [
-                "🇷🇺 Москва first: TASS reported it, and Kabul welcomed it.",
-                "No links here.",
-            ],
-            "links": [{"title": "Moscow Recognises Kabul (BBC)", "url": "https://ex.org/bbc"}],
-            "paragraph_links": [
-                [
-                    {"title": "TASS reported", "url": "https://ex.org/tass"},
-                    {"title": "Kabul welcomed it", "url": "https://ex.org/kabul?a=1&b=2"},
-                ],
-                [],
-            ],
-        }
-    ]
 
 
 def test_inline_link_in_a_follow_ups_lead_paragraph_and_a_bullets_second_paragraph(profile):

@@ -42,3 +42,26 @@ def test_configured_lines_carry_a_utc_timestamp(capsys):
         root.setLevel(level)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ INFO poll\.done new=0\n", err)
     assert logging.Formatter.converter is before
+
+
+def test_every_command_logs_in_the_same_format(tmp_path):
+    """`inspect`'s retry lines carry the timestamp and level the daemon's lines do."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    from drivers.newsletter_feed import NewsletterServer
+
+    with NewsletterServer() as nl:
+        nl.fail_with(503)
+        proc = subprocess.run(
+            [sys.executable, "-m", "bot", "inspect", "--feed", nl.feed_url],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+    *logged, last = proc.stderr.splitlines()
+    assert proc.returncode == 1 and last.startswith("Error: ")
+    assert any(" feed.retry " in line for line in logged), proc.stderr
+    for line in logged:
+        assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (INFO|WARNING|ERROR) \w", line), line

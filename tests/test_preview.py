@@ -25,7 +25,8 @@ SEED_LINK = SEED_ISSUE.link
 
 
 def _run(*args: str):
-    return CliRunner().invoke(cli, ["preview", "--feed", str(BWR_FEED), *args])
+    # --offline: the golden files are the thread as the feed gives it (no card page fetched).
+    return CliRunner().invoke(cli, ["preview", "--offline", "--feed", str(BWR_FEED), *args])
 
 
 def test_seed_issue_read_from_the_feed_is_the_hand_built_one():
@@ -110,7 +111,8 @@ def test_all_issues_of_real_feeds_preview_within_limits(feed):
     """--all on real Substack feeds previews every issue, every post within the limits."""
     profile = load_profile()
     issues = parse_feed(feed.read_bytes(), profile).issues
-    result = CliRunner().invoke(cli, ["preview", "--feed", str(feed), "--all", "--json"])
+    result = CliRunner().invoke(
+        cli, ["preview", "--offline", "--feed", str(feed), "--all", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert [d["entry"]["guid"] for d in data] == [i.guid for i in issues]

@@ -53,13 +53,13 @@ def posts(n: int, prefix: str = "r") -> list[PostRef]:
 # -- issues ---------------------------------------------------------------------------------------
 
 
-def test_is_empty_until_an_issue_is_recorded(store):
-    """A fresh store is empty (first deployment); recording a feed check alone keeps it empty."""
-    assert store.is_empty() is True
+def test_no_issues_until_one_is_recorded(store):
+    """A fresh store has no issues (first deployment); recording a feed check adds none."""
+    assert store.issues() == []
     store.record_check(FEED, "ok")
-    assert store.is_empty() is True
+    assert store.issues() == []
     add(store)
-    assert store.is_empty() is False
+    assert len(store.issues()) == 1
 
 
 def test_new_issue_is_stored_with_its_fields(store):
@@ -340,18 +340,16 @@ def test_processes_racing_to_claim_have_one_winner_each(db_url, store):
 
 
 def test_session_round_trip_per_account_and_service(store):
-    """A saved session loads back, is replaced by the next save, is per handle+service, clears."""
+    """A saved session loads back, is replaced by the next save, and is per handle+service."""
     secret = '{"accessJwt": "eyJ-secret-token"}'
-    ss = store.session_store("bwr.bsky.social", "https://bsky.social")
+    ss = store.session_keeper("bwr.bsky.social", "https://bsky.social")
     assert ss.load() is None
     ss.save(secret)
     assert ss.load() == secret
     ss.save("second")
     assert ss.load() == "second"
-    assert store.session_store("bwr.bsky.social", "http://127.0.0.1:2583").load() is None
+    assert store.session_keeper("bwr.bsky.social", "http://127.0.0.1:2583").load() is None
     assert "secret" not in repr(ss) and "second" not in repr(ss)
-    ss.clear()
-    assert ss.load() is None
 
 
 # -- the database itself ---------------------------------------------------------------------------
@@ -372,7 +370,7 @@ def test_sqlite_runs_in_wal_mode_and_waits_for_a_busy_writer(tmp_path):
             conn.exec_driver_sql("UPDATE feeds SET last_outcome = 'busy'")
             timer = threading.Timer(0.5, conn.exec_driver_sql, args=("COMMIT",))
             timer.start()
-            assert b.is_empty() is False  # readers are not blocked by the writer
+            assert b.issues() != []  # readers are not blocked by the writer
             assert b.claim(issue_id, "cli", 60) is True  # the writer waits, then wins
             timer.join()
     finally:
@@ -396,9 +394,9 @@ def test_unreachable_database_is_a_store_error_without_the_password():
         port = sock.getsockname()[1]  # bound but not listening: connection refused
         store = Store(f"postgres://bot:hunter2secret@127.0.0.1:{port}/bot?connect_timeout=2")
         with pytest.raises(StoreError) as err:
-            store.is_empty()
+            store.issues()
     store.close()
-    assert "database (postgresql): reading issues failed" in str(err.value)
+    assert "database (postgresql): listing issues failed" in str(err.value)
     assert "hunter2secret" not in str(err.value) and "hunter2secret" not in repr(store)
     with pytest.raises(StoreError, match="DATABASE_URL is not a database URL"):
         Store("not a url://")
@@ -428,7 +426,7 @@ def test_deleted_sqlite_file_is_started_again_migrated(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="bot.store.api"):
         assert s.reopen_if_lost() is True
     assert [r.getMessage().split()[0] for r in caplog.records] == ["db.lost"]
-    assert s.is_empty() is True
+    assert s.issues() == []
     add(s, 2)
     s.close()
     again = Store(url)

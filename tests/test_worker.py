@@ -34,7 +34,8 @@ def settings_for(feed_url: str, db_url: str, service: str = "http://127.0.0.1:9"
     return Settings(feed_url=feed_url, bsky_service=service,
                     bsky_handle=account.handle if account else None,
                     bsky_app_password=password or (account.app_password if account else None),
-                    database_url=db_url, backfill_hours=48.0)
+                    database_url=db_url, backfill_hours=48.0,
+                    cards_allow_private=True)  # the newsletter's page is on loopback
 
 
 def make_worker(settings: Settings, store: Store, tmp_path: Path, **kw) -> Worker:
@@ -57,6 +58,17 @@ def roots(records: list[dict]) -> list[str]:
 def nl():
     with NewsletterServer() as server:
         yield server
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    """A SQLite file of the test's own (for tests that delete it, or need no Postgres run)."""
+    return f"sqlite:///{tmp_path / 'bot.db'}"
+
+
+@pytest.fixture
+def sqlite_store(open_store, sqlite_url) -> Store:
+    return open_store(sqlite_url)
 
 
 # -- deciding what is new (pure) ------------------------------------------------------------------
@@ -85,11 +97,9 @@ def test_decide_new_issue(published, first_run, newest, expected):
 
 # -- without Bluesky ------------------------------------------------------------------------
 
-def test_dry_run_posts_nothing_and_writes_nothing(nl, db_url, tmp_path, caplog):
+def test_dry_run_posts_nothing_and_writes_nothing(nl, store, db_url, tmp_path, caplog):
     """Without credentials a poll says what it would post and changes nothing."""
     nl.add("one")
-    store = Store(db_url)
-    store.upgrade()
     with make_worker(settings_for(nl.feed_url, db_url), store, tmp_path) as worker:
         with caplog.at_level(logging.INFO):
             result = worker.poll()
@@ -98,22 +108,18 @@ def test_dry_run_posts_nothing_and_writes_nothing(nl, db_url, tmp_path, caplog):
         (nl.link("one"), "would_post", n)]
     assert result.dry_run is True
     assert f"dry run: would post {nl.link('one')} ({n} posts)" in caplog.messages
-    assert store.is_empty() is True
+    assert store.issues() == []
     assert store.feed(nl.feed_url).etag is None
-    store.close()
 
 
-def test_queued_issue_gone_from_feed_is_marked_failed(nl, db_url, tmp_path):
+def test_queued_issue_gone_from_feed_is_marked_failed(nl, store, db_url, tmp_path):
     """A queued issue that vanished from the feed is marked failed, saying why, not retried."""
-    store = Store(db_url)
-    store.upgrade()
     gone = store.upsert_issue(nl.feed_url, guid="gone", link="https://x.test/p/gone",
                               title="Gone", published=datetime.now(UTC),
                               content_hash="h", state=IssueState.QUEUED).issue
     nl.add("old", published=datetime.now(UTC) - timedelta(days=30))
-    acct_settings = Settings(feed_url=nl.feed_url, bsky_service="http://127.0.0.1:9",
-                             bsky_handle="nobody.test", bsky_app_password="unused",
-                             database_url=db_url)
+    acct_settings = dataclasses.replace(settings_for(nl.feed_url, db_url),
+                                        bsky_handle="nobody.test", bsky_app_password="unused")
     with make_worker(acct_settings, store, tmp_path) as worker:
         result = worker.poll()
     assert [(o.link, o.outcome) for o in result.outcomes] == [("https://x.test/p/gone", "gone")]
@@ -122,34 +128,57 @@ def test_queued_issue_gone_from_feed_is_marked_failed(nl, db_url, tmp_path):
     assert "no longer in the feed" in (after.error or "")
     old = store.find_issue(nl.feed_url, nl.link("old"))
     assert old is not None and old.state is IssueState.SEEN  # older than what it knew
-    store.close()
 
 
-def test_failing_feed_raises_one_line_and_records_the_check(nl, db_url, tmp_path):
+def test_failing_feed_raises_one_line_and_records_the_check(nl, store, db_url, tmp_path):
     """A feed answering 500 ends the pass with one FeedError line, recorded as the last check."""
     nl.fail_with(500)
-    store = Store(db_url)
-    store.upgrade()
-    with make_worker(settings_for(nl.feed_url, db_url), store, tmp_path) as worker:
-        worker.settings = Settings(**{**worker.settings.__dict__, "bsky_handle": "a.test",
-                                      "bsky_app_password": "x"})
+    settings = dataclasses.replace(settings_for(nl.feed_url, db_url), bsky_handle="a.test",
+                                   bsky_app_password="x")
+    with make_worker(settings, store, tmp_path) as worker:
         with pytest.raises(FeedError) as err:
             worker.poll()
     assert "HTTP 500" in str(err.value) and "\n" not in str(err.value)
     assert (store.feed(nl.feed_url).last_outcome or "").startswith("failed: ")
-    store.close()
+
+
+def test_an_issue_not_posted_is_logged_with_the_reason(nl, store, db_url, tmp_path, caplog):
+    """Each new issue the bot will not post is logged with why and how to post it: older than
+    the backfill window on the first poll, or older than the newest known later; in a dry run
+    too."""
+    nl.add("old", published=datetime.now(UTC) - timedelta(days=5))
+    link = nl.link("old")
+    outside = "outside the backfill window of 48 h; post --entry LINK posts it"
+    with make_worker(settings_for(nl.feed_url, db_url), store, tmp_path) as worker:
+        with caplog.at_level(logging.INFO):
+            dry = worker.poll()
+    assert dry.outcomes == []
+    assert f"dry run: would not post {link}: {outside}" in caplog.messages
+
+    caplog.clear()
+    settings = dataclasses.replace(settings_for(nl.feed_url, db_url), bsky_handle="nobody.test",
+                                   bsky_app_password="unused")  # nothing to post: never used
+    nl.add("older", published=datetime.now(UTC) - timedelta(days=9))
+    with make_worker(settings, store, tmp_path) as worker, caplog.at_level(logging.INFO):
+        first = worker.poll()
+        nl.add("history", published=datetime.now(UTC) - timedelta(days=7))
+        later = worker.poll()
+    assert first.outcomes == [] and later.outcomes == []
+    assert (f'issue.recorded link={link} state=seen first_run=True reason="{outside}"'
+            in caplog.messages)
+    assert (f'issue.recorded link={nl.link("history")} state=seen reason="older than the newest '
+            'issue already known (history, not news); post --entry LINK posts it"'
+            in caplog.messages)
 
 
 # -- against the reference PDS ---------------------------------------------------------------------
 
 @pytest.mark.pds
-def test_new_issue_posted_once_then_304_costs_no_pds_request(nl, db_url, tmp_path, pds,
+def test_new_issue_posted_once_then_304_costs_no_pds_request(nl, store, db_url, tmp_path, pds,
                                                               pds_proxy):
     """A new issue becomes one whole thread; the next poll gets a 304 and never calls Bluesky."""
     acct = pds.new_account("wnew")
     nl.add("one")
-    store = Store(db_url)
-    store.upgrade()
     settings = settings_for(nl.feed_url, db_url, pds_proxy.url, acct)
     with make_worker(settings, store, tmp_path) as worker:
         first = worker.poll()
@@ -172,27 +201,22 @@ def test_new_issue_posted_once_then_304_costs_no_pds_request(nl, db_url, tmp_pat
     assert pds_proxy.counts() == {}
     assert nl.statuses[304] == 1
     assert len(pds.list_records(acct.did)) == n
-    store.close()
 
 
 @pytest.mark.pds
-def test_lost_database_never_posts_twice(nl, tmp_path, pds, pds_proxy):
+def test_lost_database_never_posts_twice(nl, tmp_path, sqlite_url, open_store, pds, pds_proxy):
     """With the database file deleted, the next poll finds the thread on Bluesky, posts nothing."""
     acct = pds.new_account("wlost")
     nl.add("one")
-    db = tmp_path / "bot.db"
-    url = f"sqlite:///{db}"
-    settings = settings_for(nl.feed_url, url, pds_proxy.url, acct)
-    store = Store(url)
-    store.upgrade()
-    with make_worker(settings, store, tmp_path) as worker:
+    settings = settings_for(nl.feed_url, sqlite_url, pds_proxy.url, acct)
+    lost = open_store(sqlite_url)
+    with make_worker(settings, lost, tmp_path) as worker:
         posted = worker.poll().outcomes[0]
-    store.close()
+    lost.close()  # the bot stopped; then its database was lost
     for f in tmp_path.glob("bot.db*"):
         f.unlink()
     before = pds.list_records(acct.did)
-    store = Store(url)
-    store.upgrade()
+    store = open_store(sqlite_url)
     with make_worker(settings, store, tmp_path) as worker:
         again = worker.poll()
     assert [(o.outcome, o.roots) for o in again.outcomes] == [("already_posted", posted.roots)]
@@ -200,18 +224,15 @@ def test_lost_database_never_posts_twice(nl, tmp_path, pds, pds_proxy):
     stored = store.find_issue(nl.feed_url, nl.link("one"))
     assert stored is not None and stored.state is IssueState.POSTED
     assert [p.uri for p in store.posts(stored.id)] == [r["uri"] for r in reversed(before)]
-    store.close()
 
 
 @pytest.mark.pds
-def test_backfill_old_issue_seen_edit_not_reposted_new_issue_posted(nl, db_url, tmp_path, pds,
-                                                                    pds_proxy, caplog):
+def test_backfill_old_issue_seen_edit_not_reposted_new_issue_posted(nl, store, db_url, tmp_path,
+                                                                    pds, pds_proxy, caplog):
     """First run posts only recent issues; an edit is logged, not reposted; a later issue posts."""
     acct = pds.new_account("wback")
     nl.add("old", published=datetime.now(UTC) - timedelta(days=5))
     nl.add("recent", published=datetime.now(UTC) - timedelta(hours=2))
-    store = Store(db_url)
-    store.upgrade()
     settings = settings_for(nl.feed_url, db_url, pds_proxy.url, acct)
     with make_worker(settings, store, tmp_path) as worker:
         first = worker.poll()
@@ -232,18 +253,16 @@ def test_backfill_old_issue_seen_edit_not_reposted_new_issue_posted(nl, db_url, 
     assert [(o.link, o.outcome) for o in third.outcomes] == [(nl.link("next"), "posted")]
     assert len(pds.list_records(acct.did)) == count + thread_length(nl, "next")
     assert len(roots(pds.list_records(acct.did))) == 2
-    store.close()
 
 
 @pytest.mark.pds
-def test_invalid_record_fails_issue_and_pass_goes_on(nl, tmp_path, pds, pds_proxy):
+def test_invalid_record_fails_issue_and_pass_goes_on(nl, tmp_path, sqlite_url, sqlite_store,
+                                                     pds, pds_proxy):
     """A record the PDS refuses marks that issue failed with its message; the next one posts."""
     acct = pds.new_account("winval")
     nl.add("bad", published=datetime.now(UTC) - timedelta(hours=3))
     nl.add("good", published=datetime.now(UTC) - timedelta(hours=1))
-    url = f"sqlite:///{tmp_path / 'bot.db'}"
-    store = Store(url)
-    store.upgrade()
+    url, store = sqlite_url, sqlite_store
     pds_proxy.fail("com.atproto.repo.applyWrites", times=1, status=400, error="InvalidRecord",
                    message="Invalid app.bsky.feed.post record: text too long")
     with make_worker(settings_for(nl.feed_url, url, pds_proxy.url, acct), store,
@@ -255,18 +274,15 @@ def test_invalid_record_fails_issue_and_pass_goes_on(nl, tmp_path, pds, pds_prox
     assert bad is not None and bad.state is IssueState.FAILED
     assert "text too long" in (bad.error or "")
     assert len(roots(pds.list_records(acct.did))) == 1
-    store.close()
 
 
 @pytest.mark.pds
-def test_pds_down_leaves_issue_queued_and_next_poll_posts_it_once(nl, db_url, tmp_path, pds,
-                                                                   pds_proxy):
+def test_pds_down_leaves_issue_queued_and_next_poll_posts_it_once(nl, store, db_url, tmp_path,
+                                                                   pds, pds_proxy):
     """When Bluesky keeps failing the issue stays queued; the next poll refetches and posts it."""
     acct = pds.new_account("wdown")
     nl.add("one")
-    store = Store(db_url)
-    store.upgrade()
-    pub = make_publisher(pds_proxy.url, acct, store.session_store(acct.handle, pds_proxy.url),
+    pub = make_publisher(pds_proxy.url, acct, store.session_keeper(acct.handle, pds_proxy.url),
                          max_attempts=2)
     pds_proxy.fail("com.atproto.repo.applyWrites", times=None, status=502, error="BadGateway")
     settings = settings_for(nl.feed_url, db_url, pds_proxy.url, acct)
@@ -283,17 +299,15 @@ def test_pds_down_leaves_issue_queued_and_next_poll_posts_it_once(nl, db_url, tm
     assert up.fetched == "fetched"  # not a 304: the queued issue needs the feed's content
     assert [o.outcome for o in up.outcomes] == ["posted"]
     assert len(pds.list_records(acct.did)) == thread_length(nl, "one")
-    store.close()
 
 
 @pytest.mark.pds
-def test_wrong_app_password_stops_pass_and_keeps_issue_queued(nl, tmp_path, pds, pds_proxy):
+def test_wrong_app_password_stops_pass_and_keeps_issue_queued(nl, tmp_path, sqlite_url,
+                                                               sqlite_store, pds, pds_proxy):
     """Refused credentials end the pass with one AuthError; the issue waits, unclaimed."""
     acct = pds.new_account("wauth")
     nl.add("one")
-    url = f"sqlite:///{tmp_path / 'bot.db'}"
-    store = Store(url)
-    store.upgrade()
+    url, store = sqlite_url, sqlite_store
     settings = settings_for(nl.feed_url, url, pds_proxy.url, acct, password="wrong-pass-word")
     with make_worker(settings, store, tmp_path) as worker:
         with pytest.raises(AuthError) as err:
@@ -303,18 +317,16 @@ def test_wrong_app_password_stops_pass_and_keeps_issue_queued(nl, tmp_path, pds,
     assert stored is not None and stored.state is IssueState.POSTING
     assert stored.claimed_by is None
     assert pds_proxy.count("com.atproto.server.createSession") == 1
-    store.close()
 
 
 @pytest.mark.pds
-def test_stop_between_issues_then_next_poll_posts_the_rest(nl, tmp_path, pds, pds_proxy):
+def test_stop_between_issues_then_next_poll_posts_the_rest(nl, tmp_path, sqlite_url, sqlite_store,
+                                                          pds, pds_proxy):
     """A stop asked during a pass ends it after the current issue; the next pass posts the rest."""
     acct = pds.new_account("wstop")
     nl.add("a", published=datetime.now(UTC) - timedelta(hours=3))
     nl.add("b", published=datetime.now(UTC) - timedelta(hours=1))
-    url = f"sqlite:///{tmp_path / 'bot.db'}"
-    store = Store(url)
-    store.upgrade()
+    url, store = sqlite_url, sqlite_store
     with make_worker(settings_for(nl.feed_url, url, pds_proxy.url, acct), store,
                      tmp_path) as worker:
         first = worker.poll(should_stop=lambda: bool(store.issues([IssueState.POSTED])))
@@ -326,20 +338,18 @@ def test_stop_between_issues_then_next_poll_posts_the_rest(nl, tmp_path, pds, pd
     records = pds.list_records(acct.did)
     assert len(roots(records)) == 2
     assert len(records) == thread_length(nl, "a") + thread_length(nl, "b")
-    store.close()
 
 
 @pytest.mark.pds
-def test_issue_back_in_the_feed_after_vanishing_is_posted_once(nl, tmp_path, pds, pds_proxy):
+def test_issue_back_in_the_feed_after_vanishing_is_posted_once(nl, tmp_path, sqlite_url,
+                                                               sqlite_store, pds, pds_proxy):
     """A queued issue that vanished from the feed for a pass (a feed glitch) is posted once
     when it is back, not left failed for ever."""
     acct = pds.new_account("wback")
     when = datetime.now(UTC) - timedelta(hours=1)
     nl.add("old", published=datetime.now(UTC) - timedelta(days=30))
     nl.add("one", published=when)
-    url = f"sqlite:///{tmp_path / 'bot.db'}"
-    store = Store(url)
-    store.upgrade()
+    url, store = sqlite_url, sqlite_store
     profile = load_profile()
     for issue in parse_feed(nl.feed_bytes(), profile).issues:
         record_issue(store, nl.feed_url, issue,
@@ -357,38 +367,38 @@ def test_issue_back_in_the_feed_after_vanishing_is_posted_once(nl, tmp_path, pds
     stored = store.find_issue(nl.feed_url, nl.link("one"))
     assert stored is not None and stored.state is IssueState.POSTED and stored.error is None
     assert len(pds.list_records(acct.did)) == thread_length(nl, "one")
-    store.close()
 
 
 @pytest.mark.pds
-def test_database_deleted_under_a_running_worker_is_recreated(nl, tmp_path, pds, pds_proxy):
+def test_database_deleted_under_a_running_worker_is_recreated(nl, tmp_path, sqlite_url,
+                                                              sqlite_store, pds, pds_proxy):
     """When the database file is deleted while the daemon runs, its next pass starts a new file
     (migrated), finds the thread on Bluesky, posts nothing, and the file on disk says so."""
     acct = pds.new_account("wghost")
     nl.add("one")
-    db = tmp_path / "bot.db"
-    url = f"sqlite:///{db}"
-    store = Store(url)
-    store.upgrade()
-    with make_worker(settings_for(nl.feed_url, url, pds_proxy.url, acct), store,
+    with make_worker(settings_for(nl.feed_url, sqlite_url, pds_proxy.url, acct), sqlite_store,
                      tmp_path) as worker:
         posted = worker.poll().outcomes[0]
         for f in tmp_path.glob("bot.db*"):
             f.unlink()
         before = pds.list_records(acct.did)
         again = worker.poll()
-    store.close()
+    sqlite_store.close()
     assert [(o.outcome, o.roots) for o in again.outcomes] == [("already_posted", posted.roots)]
     assert pds.list_records(acct.did) == before
-    on_disk = Store(url)
-    assert on_disk.revision() == on_disk.head_revision()
-    stored = on_disk.find_issue(nl.feed_url, nl.link("one"))
-    assert stored is not None and stored.state is IssueState.POSTED
-    on_disk.close()
+    on_disk = Store(sqlite_url)  # not upgraded: what the worker left on disk
+    try:
+        assert on_disk.revision() == on_disk.head_revision()
+        stored = on_disk.find_issue(nl.feed_url, nl.link("one"))
+        assert stored is not None and stored.state is IssueState.POSTED
+    finally:
+        on_disk.close()
 
 
 @pytest.mark.pds
-def test_date_changed_after_a_kill_before_marked_posted_posts_nothing_twice(nl, tmp_path, pds,
+def test_date_changed_after_a_kill_before_marked_posted_posts_nothing_twice(nl, tmp_path,
+                                                                             sqlite_url,
+                                                                             sqlite_store, pds,
                                                                              pds_proxy):
     """Killed after its posts were recorded but before the issue was marked posted, an issue
     whose date is then changed in the feed is not posted a second time."""
@@ -399,9 +409,7 @@ def test_date_changed_after_a_kill_before_marked_posted_posts_nothing_twice(nl, 
 
     acct = pds.new_account("wredate")
     item = nl.add("one", published=datetime.now(UTC) - timedelta(hours=2))
-    url = f"sqlite:///{tmp_path / 'bot.db'}"
-    store = Store(url)
-    store.upgrade()
+    url, store = sqlite_url, sqlite_store
     with make_worker(settings_for(nl.feed_url, url, pds_proxy.url, acct), store,
                      tmp_path) as worker:
         issue = parse_feed(nl.feed_bytes(), worker.profile).issues[0]
@@ -421,7 +429,6 @@ def test_date_changed_after_a_kill_before_marked_posted_posts_nothing_twice(nl, 
     after = store.issue(stored.id)
     assert after.state is IssueState.POSTED
     assert [p.uri for p in store.posts(stored.id)] == [p.uri for p in done.posts]
-    store.close()
 
 
 # -- crashes of an issue in two threads (quick_bites = "separate") ----------------------------
@@ -462,22 +469,20 @@ def crashed_between_threads(worker, nl, store):
 
 
 @pytest.mark.pds
-def test_redated_half_posted_issue_with_lost_database_gets_its_second_thread(nl, tmp_path, pds,
+def test_redated_half_posted_issue_with_lost_database_gets_its_second_thread(nl, tmp_path,
+                                                                             sqlite_url,
+                                                                             open_store, pds,
                                                                              pds_proxy):
     """Killed between an issue's two threads, then its date changed and the database lost: the
     next poll finds the first thread by its link and writes only the second."""
     acct = pds.new_account("wredate2")
     item = nl.add("one", published=datetime.now(UTC) - timedelta(hours=2))
-    lost = Store(f"sqlite:///{tmp_path / 'lost.db'}")
-    lost.upgrade()
-    url = f"sqlite:///{tmp_path / 'bot.db'}"
-    settings = settings_for(nl.feed_url, url, pds_proxy.url, acct)
+    lost = open_store(f"sqlite:///{tmp_path / 'lost.db'}")
+    settings = settings_for(nl.feed_url, sqlite_url, pds_proxy.url, acct)
     with make_worker(settings, lost, tmp_path, profile=separate_profile()) as worker:
         _, threads = crashed_between_threads(worker, nl, lost)
-    lost.close()
     item.published = item.published + timedelta(minutes=30)
-    store = Store(url)
-    store.upgrade()
+    store = open_store(sqlite_url)
     with make_worker(settings, store, tmp_path, profile=separate_profile()) as worker:
         result = worker.poll()
     records = pds.list_records(acct.did)
@@ -487,4 +492,3 @@ def test_redated_half_posted_issue_with_lost_database_gets_its_second_thread(nl,
     stored = store.find_issue(nl.feed_url, nl.link("one"))
     assert stored is not None and stored.state is IssueState.POSTED
     assert len(store.posts(stored.id)) == len(records)
-    store.close()

@@ -1,96 +1,51 @@
-"""Signing in to Bluesky and making XRPC calls that survive rate limits, outages and expired
-logins. `Connection` is the base of `bot.bluesky.publisher`; see that module for the rules.
+"""One signed-in Bluesky account: sign-in with the saved session, and the XRPC calls the bot
+makes, each surviving rate limits, outages and expired logins. `bot.bluesky.publisher` builds
+threads on it.
 
-Error policy of `Connection._call`: 429 waits until `ratelimit-reset` (at most `max_rate_wait`,
-else PublishError); network errors and 5xx are retried with backoff (`max_attempts`), except for a
-write, whose outcome is then unknown (`MaybeWritten`: the caller asks the PDS what landed); a 400
-refusing a record raises RecordInvalid with the server's message; an auth error refreshes or signs
-in again once, then AuthError. Wrong credentials raise one AuthError and the Connection never
-tries them again, so a daemon cannot lock the account out with a storm of createSession calls.
+The Bluesky error policy (`Connection.call`; kinds from `bot.bluesky.failures`):
+- 429 waits until `ratelimit-reset` (at most `max_rate_wait`, else PublishError);
+- network errors and 5xx are retried with backoff (`max_attempts`, else PublishError), except a
+  write, whose outcome is then unknown: MaybeWritten, and the caller asks the PDS what landed;
+- a 400 refusing a record raises RecordInvalid with the server's message;
+- an auth error refreshes the token or signs in again once, then AuthError. Wrong credentials
+  raise one AuthError and the Connection never tries them again, so a daemon cannot lock the
+  account out with a storm of createSession calls.
+Messages name what was being done; tokens and passwords never appear in logs, errors or reprs.
+
+Sessions: Bluesky rate-limits createSession, so the session is saved (a SessionKeeper) on sign-in
+and on every refresh, and reused; createSession only when there is no usable saved session or
+the PDS refuses both the access and the refresh token. No AppView calls.
 """
 
 from __future__ import annotations
 
-import email.utils
+import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
+from atproto_client import models
 from atproto_client.client.session import Session, SessionEvent
-from atproto_client.exceptions import (
-    BadRequestError,
-    LoginRequiredError,
-    NetworkError,
-    RateLimitExceededError,
-    RequestErrorBase,
-    UnauthorizedError,
-)
-from atproto_client.models.common import XrpcError
+from atproto_client.exceptions import BadRequestError, RateLimitExceededError, UnauthorizedError
 from atproto_core.exceptions import AtProtocolError
 
-from bot.bluesky.session import PdsClient, SessionStore
+from bot.bluesky.failures import MaybeWritten, describe, kind, rate_wait, xrpc_error
+from bot.bluesky.session import PdsClient, SessionKeeper
+from bot.core.post import POST_TYPE
 from bot.errors import AuthError, PublishError, RecordInvalid
 from bot.log import event
 
-logger = logging.getLogger("bot.bluesky.publisher")
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Errors the PDS answers for a missing, expired or revoked token (400 or 401).
-_AUTH_ERRORS = frozenset(
-    {"ExpiredToken", "InvalidToken", "AuthRequired", "AuthenticationRequired", "AuthMissing"}
-)
 _RESIGN_IN_INTERVAL = 300.0  # never two createSessions within this many seconds
-
-class MaybeWritten(Exception):
-    """A write failed in a way that leaves its outcome unknown; ask the PDS before retrying."""
-
-
-def xrpc_error(exc: BaseException) -> tuple[int | None, str, str]:
-    """(HTTP status, XRPC error name, message) of an SDK error, without any header or token."""
-    response = getattr(exc, "response", None)
-    if response is None:
-        cause = exc.__cause__ or exc
-        return None, type(cause).__name__, str(cause) or type(cause).__name__
-    content = response.content
-    if isinstance(content, XrpcError):
-        return response.status_code, content.error or "", content.message or ""
-    return response.status_code, "", ""
-
-
-def _http_date(value: Any) -> float | None:
-    """Epoch seconds of an HTTP Date header, None when there is none or it is unreadable."""
-    try:
-        return email.utils.parsedate_to_datetime(str(value)).timestamp() if value else None
-    except (TypeError, ValueError):
-        return None
-
-
-def describe(exc: BaseException) -> str:
-    status, name, message = xrpc_error(exc)
-    parts = [str(status) if status else "", name, message]
-    text = " ".join(p for p in parts[:2] if p)
-    return f"{text}: {message}" if message and message != name else text or "no answer"
-
-
-def _kind(exc: BaseException) -> str:
-    """rate | auth | transient | invalid | fatal."""
-    if isinstance(exc, RateLimitExceededError):
-        return "rate"
-    if isinstance(exc, LoginRequiredError | UnauthorizedError):
-        return "auth"
-    status, name, _ = xrpc_error(exc)
-    if isinstance(exc, BadRequestError):
-        return "auth" if name in _AUTH_ERRORS else "invalid"
-    if isinstance(exc, httpx.HTTPError):  # the SDK lets some transport errors through as-is
-        return "transient"
-    if isinstance(exc, NetworkError):  # transport failures, timeouts, 409, 413, 502
-        return "invalid" if status == 413 else "transient"
-    if isinstance(exc, RequestErrorBase) and status is not None and status >= 500:
-        return "transient"
-    return "fatal"
+PAGE = 100  # listRecords' largest page
 
 
 class Connection:
@@ -104,7 +59,7 @@ class Connection:
         service: str,
         handle: str,
         app_password: str,
-        sessions: SessionStore,
+        sessions: SessionKeeper,
         *,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
@@ -112,7 +67,6 @@ class Connection:
         max_attempts: int = 5,
         max_rate_wait: float = 120.0,
         max_backoff: float = 30.0,
-        scan_pages: int = 5,
     ) -> None:
         self.service = service.rstrip("/")
         self.handle = handle.lstrip("@")
@@ -120,10 +74,9 @@ class Connection:
         self._sessions = sessions
         self._sleep = sleep
         self._clock = clock
-        self._max_attempts = max(1, max_attempts)
+        self.max_attempts = max(1, max_attempts)
         self._max_rate_wait = max_rate_wait
         self._max_backoff = max_backoff
-        self._scan_pages = max(1, scan_pages)
         self.requests: Counter[str] = Counter()
         self._did: str | None = None
         self._refused = False  # the credentials were refused: never try them again
@@ -135,8 +88,10 @@ class Connection:
         self._client.on_session_change(self._session_changed)
 
     @classmethod
-    def from_settings(cls, settings: Any, sessions: SessionStore, **kwargs: Any) -> Any:
-        """A Publisher for `bot.settings.Settings` (which must have a handle and app password)."""
+    def from_settings(
+        cls, settings: Settings, sessions: SessionKeeper, **kwargs: Any
+    ) -> Connection:
+        """The connection the settings name (AuthError without a handle and app password)."""
         if not settings.bsky_handle or not settings.bsky_app_password:
             raise AuthError("BSKY_HANDLE and BSKY_APP_PASSWORD are needed to post")
         return cls(
@@ -148,21 +103,14 @@ class Connection:
         )
 
     def __repr__(self) -> str:
-        return f"Publisher(service={self.service!r}, handle={self.handle!r})"
-
-    def __enter__(self) -> Any:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        return f"Connection(service={self.service!r}, handle={self.handle!r})"
 
     def close(self) -> None:
         self._client.request.close()
 
-    @property
-    def did(self) -> str | None:
-        """The account's DID once signed in."""
-        return self._did
+    def now(self) -> float:
+        """The (injectable) clock, in epoch seconds."""
+        return self._clock()
 
     # -- sessions ------------------------------------------------------------------------
 
@@ -235,7 +183,7 @@ class Connection:
                 f"Bluesky refused the session it had just given {self.handle}; not signing in "
                 "again so soon (createSession is rate-limited)"
             )
-        self._call(
+        self.call(
             what,
             lambda: self._client.login(self.handle, self._password, fetch_bsky_profile=False),
             signing_in=True,
@@ -263,7 +211,7 @@ class Connection:
                     event(logger, "bluesky.token_refreshed", reason="refused")
                     return
                 except (AtProtocolError, httpx.HTTPError) as exc:
-                    if _kind(exc) != "auth":
+                    if kind(exc) != "auth":
                         raise PublishError(
                             f"refreshing the Bluesky login: {describe(exc)}"
                         ) from exc
@@ -271,25 +219,14 @@ class Connection:
 
     # -- calls with retries ----------------------------------------------------------------
 
-    def _backoff(self, attempt: int, what: str, exc: BaseException) -> None:
+    def backoff(self, attempt: int, what: str, exc: BaseException) -> None:
+        """Sleep before try `attempt + 1` (doubling, at most `max_backoff`), and say so."""
         delay = min(2.0 ** (attempt - 1), self._max_backoff)
         event(logger, "bluesky.retry", logging.WARNING, what=what, attempt=attempt,
               wait=delay, error=describe(exc))
         self._sleep(delay)
 
-    def _rate_wait(self, exc: RateLimitExceededError, attempt: int) -> float:
-        headers: Any = exc.response.headers if exc.response else {}
-        reset: Any = headers.get("ratelimit-reset")
-        # The reset is the server's epoch time: measured against the answer's Date, a skewed
-        # clock here neither hammers a rate-limited PDS nor waits far too long.
-        now = _http_date(headers.get("date")) or self._clock()
-        try:
-            return max(float(reset) - now, 0.0) + 1.0
-        except (TypeError, ValueError):
-            retry_after = exc.retry_after
-            return retry_after if retry_after is not None else min(2.0**attempt, 60.0)
-
-    def _call(
+    def call(
         self,
         what: str,
         fn: Callable[[], T],
@@ -297,7 +234,7 @@ class Connection:
         ambiguous: bool = False,
         signing_in: bool = False,
     ) -> T:
-        """Run one XRPC call, converting and retrying its errors (see the module docstring).
+        """Run one XRPC call, converting and retrying its errors (the module docstring's policy).
 
         ambiguous: a write; a transient failure raises MaybeWritten instead of retrying.
         signing_in: createSession; an auth error means the credentials are wrong."""
@@ -308,10 +245,10 @@ class Connection:
             try:
                 return fn()
             except (AtProtocolError, httpx.HTTPError) as exc:
-                kind = _kind(exc)
-                if kind == "rate" and isinstance(exc, RateLimitExceededError):
-                    wait = self._rate_wait(exc, attempt)
-                    if wait > self._max_rate_wait or attempt >= self._max_attempts:
+                failed = kind(exc)
+                if failed == "rate" and isinstance(exc, RateLimitExceededError):
+                    wait = rate_wait(exc, attempt, self._clock())
+                    if wait > self._max_rate_wait or attempt >= self.max_attempts:
                         if signing_in:
                             self._sign_in_blocked_until = self._clock() + wait
                         raise PublishError(
@@ -321,13 +258,13 @@ class Connection:
                     event(logger, "bluesky.rate_limited", logging.WARNING, what=what,
                           wait=round(wait, 1))
                     self._sleep(wait)
-                elif kind == "auth" and signing_in:
+                elif failed == "auth" and signing_in:
                     if isinstance(exc, UnauthorizedError | BadRequestError):
                         self._refused = True
                     event(logger, "bluesky.login_refused", logging.ERROR, handle=self.handle,
                           error=describe(exc))
                     raise AuthError(f"{self._refused_message()} ({describe(exc)})") from exc
-                elif kind == "auth":
+                elif failed == "auth":
                     if reauthed:
                         raise AuthError(
                             f"{what}: Bluesky refused the login even after signing in again "
@@ -335,19 +272,90 @@ class Connection:
                         ) from exc
                     reauthed = True
                     self._reauthenticate()
-                elif kind == "transient":
+                elif failed == "transient":
                     if ambiguous:
                         raise MaybeWritten(describe(exc)) from exc
-                    if attempt >= self._max_attempts:
+                    if attempt >= self.max_attempts:
                         raise PublishError(
                             f"{what}: Bluesky did not answer after {attempt} tries "
                             f"({describe(exc)}); will try again later"
                         ) from exc
-                    self._backoff(attempt, what, exc)
-                elif kind == "invalid" and signing_in:
+                    self.backoff(attempt, what, exc)
+                elif failed == "invalid" and signing_in:
                     self._refused = True
                     raise AuthError(f"{self._refused_message()} ({describe(exc)})") from exc
-                elif kind == "invalid":
+                elif failed == "invalid":
                     raise RecordInvalid(f"{what}: Bluesky refused it: {describe(exc)}") from exc
                 else:
                     raise PublishError(f"{what}: {describe(exc)}") from exc
+
+    # -- the XRPC calls the bot makes, on its own repository ----------------------------------
+
+    def get_record(self, rkey: str, what: str) -> dict[str, Any] | None:
+        """The post at `rkey` on our account ({uri, cid, value}), or None when there is none."""
+        did = self.sign_in()
+        params = models.ComAtprotoRepoGetRecord.Params(repo=did, collection=POST_TYPE, rkey=rkey)
+
+        def get() -> dict[str, Any] | None:
+            try:
+                response = self._client.invoke_query("com.atproto.repo.getRecord", params=params)
+                return response.content
+            except BadRequestError as exc:
+                if xrpc_error(exc)[1] == "RecordNotFound":
+                    return None
+                raise
+
+        return self.call(what, get)
+
+    def list_records(self, cursor: str | None, what: str) -> dict[str, Any]:
+        """A page (the newest first) of our account's posts: {records, cursor}."""
+        did = self.sign_in()
+        params = models.ComAtprotoRepoListRecords.Params(
+            repo=did, collection=POST_TYPE, limit=PAGE, cursor=cursor
+        )
+        method = "com.atproto.repo.listRecords"
+        return self.call(what, lambda: self._client.invoke_query(method, params=params).content)
+
+    def upload_blob(self, data: bytes, mime: str, what: str) -> dict[str, Any]:
+        """Upload an image; the blob to put in a record."""
+        self.sign_in()
+        response = self.call(
+            what,
+            lambda: self._client.invoke_procedure(
+                "com.atproto.repo.uploadBlob", content=data, headers={"Content-Type": mime}
+            ),
+        )
+        return response.content["blob"]
+
+    def get_blob(self, cid: str, what: str) -> bytes | None:
+        """A blob of our account by CID; None when the PDS has none."""
+        did = self.sign_in()
+        params = models.ComAtprotoSyncGetBlob.Params(did=did, cid=cid)
+
+        def get() -> bytes | None:
+            try:
+                response = self._client.invoke_query("com.atproto.sync.getBlob", params=params)
+            except BadRequestError as exc:
+                _, name, message = xrpc_error(exc)  # PDSs differ: BlobNotFound or "Blob not found"
+                if name.endswith("NotFound") or "not found" in message.lower():
+                    return None
+                raise
+            return response.content if isinstance(response.content, bytes) else None
+
+        return self.call(what, get)
+
+    def apply_writes(self, creates: Sequence[dict[str, Any]], what: str) -> list[dict[str, Any]]:
+        """Write `creates` (applyWrites#create dicts) in one atomic call; the PDS's result for
+        each ({uri, cid}). Never retried here: MaybeWritten when the outcome is unknown."""
+        did = self.sign_in()
+        body = json.dumps({"repo": did, "writes": list(creates)}, ensure_ascii=False)
+        response = self.call(
+            what,
+            lambda: self._client.invoke_procedure(
+                "com.atproto.repo.applyWrites",
+                content=body.encode("utf-8"),
+                headers={"Content-Type": "application/json"},
+            ),
+            ambiguous=True,
+        )
+        return list(response.content.get("results") or [])

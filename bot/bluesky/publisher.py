@@ -1,4 +1,5 @@
-"""The Bluesky client: the only module that talks AT Protocol. Writes each thread exactly once.
+"""Writing an issue's thread to the account exactly once and whole, finding it again, and reading
+its posts back. The calls, sign-in and error policy are `bot.bluesky.connection`'s.
 
 How exactly-once holds (see also bot.core.rkey and bot.bluesky.records):
 - Every post's record key is decided before anything is sent (`bot.core.rkey.thread_keys`).
@@ -15,33 +16,20 @@ How exactly-once holds (see also bot.core.rkey and bot.bluesky.records):
 - "Has this issue been posted?" (`find_thread`) is answered by the PDS alone: the root key, then
   a bounded scan of the account's own posts for the issue's link, so a lost database never leads
   to a second thread. Callers (the worker) ask it before `publish` when they have no record.
-
-Sessions: handle + app password against BSKY_SERVICE; the session is saved (SessionStore) on
-sign-in and on every refresh, and reused; createSession only when there is no usable session or
-the PDS refuses both the access and the refresh token. Wrong credentials raise one AuthError
-and this Publisher then refuses to try again (no lock-out by retry storm). No AppView calls.
-
-Errors: 429 waits until `ratelimit-reset` (at most `max_rate_wait`, else PublishError); network
-errors and 5xx are retried with backoff (`max_attempts`); a 400 refusing a record raises
-RecordInvalid with the server's message; auth errors re-sign-in once, then AuthError. Messages
-name the issue link and the posts ("post 3 of 9"). Tokens and passwords never appear in logs,
-errors or reprs.
+Error messages name the issue link and the posts ("post 3 of 9").
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
-from atproto_client import models
-from atproto_client.exceptions import BadRequestError
-
-from bot.bluesky.connection import Connection, MaybeWritten, xrpc_error
+from bot.bluesky.connection import PAGE, Connection
+from bot.bluesky.failures import MaybeWritten
 from bot.bluesky.records import (
+    FoundBy,
     PostedPost,
     PostedThread,
     StrongRef,
@@ -51,30 +39,13 @@ from bot.bluesky.records import (
     post_uri,
     rkey_of,
 )
-from bot.bluesky.session import (
-    FileSessionStore,
-    MemorySessionStore,
-    SessionStore,
-)
-from bot.core.post import POST_TYPE, Post
+from bot.core.post import Post
 from bot.errors import PublishError, RecordInvalid
 from bot.log import event
-
-__all__ = [
-    "MAX_WRITES",
-    "Connection",
-    "FileSessionStore",
-    "MemorySessionStore",
-    "PostedPost",
-    "PostedThread",
-    "Publisher",
-    "SessionStore",
-]
 
 logger = logging.getLogger(__name__)
 
 MAX_WRITES = 200  # creates per applyWrites (the PDS's limit)
-_PAGE = 100  # listRecords' largest page
 
 
 def _thread_link(thread: Sequence[Post]) -> str:
@@ -88,63 +59,41 @@ def _posts_label(places: Sequence[int], total: int) -> str:
     return f"posts {places[0] + 1}-{places[-1] + 1} of {total}"
 
 
-class Publisher(Connection):
-    """Posts threads to one Bluesky account and finds them again (see the module docstring)."""
+class Publisher:
+    """Posts threads to one Bluesky account and finds them again (see the module docstring).
 
-    # -- XRPC methods -------------------------------------------------------------------------
+    It owns its connection: closing the Publisher closes the connection. `scan_pages` bounds
+    the search for a thread by link (`find_thread`), in pages of 100 posts."""
 
-    def _get_record(self, rkey: str, what: str) -> dict[str, Any] | None:
-        """The post at `rkey` on our account ({uri, cid, value}), or None when there is none."""
-        assert self._did is not None
-        params = models.ComAtprotoRepoGetRecord.Params(
-            repo=self._did, collection=POST_TYPE, rkey=rkey
-        )
+    def __init__(self, connection: Connection, *, scan_pages: int = 5) -> None:
+        self.connection = connection
+        self._scan_pages = max(1, scan_pages)
 
-        def get() -> dict[str, Any] | None:
-            try:
-                response = self._client.invoke_query("com.atproto.repo.getRecord", params=params)
-                return response.content
-            except BadRequestError as exc:
-                if xrpc_error(exc)[1] == "RecordNotFound":
-                    return None
-                raise
+    def __repr__(self) -> str:
+        return f"Publisher({self.connection!r})"
 
-        return self._call(what, get)
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.connection.close()
 
     def _existing(
         self, keys: Sequence[str], places: Iterable[int], what: str, total: int
     ) -> dict[int, StrongRef]:
         found: dict[int, StrongRef] = {}
         for place in places:
-            got = self._get_record(keys[place], f"{what}, checking {_posts_label([place], total)}")
+            label = f"{what}, checking {_posts_label([place], total)}"
+            got = self.connection.get_record(keys[place], label)
             if got is not None:
                 found[place] = StrongRef(got["uri"], got["cid"])
         return found
 
-    def _upload(self, data: bytes, mime: str, what: str) -> dict[str, Any]:
-        response = self._call(
-            what,
-            lambda: self._client.invoke_procedure(
-                "com.atproto.repo.uploadBlob", content=data, headers={"Content-Type": mime}
-            ),
-        )
-        return response.content["blob"]
-
     def _apply(self, writes: Sequence[Write], what: str) -> list[StrongRef]:
-        assert self._did is not None
-        body = json.dumps(
-            {"repo": self._did, "writes": [w.as_create() for w in writes]}, ensure_ascii=False
-        ).encode("utf-8")
-        response = self._call(
-            what,
-            lambda: self._client.invoke_procedure(
-                "com.atproto.repo.applyWrites",
-                content=body,
-                headers={"Content-Type": "application/json"},
-            ),
-            ambiguous=True,
-        )
-        results = response.content.get("results") or []
+        results = self.connection.apply_writes([w.as_create() for w in writes], what)
         if len(results) != len(writes):
             raise PublishError(f"{what}: Bluesky answered {len(results)} results for "
                                f"{len(writes)} posts")
@@ -168,7 +117,7 @@ class Publisher(Connection):
             thumb = thumbs[url]
             what = f"{link}: uploading the card image of {_posts_label([place], len(thread))}"
             try:
-                blobs[url] = self._upload(thumb.data, thumb.mime, what)
+                blobs[url] = self.connection.upload_blob(thumb.data, thumb.mime, what)
             except RecordInvalid as exc:  # a card without its image beats no thread
                 event(logger, "bluesky.thumb_refused", logging.WARNING, link=link,
                       post=place + 1, error=str(exc))
@@ -190,21 +139,21 @@ class Publisher(Connection):
         if total == 0 or len(keys) != total:
             raise ValueError(f"{total} posts need as many keys, not {len(keys)}")
         link = link or _thread_link(thread)
-        did = self.sign_in()
-        started = self._clock()
+        did = self.connection.sign_in()
+        started = self.connection.now()
         when = datetime.fromtimestamp(started, tz=UTC)
 
         known: dict[int, StrongRef] = {}
         # The root goes in the first batch, so no root means nothing of the thread exists yet
         # (and if it did, the PDS would refuse the key and we would find out below).
-        root = self._get_record(keys[0], f"{link}: checking post 1 of {total}")
+        root = self.connection.get_record(keys[0], f"{link}: checking post 1 of {total}")
         if root is not None:
             known = {0: StrongRef(root["uri"], root["cid"])}
             known.update(self._existing(keys, range(1, total), link, total))
         if len(known) == total:
             event(logger, "bluesky.thread_exists", link=link, posts=total,
                   root=known[0].uri)
-            return self._posted(keys, known, set(), "root_key", total)
+            return self._posted(keys, known, set(), FoundBy.ROOT_KEY, total)
         if root is not None and any(p not in known for p in range(1, min(total, MAX_WRITES))):
             # The root goes in the first batch, which is atomic: with the root there, that whole
             # batch was written, as the issue read then. A post of it missing now means the issue
@@ -213,7 +162,7 @@ class Publisher(Connection):
             event(logger, "bluesky.thread_changed", logging.WARNING, link=link,
                   posted=len(known), composed=total, root=known[0].uri,
                   note="the issue changed after it was posted; nothing more is written")
-            return self._posted(keys, known, set(), "root_key", total)
+            return self._posted(keys, known, set(), FoundBy.ROOT_KEY, total)
 
         missing = [p for p in range(total) if p not in known]
         blobs = self._upload_thumbs(thread, missing, thumbs or {}, link)
@@ -233,12 +182,12 @@ class Publisher(Connection):
                     known.update(found)
                     continue
                 failures += 1
-                if failures >= self._max_attempts:
+                if failures >= self.connection.max_attempts:
                     raise PublishError(
                         f"{label}: Bluesky did not answer after {failures} tries ({exc}); "
                         "nothing of these posts was written; will try again later"
                     ) from exc.__cause__
-                self._backoff(failures, label, exc.__cause__ or exc)
+                self.connection.backoff(failures, label, exc.__cause__ or exc)
                 continue
             for write, ref in zip(writes, results, strict=True):
                 if ref.cid != write.cid:  # replies to it would name a wrong CID
@@ -247,15 +196,15 @@ class Publisher(Connection):
                 known[write.place] = ref
                 written.add(write.place)
         event(logger, "bluesky.thread_posted", link=link, posts=total, written=len(written),
-              root=known[0].uri, seconds=round(self._clock() - started, 2))
-        return self._posted(keys, known, written, "published", total)
+              root=known[0].uri, seconds=round(self.connection.now() - started, 2))
+        return self._posted(keys, known, written, FoundBy.PUBLISHED, total)
 
     def _posted(
         self,
         keys: Sequence[str],
         known: Mapping[int, StrongRef],
         written: set[int],
-        found_by: str,
+        found_by: FoundBy,
         total: int,
     ) -> PostedThread:
         posts = tuple(
@@ -268,59 +217,38 @@ class Publisher(Connection):
     def read_records(self, rkeys: Sequence[str]) -> list[dict[str, Any] | None]:
         """The post record (the lexicon dict, as stored) at each of `rkeys` on our account, in
         order; None where there is none (deleted)."""
-        self.sign_in()
         out: list[dict[str, Any] | None] = []
         for rkey in rkeys:
-            got = self._get_record(rkey, f"reading post {rkey}")
+            got = self.connection.get_record(rkey, f"reading post {rkey}")
             out.append(None if got is None else dict(got["value"]))
         return out
 
     def read_blob(self, cid: str) -> bytes | None:
         """A blob of our account (a card's thumbnail) by CID; None when the PDS has none."""
-        did = self.sign_in()
-        params = models.ComAtprotoSyncGetBlob.Params(did=did, cid=cid)
-
-        def get() -> bytes | None:
-            try:
-                response = self._client.invoke_query("com.atproto.sync.getBlob", params=params)
-            except BadRequestError as exc:
-                _, name, message = xrpc_error(exc)  # PDSs differ: BlobNotFound or "Blob not found"
-                if name.endswith("NotFound") or "not found" in message.lower():
-                    return None
-                raise
-            return response.content if isinstance(response.content, bytes) else None
-
-        return self._call(f"reading the image {cid}", get)
+        return self.connection.get_blob(cid, f"reading the image {cid}")
 
     # -- finding a thread -----------------------------------------------------------------------
 
     def find_thread(self, issue_link: str, keys: Sequence[str] = ()) -> PostedThread | None:
         """The issue's thread on the account, or None: by its root key (`keys[0]`) first, then by
         scanning the account's newest posts (at most `scan_pages` x 100) for the issue's link."""
-        self.sign_in()
         what = f"{issue_link}: looking for its thread"
-        root = self._get_record(keys[0], what) if keys else None
+        root = self.connection.get_record(keys[0], what) if keys else None
         if root is not None:
             known = {0: StrongRef(root["uri"], root["cid"])}
             known.update(self._existing(keys, range(1, len(keys)), what, len(keys)))
             event(logger, "bluesky.thread_found", link=issue_link, by="root_key",
                   root=root["uri"], posts=len(known))
-            return self._posted(keys, known, set(), "root_key", len(keys))
+            return self._posted(keys, known, set(), FoundBy.ROOT_KEY, len(keys))
         return self._scan(issue_link, what)
 
-    def _list_page(self, params: Any) -> dict[str, Any]:
-        return self._client.invoke_query("com.atproto.repo.listRecords", params=params).content
-
     def _scan(self, issue_link: str, what: str) -> PostedThread | None:
-        assert self._did is not None
+        did = self.connection.sign_in()
         records: list[dict[str, Any]] = []
         roots: set[str] = set()
         cursor: str | None = None
         for _ in range(self._scan_pages):
-            params = models.ComAtprotoRepoListRecords.Params(
-                repo=self._did, collection=POST_TYPE, limit=_PAGE, cursor=cursor
-            )
-            page: dict[str, Any] = self._call(what, partial(self._list_page, params))
+            page = self.connection.list_records(cursor, what)
             for rec in page.get("records") or []:
                 records.append(rec)
                 value = rec.get("value") or {}
@@ -328,7 +256,7 @@ class Publisher(Connection):
                     reply_root = ((value.get("reply") or {}).get("root") or {}).get("uri")
                     roots.add(reply_root or rec["uri"])
             cursor = page.get("cursor")
-            if not cursor or len(page.get("records") or []) < _PAGE:
+            if not cursor or len(page.get("records") or []) < PAGE:
                 break
         if not roots:
             return None
@@ -340,9 +268,9 @@ class Publisher(Connection):
 
         members = sorted((r for r in records if in_thread(r)), key=lambda r: rkey_of(r["uri"]))
         if not any(r["uri"] == root_uri for r in members) and root_uri == post_uri(
-            self._did, rkey_of(root_uri)
+            did, rkey_of(root_uri)
         ):
-            root = self._get_record(rkey_of(root_uri), what)
+            root = self.connection.get_record(rkey_of(root_uri), what)
             if root is not None:
                 members.insert(0, root)
         posts = tuple(
@@ -350,4 +278,4 @@ class Publisher(Connection):
         )
         event(logger, "bluesky.thread_found", link=issue_link, by="link_scan", root=root_uri,
               posts=len(posts))
-        return PostedThread(posts, found_by="link_scan")
+        return PostedThread(posts, found_by=FoundBy.LINK_SCAN)

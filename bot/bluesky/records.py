@@ -12,6 +12,7 @@ against the reference PDS: the CIDs applyWrites answers equal ours (tests/test_b
 
 from __future__ import annotations
 
+import enum
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 
 import libipld
 
-from bot.core.post import POST_TYPE, Post
+from bot.core.post import POST_TYPE, Post, post_url
 
 _CID_PREFIX = b"\x01\x71\x12\x20"  # CIDv1, dag-cbor, sha2-256, 32-byte digest
 
@@ -56,17 +57,23 @@ class PostedPost:
         return post_url(self.uri)
 
 
+class FoundBy(enum.StrEnum):
+    """How we know a thread is on the account."""
+
+    PUBLISHED = "published"  # this call wrote or completed it
+    ROOT_KEY = "root_key"  # its deterministic root key exists
+    # A post linking to the issue was found among the account's records; then places are the
+    # posts' order by key, and only posts of the scanned pages are listed.
+    LINK_SCAN = "link_scan"
+
+
 @dataclass(frozen=True)
 class PostedThread:
-    """A thread on the account, root first.
-
-    `found_by` says how we know: "published" (this call wrote or completed it), "root_key"
-    (its deterministic root key exists), or "link_scan" (a post linking to the issue was found
-    among the account's records; then places are the posts' order by key, and only posts of the
-    scanned pages are listed). `expected` is how many posts the thread should have, when known."""
+    """A thread on the account, root first. `found_by` says how we know (FoundBy);
+    `expected` is how many posts the thread should have, when known."""
 
     posts: tuple[PostedPost, ...]
-    found_by: str = "published"
+    found_by: FoundBy = FoundBy.PUBLISHED
     expected: int | None = None
 
     @property
@@ -94,12 +101,6 @@ class PostedThread:
 
 def post_uri(did: str, rkey: str) -> str:
     return f"at://{did}/{POST_TYPE}/{rkey}"
-
-
-def post_url(uri: str) -> str:
-    """https://bsky.app/profile/DID/post/RKEY for at://DID/app.bsky.feed.post/RKEY."""
-    did, _, rkey = uri.removeprefix("at://").partition(f"/{POST_TYPE}/")
-    return f"https://bsky.app/profile/{did}/post/{rkey}"
 
 
 def rkey_of(uri: str) -> str:

@@ -2,9 +2,10 @@
 
 Bluesky locks out accounts that call createSession on every run (30 per 5 minutes, a few hundred
 a day), so the session string is saved after sign-in and after every refresh (the refresh token
-rotates each time) and reused on the next run. `SessionStore` is what `Publisher`
-needs; the database store implements it, `FileSessionStore` and `MemorySessionStore` are for
-the CLI and tests. The session string holds tokens: never log it, never put it in a repr.
+rotates each time) and reused on the next run. A `SessionKeeper` is what the connection needs:
+the store's `DatabaseSessionKeeper` (bot.store.session) in the service, `FileSessionKeeper` and
+`MemorySessionKeeper` here for scripts and tests. The session string holds tokens: never log it,
+never put it in a repr.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from atproto_client.request import Request
 from bot import USER_AGENT
 
 
-class SessionStore(Protocol):
+class SessionKeeper(Protocol):
     """Keeps one session string (the SDK's `export_session_string()` format)."""
 
     def load(self) -> str | None: ...
@@ -31,7 +32,7 @@ class SessionStore(Protocol):
     def save(self, session_string: str) -> None: ...
 
 
-class MemorySessionStore:
+class MemorySessionKeeper:
     """A session kept in memory (tests, one-off runs). `saves` counts saves."""
 
     def __init__(self, session_string: str | None = None) -> None:
@@ -46,10 +47,10 @@ class MemorySessionStore:
         self.saves += 1
 
     def __repr__(self) -> str:
-        return f"MemorySessionStore(saved={self._value is not None}, saves={self.saves})"
+        return f"MemorySessionKeeper(saved={self._value is not None}, saves={self.saves})"
 
 
-class FileSessionStore:
+class FileSessionKeeper:
     """A session kept in a file readable by its owner only, replaced atomically on save."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -76,7 +77,7 @@ class FileSessionStore:
             raise
 
     def __repr__(self) -> str:
-        return f"FileSessionStore({str(self.path)!r})"
+        return f"FileSessionKeeper({str(self.path)!r})"
 
 
 class PdsClient(Client):

@@ -8,11 +8,15 @@ on stderr with exit status 1 (2 for usage or configuration errors). `--debug` sh
 from __future__ import annotations
 
 import json
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
 
-from bot.errors import BotError
+from bot.errors import BotError, FeedError
 
 
 class OneLineUsageError(click.ClickException):
@@ -59,7 +63,7 @@ class BotGroup(click.Group):
 
 @click.group(cls=BotGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
-@click.version_option(package_name="bwr-bot")
+@click.version_option(package_name="bwr-bot", prog_name="bwr-bot", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """Cross-posts the Barbershop Whispers…Russia newsletter to Bluesky as threads.
@@ -70,6 +74,52 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    setup_logging(debug)
+
+
+def setup_logging(debug: bool = False) -> None:
+    """One log format for every command (`<UTC time>Z LEVEL event …` on stderr), unless logging
+    is set up already (e.g. under pytest, whose handlers capture it)."""
+    from bot.log import configure
+
+    if not logging.getLogger().handlers:
+        configure(debug=debug)
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # a line per migration step
+
+
+def check_writable(path: str) -> None:
+    """An output file the user named can be written, checked before any work is done: one line
+    naming it otherwise (exit 1)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise BotError(f"cannot write {path}: it is a folder")
+    if not os.path.isdir(folder):
+        raise BotError(f"cannot write {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise BotError(f"cannot write {path}: permission denied")
+
+
+def write_output(path: str, text: str) -> None:
+    """Write an output file the user named; any failure is one line naming it (exit 1)."""
+    try:
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        raise BotError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    click.echo(f"Wrote {path}", err=True)
+
+
+@contextmanager
+def feed_named_by(option: str | None) -> Iterator[None]:
+    """Errors about a feed the user gave with an option name that option, not FEED_URL (the
+    feed module's hints speak of the setting, which the option stands in for)."""
+    try:
+        yield
+    except FeedError as exc:
+        message = str(exc)
+        if option is None or "FEED_URL" not in message:
+            raise
+        raise FeedError(message.replace("FEED_URL", option)) from exc
 
 
 def echo_json(data: Any) -> None:

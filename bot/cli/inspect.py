@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.cli.app import echo_json
+from bot.cli.app import echo_json, feed_named_by
 from bot.core.model import Feed, Issue
 
 NOT_BWR = "not a BWR-shaped issue: announced with title and link only"
@@ -59,8 +59,8 @@ def inspect(feed: str, as_json: bool) -> None:
     """Show how the bot reads each issue of a feed (sections found).
 
     Prints each issue's title, link, date, volume line, takeaway labels, follow-ups and quick
-    bites with their link counts, and anything seen but left out. --json prints the contract
-    shape (../shared/docs/contracts.md).
+    bites with their link counts, and anything seen but left out. --json prints the same as
+    JSON, for scripts (README.md, "Commands").
 
     Example: python -m bot inspect --feed ../shared/fixtures/bwr/feed.xml
     """
@@ -71,7 +71,8 @@ def inspect(feed: str, as_json: bool) -> None:
     from bot.settings import load_settings
 
     profile = load_profile(load_settings().bot_config)
-    result = parse_feed(read_source(feed), profile, source=feed)
+    with feed_named_by("--feed"):
+        result = parse_feed(read_source(feed), profile, source=feed)
     if as_json:
         echo_json(result.to_json())
     else:

@@ -1,14 +1,15 @@
-"""`preview`: the thread(s) the bot would post for an issue, read from a feed without network
-(a local file) and without posting. The records shown are `Post.record()`, what is posted."""
+"""`preview`: the thread(s) the bot would post for an issue, read from a feed, without posting.
+The records shown are `Post.record()`, what is posted. Cards are fetched as CARDS says (and
+cached, so a later `post` fetches nothing again); `--offline` fetches nothing: the feed's cards."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
 
-from bot.cli.app import echo_json
+from bot.cli.app import check_writable, echo_json, feed_named_by, write_output
 from bot.core.model import Issue
 from bot.core.post import Post, Thread
 from bot.core.text import graphemes, utf8_len
@@ -20,57 +21,97 @@ from bot.core.text import graphemes, utf8_len
 @click.option("--latest", is_flag=True, help="The newest issue in the feed (the default).")
 @click.option("--all", "all_", is_flag=True, help="Every issue in the feed, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print the contract JSON (post records).")
+@click.option("--offline", is_flag=True,
+              help="Fetch no card's page or picture: cards as the feed gives them.")
 @click.option(
     "--html",
     "html_path",
-    type=click.Path(dir_okay=False, writable=True),
     metavar="PATH",
     help="Also write the thread(s) as one self-contained HTML page, drawn as Bluesky shows them.",
 )
 def preview(
-    feed: str, entry: str | None, latest: bool, all_: bool, as_json: bool, html_path: str | None
+    feed: str,
+    entry: str | None,
+    latest: bool,
+    all_: bool,
+    as_json: bool,
+    offline: bool,
+    html_path: str | None,
 ) -> None:
     """Show the thread(s) the bot would post for an issue, post by post.
 
     Each post shows its text, its size (graphemes / bytes, limits 300 / 3000), its links
-    (visible text → full address) and its card. Nothing is posted.
+    (visible text → full address) and its card: the title, description and picture address
+    its page gives (CARDS), or the feed's. Nothing is posted.
 
     Example: python -m bot preview --feed ../shared/fixtures/bwr/feed.xml --latest --html p.html
     """
     if sum((entry is not None, latest, all_)) > 1:
         raise click.UsageError("choose one of --entry LINK, --latest and --all")
     # Imported here: reading and parsing a feed are other modules' jobs, loaded only when used.
+    from bot.cards import CardFetcher, cards_of, compose_with_cards
     from bot.core.profile import load_profile
     from bot.core.reader import parse_feed, pick_issue
-    from bot.core.thread import compose
     from bot.feed import read_source
-    from bot.settings import load_settings
+    from bot.settings import card_cache_dir, load_settings
 
+    if html_path is not None:
+        check_writable(html_path)
     settings = load_settings()
     profile = load_profile(settings.bot_config)
-    parsed = parse_feed(read_source(feed), profile, source=feed)
+    with feed_named_by("--feed"):
+        parsed = parse_feed(read_source(feed), profile, source=feed)
     issues = list(parsed.issues) if all_ else [pick_issue(parsed.issues, entry, feed)]
-    previews = [(issue, compose(issue, profile)) for issue in issues]
-    if html_path is not None:
-        from bot.html.page import render_page, sections_from_preview
+    mode = "feed" if offline and settings.cards == "rich" else settings.cards
+    fetcher = None
+    if not offline and mode != "off":
+        fetcher = CardFetcher(card_cache_dir(settings),
+                              allow_private=settings.cards_allow_private)
+    try:
+        previews = [(i, compose_with_cards(i, profile, fetcher, mode)) for i in issues]
+        fetched = {c.uri: fetcher.fetched(c.uri) for _, t in previews for c in cards_of(t)
+                   } if fetcher is not None else {}
+        if html_path is not None:
+            from bot.html.page import render_page, sections_from_preview
 
-        sections = sections_from_preview([preview_json(i, t) for i, t in previews])
-        page = render_page(sections, account_name=profile.name, handle=settings.bsky_handle or "")
-        with open(html_path, "w", encoding="utf-8") as out:
-            out.write(page)
-        click.echo(f"Wrote {html_path}", err=True)
+            # The pictures as they would be uploaded (fitted), inlined; keyed by card address.
+            cards = [c for _, t in previews for c in cards_of(t)]
+            found = fetcher.thumbs(c.thumb_url for c in cards) if fetcher is not None else {}
+            thumbs = {c.uri: found[c.thumb_url] for c in cards if c.thumb_url in found}
+            sections = sections_from_preview([preview_json(i, t) for i, t in previews])
+            page = render_page(sections, account_name=profile.name,
+                               handle=settings.bsky_handle or "", thumbs=thumbs)
+            write_output(html_path, page)
+    finally:
+        if fetcher is not None:
+            fetcher.close()
     if as_json:
-        echo_json([preview_json(issue, threads) for issue, threads in previews])
+        echo_json([preview_json(issue, threads, fetched) for issue, threads in previews])
     else:
         click.echo("\n\n".join(render_text(issue, threads) for issue, threads in previews))
 
 
-def preview_json(issue: Issue, threads: Sequence[Thread]) -> dict[str, Any]:
-    """contracts.md `preview --json` element: the entry and each thread's post records."""
-    return {
+def preview_json(
+    issue: Issue, threads: Sequence[Thread], fetched: Mapping[str, Mapping[str, str]] | None = None
+) -> dict[str, Any]:
+    """contracts.md `preview --json` element: the entry and each thread's post records; and,
+    when any card's page was read, `cards`: each such card's address, title, description and
+    picture address (a record carries no picture before it is uploaded)."""
+    element: dict[str, Any] = {
         "entry": {"guid": issue.guid, "link": issue.link, "title": issue.title},
         "threads": [[post.record() for post in thread] for thread in threads],
     }
+    from bot.cards.thread import cards_of
+
+    fetched = fetched or {}
+    cards = [
+        {"uri": c.uri, "title": c.title, "description": c.description, "image": c.thumb_url}
+        for c in cards_of(list(threads))
+        if fetched.get(c.uri)
+    ]
+    if cards:
+        element["cards"] = cards
+    return element
 
 
 def render_text(issue: Issue, threads: Sequence[Thread]) -> str:

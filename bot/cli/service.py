@@ -4,37 +4,50 @@ and prints. Progress goes to stderr as log lines, results to stdout."""
 
 from __future__ import annotations
 
-import logging
+from dataclasses import replace
 from typing import Any
 
 import click
 
-from bot.cli.app import echo_json
+from bot.cli.app import check_writable, echo_json, feed_named_by, setup_logging, write_output
 from bot.errors import BotError, PublishError
 
 ENTRY_HELP = "The issue's link (or guid), as in the feed."
+FEED_HELP = "Read the issue from this feed when the database does not know it."
+# A dry run's store: in memory, so a dry run writes nothing anywhere (no data/bot.db).
+DRY_RUN_DATABASE = "sqlite://"
 
 
 def _logging(ctx: click.Context) -> None:
-    """One line per event on stderr, unless logging is set up already (e.g. under pytest)."""
-    from bot.log import configure
-
-    if not logging.getLogger().handlers:
-        configure(debug=bool(ctx.obj and ctx.obj.get("debug")))
-        logging.getLogger("alembic").setLevel(logging.WARNING)  # a line per migration step
+    setup_logging(bool(ctx.obj and ctx.obj.get("debug")))
 
 
-def _setup(ctx: click.Context) -> tuple[Any, Any]:
+def _setup(ctx: click.Context, settings: Any = None) -> tuple[Any, Any]:
     """Settings, and the store with its migrations applied."""
     from bot.settings import load_settings
     from bot.store.api import Store
 
     _logging(ctx)
-    settings = load_settings()
+    settings = settings or load_settings()
     store = Store(settings.database_url)
     ctx.call_on_close(store.close)
     store.upgrade()
     return settings, store
+
+
+def _dry(settings: Any) -> Any:
+    """The settings of a dry run: no credentials and a store in memory (nothing written)."""
+    return replace(
+        settings, database_url=DRY_RUN_DATABASE, bsky_handle=None, bsky_app_password=None
+    )
+
+
+def _no_store(settings: Any) -> str | None:
+    """The SQLite file of the settings when it does not exist yet (nothing recorded yet)."""
+    from bot.settings import sqlite_path
+
+    path = sqlite_path(settings.database_url)
+    return str(path) if path is not None and not path.exists() else None
 
 
 @click.command()
@@ -52,7 +65,8 @@ def run(ctx: click.Context) -> None:
     from bot.settings import load_settings
 
     _logging(ctx)
-    ctx.exit(run_daemon(load_settings()))
+    settings = load_settings()
+    ctx.exit(run_daemon(_dry(settings) if settings.dry_run else settings))
 
 
 @click.command()
@@ -67,8 +81,11 @@ def poll(ctx: click.Context) -> None:
     """
     from bot.service.daemon import install_signal_handlers
     from bot.service.worker import Worker
+    from bot.settings import load_settings
 
-    settings, store = _setup(ctx)
+    _logging(ctx)
+    settings = load_settings()
+    settings, store = _setup(ctx, _dry(settings) if settings.dry_run else settings)
     with Worker(settings, store) as worker:
         install_signal_handlers(worker.stop)
         result = worker.poll()
@@ -109,34 +126,32 @@ def post(
         raise click.UsageError("choose one of --entry LINK and --latest")
     from bot.cli.preview import render_text
     from bot.service.editor import post_one
+    from bot.service.outcomes import Outcome
     from bot.service.worker import Worker
 
-    if dry_run:  # no database writes, no Bluesky: it may run anywhere
+    if dry_run:  # no database, no Bluesky, no card cache: it writes nothing anywhere
         from bot.settings import load_settings
-        from bot.store.api import Store
 
         _logging(ctx)
-        settings = load_settings()
-        store = Store(settings.database_url)
-        ctx.call_on_close(store.close)
+        settings, store = _setup(ctx, _dry(load_settings()))
     else:
         settings, store = _setup(ctx)
-    with Worker(settings, store) as worker:
+    with Worker(settings, store) as worker, feed_named_by("--feed" if feed else None):
         issue, outcome, threads = post_one(
             worker, entry=entry, source=feed, force=force, dry_run=dry_run
         )
-    if outcome.outcome == "would_post":
+    if outcome.outcome is Outcome.WOULD_POST:
         click.echo(render_text(issue, threads))
         click.echo(f"\ndry run: would post {issue.link} ({outcome.posts} posts); nothing posted")
-    elif outcome.outcome == "posted":
+    elif outcome.outcome is Outcome.POSTED:
         click.echo(f"Posted {issue.link}: {outcome.posts} posts")
         click.echo("\n".join(f"  {u}" for u in outcome.urls))
-    elif outcome.outcome == "already_posted":
+    elif outcome.outcome is Outcome.ALREADY_POSTED:
         click.echo(
             f"Already on Bluesky, not posted again (--force posts a new thread): {issue.link}"
         )
         click.echo("\n".join(f"  {u}" for u in outcome.urls) or "  (no post address recorded)")
-    elif outcome.outcome == "deferred":
+    elif outcome.outcome is Outcome.DEFERRED:
         raise PublishError(f"{issue.link} was not posted: {outcome.error}")
     else:
         raise BotError(f"{issue.link} was not posted: {outcome.error}")
@@ -154,7 +169,6 @@ def post(
 @click.option(
     "--html",
     "html_path",
-    type=click.Path(dir_okay=False, writable=True),
     metavar="PATH",
     help="Also write their posted threads, read back from Bluesky, as one self-contained HTML "
     "page (as `preview --html` draws them). Needs BSKY_HANDLE and BSKY_APP_PASSWORD.",
@@ -166,23 +180,29 @@ def status(ctx: click.Context, as_json: bool, limit: int, html_path: str | None)
     Example: python -m bot status --limit 5 --html posted.html
     """
     from bot.service.editor import status_rows
+    from bot.settings import load_settings
 
+    _logging(ctx)
+    settings = load_settings()
     if html_path is not None:
         from bot.errors import ConfigError
         from bot.service.posted import NEEDS_CREDENTIALS
-        from bot.settings import load_settings
 
-        if load_settings().dry_run:  # before the store: one line, nothing else
+        if settings.dry_run:  # before the store: one line, nothing else
             raise ConfigError(NEEDS_CREDENTIALS)
-    settings, store = _setup(ctx)
-    if html_path is not None:
-        from bot.service.posted import posted_page
+        check_writable(html_path)
+    missing = _no_store(settings)
+    if missing is None:  # status only reads: it creates no database
+        settings, store = _setup(ctx, settings)
+        if html_path is not None:
+            from bot.service.posted import posted_page
 
-        page = posted_page(settings, store, limit)
-        with open(html_path, "w", encoding="utf-8") as out:
-            out.write(page)
-        click.echo(f"Wrote {html_path}", err=True)
-    rows = status_rows(store, limit)
+            write_output(html_path, posted_page(settings, store, limit))
+        rows = status_rows(store, limit)
+    elif html_path is not None:
+        raise BotError(f"no database at {missing} yet: nothing posted to draw")
+    else:
+        rows = []
     if as_json:
         echo_json({"issues": rows})
         return
@@ -225,27 +245,34 @@ def db_upgrade(ctx: click.Context) -> None:
 
 
 def _show(action: str, issue: Any) -> None:
-    click.echo(f"{issue.link}: {action} (now {issue.state.value})")
+    """What was done, and the state the issue is in when that does not say it already."""
+    state = issue.state.value
+    click.echo(f"{issue.link}: {action}" + ("" if state in action else f" (now {state})"))
 
 
 @click.command()
 @click.option("--entry", metavar="LINK", required=True, help=ENTRY_HELP)
+@click.option("--feed", metavar="PATH|URL", help=FEED_HELP)
 @click.pass_context
-def skip(ctx: click.Context, entry: str) -> None:
+def skip(ctx: click.Context, entry: str, feed: str | None) -> None:
     """Never post this issue (it stays in the database as skipped).
+
+    An issue the database does not know yet is read from --feed (nothing is fetched without it).
 
     Example: python -m bot skip --entry https://aablanco.substack.com/p/some-issue
     """
     from bot.service.editor import skip as skip_issue
 
     settings, store = _setup(ctx)
-    _show("skipped", skip_issue(settings, store, entry))
+    with feed_named_by("--feed"):
+        _show("skipped", skip_issue(settings, store, entry, source=feed))
 
 
 @click.command()
 @click.option("--entry", metavar="LINK", required=True, help=ENTRY_HELP)
+@click.option("--feed", metavar="PATH|URL", help=FEED_HELP)
 @click.pass_context
-def retry(ctx: click.Context, entry: str) -> None:
+def retry(ctx: click.Context, entry: str, feed: str | None) -> None:
     """Post a failed issue again on the next poll.
 
     Example: python -m bot retry --entry https://aablanco.substack.com/p/some-issue
@@ -253,15 +280,19 @@ def retry(ctx: click.Context, entry: str) -> None:
     from bot.service.editor import retry as retry_issue
 
     settings, store = _setup(ctx)
-    _show("queued again", retry_issue(settings, store, entry))
+    with feed_named_by("--feed"):
+        _show("queued again", retry_issue(settings, store, entry, source=feed))
 
 
 @click.command("mark-posted")
 @click.option("--entry", metavar="LINK", required=True, help=ENTRY_HELP)
 @click.option("--uri", metavar="AT_URI", help="The at:// URI of the thread's first post.")
+@click.option("--feed", metavar="PATH|URL", help=FEED_HELP)
 @click.pass_context
-def mark_posted(ctx: click.Context, entry: str, uri: str | None) -> None:
+def mark_posted(ctx: click.Context, entry: str, uri: str | None, feed: str | None) -> None:
     """Record that this issue is on Bluesky already (posted by hand): the bot will not post it.
+
+    An issue the database does not know yet is read from --feed (nothing is fetched without it).
 
     Example: python -m bot mark-posted --entry https://aablanco.substack.com/p/some-issue
     --uri at://did:plc:abc/app.bsky.feed.post/3lxyz
@@ -269,4 +300,5 @@ def mark_posted(ctx: click.Context, entry: str, uri: str | None) -> None:
     from bot.service.editor import mark_posted as mark
 
     settings, store = _setup(ctx)
-    _show("marked as posted", mark(settings, store, entry, uri))
+    with feed_named_by("--feed"):
+        _show("marked as posted", mark(settings, store, entry, uri, source=feed))

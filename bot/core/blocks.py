@@ -1,7 +1,7 @@
 """An issue's HTML as a flat run of blocks (headings, paragraphs, dividers) in reading order.
 
 Substack's markup nests freely (`ul>li>p`, blockquotes, widgets inside divs); the section reader
-in bot/issue.py only needs what a reader sees, top to bottom. Here we parse the HTML once with
+in bot/core/issue.py only needs what a reader sees, top to bottom. Here we parse the HTML once with
 lxml, drop what is not content (widgets, buttons, captions, footnote anchors, embeds, polls),
 decode entities and normalise whitespace. Pure: stdlib, lxml and regex only.
 """
@@ -12,6 +12,7 @@ import itertools
 import json
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
@@ -304,3 +305,17 @@ def html_blocks(html: str | bytes, base_url: str = "") -> list[Block]:
     walker = _Walker(base_url)
     walker.container(root, {}, 0)
     return walker.blocks
+
+
+# An anchor that is itself a web address: the composer links typed addresses on its own.
+_ADDRESS = regex.compile(r"(?i)https?://\S+")
+
+
+def inline_links(links: Iterable[Link], text: str) -> tuple[Link, ...]:
+    """The <a>s of a paragraph that keep their address as a link on their words when posted:
+    each once, in order, only those whose words are in `text` and are not an address."""
+    out: list[Link] = []
+    for lk in links:
+        if lk.title and lk.title in text and not _ADDRESS.fullmatch(lk.title) and lk not in out:
+            out.append(lk)
+    return tuple(out)

@@ -8,12 +8,51 @@ that is history."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.core.model import Issue
 from bot.core.state import IssueState
 
 _S = IssueState
+_BY_HAND = "post --entry LINK posts it"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The state a new issue is recorded in, and why it is not posted (None when queued)."""
+
+    state: IssueState
+    reason: str | None = None
+
+
+def judge(
+    issue: Issue,
+    *,
+    first_run: bool,
+    newest_known: datetime | None,
+    now: datetime,
+    backfill_hours: float,
+) -> Verdict:
+    """What becomes of a NEW issue, with the reason when it is not posted (see the module
+    docstring)."""
+    published = issue.published
+    if published is not None and published.tzinfo is None:
+        published = published.replace(tzinfo=UTC)
+    window = f"the backfill window of {backfill_hours:g} h"
+    if published is not None and published >= now - timedelta(hours=backfill_hours):
+        return Verdict(_S.QUEUED)
+    if first_run:
+        if published is None:
+            why = f"undated, and a feed's first poll posts only issues within {window}"
+        else:
+            why = f"outside {window}"
+        return Verdict(_S.SEEN, f"{why}; {_BY_HAND}")
+    if published is None or newest_known is None or published > newest_known:
+        return Verdict(_S.QUEUED)
+    return Verdict(
+        _S.SEEN, f"older than the newest issue already known (history, not news); {_BY_HAND}"
+    )
 
 
 def decide(
@@ -25,16 +64,13 @@ def decide(
     backfill_hours: float,
 ) -> IssueState:
     """The state a NEW issue is recorded in (see the module docstring)."""
-    published = issue.published
-    if published is not None and published.tzinfo is None:
-        published = published.replace(tzinfo=UTC)
-    if published is not None and published >= now - timedelta(hours=backfill_hours):
-        return _S.QUEUED
-    if first_run:
-        return _S.SEEN
-    if published is None or newest_known is None or published > newest_known:
-        return _S.QUEUED
-    return _S.SEEN
+    return judge(
+        issue,
+        first_run=first_run,
+        newest_known=newest_known,
+        now=now,
+        backfill_hours=backfill_hours,
+    ).state
 
 
 def as_utc(when: datetime | None) -> datetime | None:

@@ -1,4 +1,5 @@
-"""A Post as it will be written to Bluesky, and the Thread it belongs to.
+"""A Post as it will be written to Bluesky, the Thread it belongs to, the lexicon names a post
+record uses, and a posted post's address on bsky.app.
 
 The composer (bot.core.thread) makes them; preview, the HTML page and the publisher all read the
 very same `Post.record()`, so what is previewed is what is posted."""
@@ -10,6 +11,10 @@ from typing import Any
 
 POST_TYPE = "app.bsky.feed.post"
 EXTERNAL_TYPE = "app.bsky.embed.external"
+# The `$type` of a facet's feature (`app.bsky.richtext.facet`).
+LINK_FEATURE = "app.bsky.richtext.facet#link"
+TAG_FEATURE = "app.bsky.richtext.facet#tag"
+MENTION_FEATURE = "app.bsky.richtext.facet#mention"
 
 
 @dataclass(frozen=True)
@@ -59,3 +64,9 @@ class Post:
 
 # A thread is its posts in order, root first.
 Thread = tuple[Post, ...]
+
+
+def post_url(uri: str) -> str:
+    """https://bsky.app/profile/DID/post/RKEY for the post at://DID/app.bsky.feed.post/RKEY."""
+    did, _, rest = uri.removeprefix("at://").partition("/")
+    return f"https://bsky.app/profile/{did}/post/{rest.rsplit('/', 1)[-1]}"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from bot.core.post import LINK_FEATURE, MENTION_FEATURE, TAG_FEATURE
 from bot.core.text import MAX_BYTES, MAX_GRAPHEMES, graphemes, utf8_len
 
 NEAR_GRAPHEMES = 280  # close enough that a small edit of the template would tip it over
@@ -92,17 +93,17 @@ def _check_facet(
 
 def _check_feature(where: str, feature: Any) -> list[Finding]:
     kind = feature.get("$type") if isinstance(feature, Mapping) else None
-    if kind == "app.bsky.richtext.facet#link":
+    if kind == LINK_FEATURE:
         uri = str(feature.get("uri", ""))
         if not is_web_address(uri):
             return [Finding("warning", f"{where} links to {uri!r}, not a web address")]
-    elif kind == "app.bsky.richtext.facet#tag":
+    elif kind == TAG_FEATURE:
         tag = str(feature.get("tag", ""))
         if not tag or any(c.isspace() for c in tag):
             return [Finding("error", f"{where} has an invalid tag {tag!r}")]
         if graphemes(tag) > MAX_TAG_GRAPHEMES:
             return [Finding("error", f"{where} tag is over {MAX_TAG_GRAPHEMES} graphemes")]
-    elif kind != "app.bsky.richtext.facet#mention":
+    elif kind != MENTION_FEATURE:
         return [Finding("warning", f"{where} has an unknown feature {kind!r}")]
     return []
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot import bundled
 from bot.errors import ConfigError
 
 TEMPLATE_FIELDS = frozenset(
@@ -20,7 +21,7 @@ TEMPLATE_FIELDS = frozenset(
 REPLIES = ("everyone", "followers", "following", "mentioned", "nobody")
 SHORT_ISSUE = ("hold", "announce", "post")
 TEMPLATE_NAMES = ("root", "takeaway", "follow_up", "quick_bite", "quick_bites_root", "closing")
-_DEFAULT_PATH = Path(__file__).resolve().parents[2] / "config" / "bwr.toml"
+_DEFAULT_PATH = bundled("config") / "bwr.toml"
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,6 @@ class Profile:
     thread: ThreadLayout
     path: str = ""
     review: Review = Review(min_takeaways=0, short_issue="post", hold_on_warnings=False)
-
-
-def default_profile_path() -> Path:
-    return _DEFAULT_PATH
 
 
 def load_profile(path: str | Path | None = None) -> Profile:

@@ -20,7 +20,7 @@ from bot.core.blocks import clean, plain_text
 from bot.core.issue import IssueSections, read_sections
 from bot.core.model import Feed, FeedInfo, Issue
 from bot.core.profile import Profile
-from bot.errors import BotError, FeedError
+from bot.errors import BotError, FeedError, one_line
 from bot.log import event
 
 logger = logging.getLogger(__name__)
@@ -40,9 +40,9 @@ def parse_feed(data: bytes, profile: Profile, source: str = "the feed") -> Feed:
         # resolves the few relative links itself.
         parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
     except Exception as exc:  # feedparser's failures have no common base class
-        raise FeedError(f"{source} could not be parsed as a feed: {_one_line(exc)}") from exc
+        raise FeedError(f"{source} could not be parsed as a feed: {one_line(exc)}") from exc
     entries = parsed.get("entries") or []
-    problem = _one_line(parsed.get("bozo_exception")) if parsed.get("bozo") else None
+    problem = one_line(parsed.get("bozo_exception")) if parsed.get("bozo") else None
     if not entries and (problem or not parsed.get("version")):
         why = problem or ("it is empty" if not data.strip() else "no RSS or Atom elements found")
         raise FeedError(f"{source} is not an RSS or Atom feed ({why}); check FEED_URL or the file")
@@ -80,9 +80,9 @@ def _issue(entry: Any, profile: Profile, language: str) -> Issue:
         base = str((entry.get("content") or [{}])[0].get("base") or link)
         sections = read_sections(html, profile, base) if html else IssueSections()
     except Exception as exc:  # a safety net: one strange entry must not stop the feed
-        event(logger, "issue.unreadable", logging.WARNING, link=link, error=_one_line(exc))
+        event(logger, "issue.unreadable", logging.WARNING, link=link, error=one_line(exc))
         sections = IssueSections(
-            warnings=(f"the issue's HTML could not be read: {_one_line(exc)}",)
+            warnings=(f"the issue's HTML could not be read: {one_line(exc)}",)
         )
     return Issue(
         guid=guid,
@@ -146,11 +146,6 @@ def _cover(entry: Any) -> str | None:
 def _language(value: Any, default: str) -> str:
     lang = str(value or "").strip().replace("_", "-")
     return lang if _LANGUAGE.fullmatch(lang) else default
-
-
-def _one_line(exc: object) -> str:
-    text = " ".join(str(exc or "").split())
-    return text or type(exc).__name__
 
 
 def pick_issue(issues: Sequence[Issue], entry: str | None, source: str) -> Issue:

@@ -22,10 +22,10 @@ from urllib.parse import quote, urlsplit
 
 import regex
 
+from bot.core.post import LINK_FEATURE, TAG_FEATURE
+
 MAX_GRAPHEMES = 300
 MAX_BYTES = 3000
-LINK_FEATURE = "app.bsky.richtext.facet#link"
-TAG_FEATURE = "app.bsky.richtext.facet#tag"
 
 _GRAPHEME = regex.compile(r"\X")
 # Python's \s on str is exactly str.isspace(), which is what str.strip() removes.

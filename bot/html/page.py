@@ -20,6 +20,7 @@ from html import escape
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from bot.core.post import LINK_FEATURE, MENTION_FEATURE, TAG_FEATURE
 from bot.core.postcheck import (
     MAX_THUMB_BYTES,
     Finding,
@@ -39,17 +40,17 @@ __all__ = [
     "sections_from_preview",
 ]
 
-LINK = "app.bsky.richtext.facet#link"
-TAG = "app.bsky.richtext.facet#tag"
-MENTION = "app.bsky.richtext.facet#mention"
 NOT_FOUND = "app.bsky.feed.defs#notFoundPost"
 
 
 class ImageData(Protocol):
-    """Anything with image bytes and their MIME type, e.g. bot.cards.Thumb."""
+    """Anything with image bytes and their MIME type, e.g. bot.cards.Thumb (read-only)."""
 
-    data: bytes
-    mime: str
+    @property
+    def data(self) -> bytes: ...
+
+    @property
+    def mime(self) -> str: ...
 
 
 # A thumbnail to inline, keyed by the card's URI: (bytes, MIME type) or an ImageData.
@@ -303,15 +304,15 @@ def _facet_html(visible: str, facet: Mapping[str, Any]) -> str:
     shown = escape(visible)
     for feature in facet.get("features") or ():
         kind = feature.get("$type")
-        if kind == LINK:
+        if kind == LINK_FEATURE:
             uri = str(feature.get("uri", ""))
             if is_web_address(uri):
                 return _anchor(uri, shown, "facet link")
             return f'<span class="facet link dead" title="{escape(uri)}">{shown}</span>'
-        if kind == TAG:
+        if kind == TAG_FEATURE:
             tag = escape(str(feature.get("tag", "")))
             return f'<span class="facet tag" title="#{tag}">{shown}</span>'
-        if kind == MENTION:
+        if kind == MENTION_FEATURE:
             did = escape(str(feature.get("did", "")))
             return f'<span class="facet mention" title="{did}">{shown}</span>'
     return shown

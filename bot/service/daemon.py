@@ -30,6 +30,7 @@ from typing import Any
 
 from bot.errors import BotError
 from bot.log import event
+from bot.service.outcomes import Outcome
 from bot.service.worker import Worker
 from bot.settings import Settings
 from bot.store.api import Store
@@ -111,7 +112,7 @@ class Daemon:
         failed = False
         try:
             result = self.worker.poll()
-            deferred = [o for o in result.outcomes if o.outcome == "deferred"]
+            deferred = [o for o in result.outcomes if o.outcome is Outcome.DEFERRED]
             failed = bool(deferred)
             # One line per pass, so an idle daemon is seen to be alive (and what it did).
             event(
@@ -120,8 +121,8 @@ class Daemon:
                 feed=self.settings.feed_url,
                 fetched=result.fetched,
                 new=result.new,
-                posted=result.count("posted"),
-                would_post=result.count("would_post") or None,
+                posted=result.count(Outcome.POSTED),
+                would_post=result.count(Outcome.WOULD_POST) or None,
                 problems=len(result.problems) or None,
             )
         except BotError as exc:

@@ -1,23 +1,25 @@
 """What the editor does by hand: post one issue now, skip one, retry a failed one, mark one as
 posted, and look at recent issues. Library functions the CLI calls (bot.cli.service);
-posting goes through the same `Worker.post_issue` the daemon uses, so it is exactly-once too.
+posting goes through the same `Worker.post_issue` the poll pass uses, so it is exactly-once too.
 
 An issue is found by its link (or guid) in the store; one the store has never seen is read from
-the feed (FEED_URL) and recorded first, so the editor can skip an issue before the bot posts it.
+the feed the editor names (--feed) and recorded first, so the editor can skip an issue before the
+bot posts it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
 from bot.core.model import Issue
-from bot.core.post import Thread
+from bot.core.post import Thread, post_url
 from bot.core.reader import pick_issue
 from bot.errors import BotError
 from bot.log import event
-from bot.service.outcomes import IssueOutcome, bsky_url, post_refs, thread_roots
-from bot.service.posting import anchored_keys, record_issue, whole_on_pds
+from bot.service.outcomes import IssueOutcome, Outcome, thread_roots
+from bot.service.posting import record_issue
 from bot.service.worker import Worker
 from bot.settings import Settings
 from bot.store.api import IssueState, PostRef, Store, StoredIssue
@@ -36,76 +38,44 @@ def post_one(
     dry_run: bool = False,
 ) -> tuple[Issue, IssueOutcome, list[Thread]]:
     """`post`: the issue with link (or guid) `entry`, else the newest, read from `source`
-    (default FEED_URL), posted now. Without `force` an issue already on the account (per the
-    store, or per the PDS: root key or link scan) is not posted again; the outcome says where it
-    is. `force` posts a new thread (generation + 1: new record keys); an interrupted post (the
-    issue still posting, its process gone) is completed instead, forced or not. `dry_run` only
-    composes and writes nothing. Returns the issue, the outcome and the composed thread(s)."""
+    (default FEED_URL), posted now by `Worker.post_issue`, the decision the poll pass makes too
+    (`force` and `dry_run` are its arguments). Returns the issue, the outcome and the composed
+    thread(s). When it is not posted, the outcome's error says what the editor can do (a
+    one-off `post` is not retried by itself)."""
     from bot.core.reader import parse_feed
 
     data, src = worker.read_feed(source)
     issue = pick_issue(parse_feed(data, worker.profile, source=src).issues, entry, src)
     event(logger, "post.start", link=issue.link, force=force or None, dry_run=dry_run or None)
     threads = worker.compose(issue)
-    if dry_run:
-        n = sum(len(t) for t in threads)
-        return issue, IssueOutcome(issue.link, issue.title, "would_post", n), threads
-    publisher = worker.publisher  # no credentials: ConfigError now, before anything changes
-    store = worker.store
+    if dry_run:  # nothing recorded: a dry run writes nothing
+        return issue, worker.post_issue(None, issue, dry_run=True, threads=threads), threads
+    _ = worker.publisher  # no credentials: ConfigError now, before anything changes
     stored = _record(worker, issue)
-    if stored.state is _S.POSTING:
-        # An interrupted post (its process gone or its lease run out) is completed, also under
-        # --force: a new thread beside one that may be whole would be a second copy. A live
-        # one is not ours.
-        outcome = worker.post_issue(stored, issue)
-        if outcome.outcome == "busy":
-            raise BotError(
-                f"{issue.link} is being posted right now by {stored.claimed_by}; "
-                "try again in a few minutes"
-            )
-        return issue, outcome, threads
-    check_pds = True
-    if force:
-        stored = store.repost(stored.id)
-    elif stored.state is _S.POSTED:
-        posts = store.posts(stored.id)
-        roots = tuple(thread_roots(stored, posts))
-        return (
-            issue,
-            IssueOutcome(issue.link, issue.title, "already_posted", len(posts), roots),
-            threads,
+    outcome = worker.post_issue(stored, issue, force=force, threads=threads)
+    if outcome.outcome is Outcome.BUSY:
+        holder = worker.store.issue(stored.id).claimed_by or "another worker"
+        raise BotError(
+            f"{issue.link} is being posted right now by {holder}; try again in a few minutes"
+        )
+    return issue, _what_now(outcome, issue.link), threads
+
+
+def _what_now(outcome: IssueOutcome, link: str) -> IssueOutcome:
+    """The outcome of a one-off `post` that did not post, its error ending with what the editor
+    can do: a one-off `post` does not try again by itself."""
+    # Bluesky's errors are worded for the daemon, whose next pass does try again.
+    error = (outcome.error or "").removesuffix("; will try again later")
+    if outcome.outcome is Outcome.DEFERRED:
+        hint = f"run `post --entry {link}` again to complete it (a running bot also does)"
+    elif outcome.outcome is Outcome.FAILED:
+        hint = (
+            f"`retry --entry {link}` queues it for the next poll, "
+            f"or run `post --entry {link}` again"
         )
     else:
-        if stored.generation == 0 and not store.posts(stored.id):
-            found = publisher.find_thread(issue.link, worker.keys(stored, threads)[0])
-            anchored = anchored_keys(found, threads) if found is not None else None
-            if found is not None and anchored is None and whole_on_pds(found, threads):
-                refs = post_refs(found)
-                store.mark_posted_by_hand(stored.id, refs)
-                event(
-                    logger,
-                    "issue.already_posted",
-                    link=issue.link,
-                    posts=len(refs),
-                    root=found.root_uri,
-                    by=found.found_by,
-                )
-                return (
-                    issue,
-                    IssueOutcome(
-                        issue.link, issue.title, "already_posted", len(refs), (found.root_uri,)
-                    ),
-                    threads,
-                )
-            # Just asked; a partial thread is completed by publish (post_issue asks again for
-            # the keys a link scan anchors).
-            check_pds = anchored is not None
-        if stored.state is _S.FAILED:
-            stored = store.retry(stored.id)
-        elif stored.state in (_S.SEEN, _S.SKIPPED):
-            store.mark_seen(stored.id)
-            stored = store.queue(stored.id)
-    return issue, worker.post_issue(stored, issue, check_pds=check_pds), threads
+        return outcome
+    return dataclasses.replace(outcome, error=f"{error}; {hint}")
 
 
 def _record(worker: Worker, issue: Issue) -> StoredIssue:
@@ -117,32 +87,45 @@ def _record(worker: Worker, issue: Issue) -> StoredIssue:
     return record_issue(worker.store, url, issue).issue
 
 
-def find_issue(settings: Settings, store: Store, link: str) -> StoredIssue:
-    """The stored issue with this link (or guid); read from the feed and recorded as seen when
-    the store does not know it yet. BotError naming the link when the feed lacks it too."""
+def find_issue(
+    settings: Settings, store: Store, link: str, source: str | None = None
+) -> StoredIssue:
+    """The stored issue with this link (or guid); one the store does not know yet is read from
+    the feed `source` (the editor's --feed) and recorded as seen. Without `source` nothing is
+    fetched: BotError at once, saying how to give the feed. BotError naming the link when the
+    feed lacks it too."""
     found = store.find_by_link(link) or store.find_issue(settings.feed_url, link)
     if found is not None:
         return found
+    if source is None:
+        raise BotError(
+            f"no issue with link {link} in the database; give --feed PATH|URL to read it from "
+            "the feed"
+        )
     from bot.core.profile import load_profile
 
     with Worker(settings, store, profile=load_profile(settings.bot_config)) as worker:
         from bot.core.reader import parse_feed
 
-        data, src = worker.read_feed()
+        data, src = worker.read_feed(source)
         issue = pick_issue(parse_feed(data, worker.profile, source=src).issues, link, src)
         return _record(worker, issue)
 
 
-def skip(settings: Settings, store: Store, link: str) -> StoredIssue:
+def skip(
+    settings: Settings, store: Store, link: str, source: str | None = None
+) -> StoredIssue:
     """The editor does not want this issue posted (seen/queued/failed → skipped)."""
-    issue = store.skip(find_issue(settings, store, link).id)
+    issue = store.skip(find_issue(settings, store, link, source).id)
     event(logger, "issue.skipped", link=issue.link)
     return issue
 
 
-def retry(settings: Settings, store: Store, link: str) -> StoredIssue:
+def retry(
+    settings: Settings, store: Store, link: str, source: str | None = None
+) -> StoredIssue:
     """Post a failed issue again on the next pass (failed → queued)."""
-    found = find_issue(settings, store, link)
+    found = find_issue(settings, store, link, source)
     if found.state is not _S.FAILED:
         raise BotError(
             f"{found.link} is {found.state.value}, not failed: nothing to retry "
@@ -153,7 +136,13 @@ def retry(settings: Settings, store: Store, link: str) -> StoredIssue:
     return issue
 
 
-def mark_posted(settings: Settings, store: Store, link: str, uri: str | None = None) -> StoredIssue:
+def mark_posted(
+    settings: Settings,
+    store: Store,
+    link: str,
+    uri: str | None = None,
+    source: str | None = None,
+) -> StoredIssue:
     """The editor says this issue is on Bluesky (optionally at the post `uri`, an at:// URI of
     the thread's root): the bot will not post it."""
     posts: list[PostRef] = []
@@ -165,7 +154,7 @@ def mark_posted(settings: Settings, store: Store, link: str, uri: str | None = N
                 "at://did:plc:…/app.bsky.feed.post/3l…"
             )
         posts = [PostRef(0, parts[2], uri)]
-    issue = store.mark_posted_by_hand(find_issue(settings, store, link).id, posts)
+    issue = store.mark_posted_by_hand(find_issue(settings, store, link, source).id, posts)
     event(logger, "issue.marked_posted", link=issue.link, root=uri)
     return issue
 
@@ -187,7 +176,7 @@ def status_rows(store: Store, limit: int = 20) -> list[dict[str, Any]]:
                 "error": i.error,
                 "generation": i.generation,
                 "posts": len(item.posts),
-                "threads": [{"uri": r, "url": bsky_url(r)} for r in roots],
+                "threads": [{"uri": r, "url": post_url(r)} for r in roots],
             }
         )
     return rows

@@ -3,32 +3,49 @@ addresses of a thread. Plain values; `poll`, `post` and `status` print them."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.core.post import post_url
 from bot.core.rkey import PARTS, is_tid, keys_from_root, thread_keys
 from bot.store.api import PostRef, StoredIssue
 
 if TYPE_CHECKING:
-    from bot.bluesky.publisher import PostedThread
+    from bot.bluesky.records import PostedThread
 
 
-def bsky_url(uri: str) -> str:
-    """https://bsky.app/profile/<did>/post/<rkey> for at://<did>/app.bsky.feed.post/<rkey>."""
-    did, _, rest = uri.removeprefix("at://").partition("/")
-    return f"https://bsky.app/profile/{did}/post/{rest.rsplit('/', 1)[-1]}"
+class Outcome(enum.StrEnum):
+    """What a pass (or `post`) did with one issue."""
+
+    POSTED = "posted"
+    ALREADY_POSTED = "already_posted"  # on the account already (per the store or the PDS)
+    FAILED = "failed"  # cannot be posted as it is (marked failed, with the error)
+    DEFERRED = "deferred"  # Bluesky was unwell: left for the next try
+    BUSY = "busy"  # another worker holds its claim
+    WOULD_POST = "would_post"  # a dry run
+    GONE = "gone"  # queued, but no longer in the feed (marked failed)
+
+
+PROBLEMS = frozenset({Outcome.FAILED, Outcome.DEFERRED, Outcome.GONE})
+
+
+class Fetched(enum.StrEnum):
+    """How the feed answered a pass."""
+
+    NOT_MODIFIED = "not_modified"  # a 304
+    FETCHED = "fetched"
+    READ = "read"  # a local file
 
 
 @dataclass(frozen=True)
 class IssueOutcome:
-    """What a pass did with one issue.
-
-    outcome: posted | already_posted | failed | deferred | busy | would_post | gone."""
+    """What a pass did with one issue (see Outcome)."""
 
     link: str
     title: str
-    outcome: str
+    outcome: Outcome
     posts: int = 0
     roots: tuple[str, ...] = ()  # at:// URI of each thread's root
     error: str | None = None
@@ -36,11 +53,11 @@ class IssueOutcome:
     @property
     def urls(self) -> list[str]:
         """The bsky.app address of each thread."""
-        return [bsky_url(u) for u in self.roots]
+        return [post_url(u) for u in self.roots]
 
     @property
     def problem(self) -> bool:
-        return self.outcome in ("failed", "deferred", "gone")
+        return self.outcome in PROBLEMS
 
 
 @dataclass
@@ -48,7 +65,7 @@ class PollResult:
     """A pass: how the feed answered, what was recorded, and each issue's outcome."""
 
     feed_url: str
-    fetched: str = ""  # not_modified | fetched | read (a local file)
+    fetched: Fetched | None = None  # None until the feed answered
     in_feed: int = 0
     new: int = 0
     queued: int = 0
@@ -60,12 +77,12 @@ class PollResult:
     def problems(self) -> list[IssueOutcome]:
         return [o for o in self.outcomes if o.problem]
 
-    def count(self, outcome: str) -> int:
+    def count(self, outcome: Outcome) -> int:
         return sum(1 for o in self.outcomes if o.outcome == outcome)
 
     def summary(self) -> str:
         """A few readable lines for `poll`."""
-        if self.fetched == "not_modified":
+        if self.fetched is Fetched.NOT_MODIFIED:
             return f"feed {self.feed_url}: not modified; nothing to post"
         issues = "1 issue" if self.in_feed == 1 else f"{self.in_feed} issues"
         head = f"feed {self.feed_url}: {issues}, {self.new} new, {self.queued} queued"
@@ -73,9 +90,9 @@ class PollResult:
         for o in self.outcomes:
             where = " ".join(o.urls)
             detail = {
-                "posted": f"posted {o.posts} posts: {where}",
-                "already_posted": f"already on Bluesky: {where}",
-                "would_post": f"would post {o.posts} posts",
+                Outcome.POSTED: f"posted {o.posts} posts: {where}",
+                Outcome.ALREADY_POSTED: f"already on Bluesky: {where}",
+                Outcome.WOULD_POST: f"would post {o.posts} posts",
             }.get(o.outcome, f"{o.outcome}: {o.error}" if o.error else o.outcome)
             lines.append(f"  {o.link}: {detail}")
         if not self.outcomes:

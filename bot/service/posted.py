@@ -12,11 +12,11 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from bot.core.post import POST_TYPE
+from bot.core.post import POST_TYPE, post_url
 from bot.errors import ConfigError, PublishError
 from bot.html.page import NOT_FOUND, PageSection, Thumb, render_page
 from bot.log import event
-from bot.service.outcomes import bsky_url, thread_roots
+from bot.service.outcomes import thread_roots
 from bot.settings import Settings
 from bot.store.api import IssueWithPosts, Store
 
@@ -44,10 +44,11 @@ def posted_page(
     if publisher is not None:
         sections, thumbs = posted_sections(store, publisher, limit)
     else:
+        from bot.bluesky.connection import Connection
         from bot.bluesky.publisher import Publisher
 
-        sessions = store.session_store(settings.bsky_handle or "", settings.bsky_service)
-        with Publisher.from_settings(settings, sessions) as own:
+        sessions = store.session_keeper(settings.bsky_handle or "", settings.bsky_service)
+        with Publisher(Connection.from_settings(settings, sessions)) as own:
             sections, thumbs = posted_sections(store, own, limit)
     return render_page(
         sections,
@@ -63,7 +64,7 @@ def posted_sections(
 ) -> tuple[list[PageSection], dict[str, Thumb]]:
     """One section per recent issue with recorded posts (newest first), its threads' records
     read from the PDS, and the cards' thumbnails (by card URI) read from the PDS."""
-    did = publisher.sign_in()
+    did = publisher.connection.sign_in()
     sections = [_section(item, publisher, did) for item in store.recent(limit) if item.posts]
     thumbs: dict[str, Thumb] = {}
     for section in sections:
@@ -95,7 +96,7 @@ def _section(item: IssueWithPosts, publisher: Publisher, did: str) -> PageSectio
         "guid": issue.guid,
         "link": issue.link,
         "title": issue.title,
-        "bsky_urls": [bsky_url(r) for r in roots],
+        "bsky_urls": [post_url(r) for r in roots],
     }
     return PageSection(entry=entry, threads=threads)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.bluesky.records import PostedThread
+from bot.bluesky.records import FoundBy, PostedThread
 from bot.core.model import Issue
 from bot.core.news import as_utc
 from bot.core.post import Thread
@@ -35,7 +35,7 @@ def whole_on_pds(found: PostedThread, threads: Sequence[Thread]) -> bool:
     have a thread of their own, the second may be missing (a crash between the two), so
     `publish` checks each part. A thread found by a scan for the link (its keys unknown) is
     taken as the issue posted."""
-    return found.found_by == "link_scan" or (found.complete and len(threads) == 1)
+    return found.found_by is FoundBy.LINK_SCAN or (found.complete and len(threads) == 1)
 
 
 def anchored_keys(found: PostedThread, threads: Sequence[Thread]) -> list[list[str]] | None:
@@ -44,7 +44,7 @@ def anchored_keys(found: PostedThread, threads: Sequence[Thread]) -> list[list[s
     root's). The issue's date or guid changed since it was written, so its keys now would be
     others; anchored, the second thread is completed instead of forgotten. None otherwise (a
     one-thread issue, or a post written by hand): the issue is then taken as posted."""
-    if found.found_by != "link_scan" or len(threads) < 2 or not found.posts:
+    if found.found_by is not FoundBy.LINK_SCAN or len(threads) < 2 or not found.posts:
         return None
     root = found.posts[0].rkey
     try:

@@ -1,44 +1,8 @@
-"""One poll pass: the ONE place that orchestrates fetch → decide what is new → compose → publish
-→ record. The daemon (bot.service.daemon) and the CLI (bot.cli.service) both call `Worker`; neither
-has logic of its own.
-
-A pass, and why each step is the way it is:
-
-1. Feed state from the store. When issues of this feed are still queued or half-posted, the
-   feed is fetched unconditionally (a 304 carries no body, and a queued issue needs its content
-   to be composed); otherwise a conditional GET with the stored ETag/Last-Modified. A local
-   FEED_URL path is simply read.
-2. 304: the check is recorded and the pass ends. No Bluesky sign-in, no PDS request: the
-   publisher is created lazily, on the first issue to post.
-3. The feed is parsed and every issue recorded, NEWEST first (an upsert; unchanged known issues
-   are not written at all). A new issue is queued when it was published within the backfill
-   window (BACKFILL_HOURS, 48 h); otherwise, on the feed's first pass (no issue of this feed
-   in the store: first deployment or a wiped disk) it is only recorded as seen — no flood. Later
-   a new issue is queued even when old (a bot that was down for days must not miss issues)
-   unless it is older than the newest issue already known, which is history, not news.
-   Why newest first, and "newest known": two first passes racing on one empty database then
-   agree — the second sees the newest issue recorded and treats older unknown ones as history.
-   An edited issue (same guid, new content) keeps its state; the store logs `issue.edited`.
-4. Each queued/posting issue present in the feed, oldest first: claim (a lease in the database,
-   renewed before each thread) → posting → compose (the issue page's card, fetched and cached
-   under data/cache; the feed's data when offline) → record keys (bot.core.rkey.thread_keys; part =
-   the thread's index when quick bites go in a thread of their own; places in the store are
-   numbered continuously across parts) → when no post is recorded yet and this is the issue's
-   first thread (generation 0), `find_thread` asks the PDS (root key, then a scan for the link):
-   a lost database never posts twice → `publish` (completes a partial thread itself) → posted.
-   RecordInvalid or an issue that cannot be composed: failed, with the message; the pass goes on.
-   AuthError: the pass stops with one clear error (issues stay queued). Other publish trouble:
-   the claim is released, the issue left for the next pass, and no further issue is tried in
-   this pass (the PDS is unwell).
-5. Queued issues no longer in the feed cannot be composed: marked failed, saying so; one that
-   comes back to the feed (a glitch, or unpublished and published again) is queued again.
-6. Validators are saved only after the feed was processed.
-
-`stop()` (or `should_stop`) is checked between issues; a thread being written is finished
-first, except while waiting out a backoff, which ends at once (the next pass completes it).
-
-Without credentials (settings.dry_run) a pass composes what it would post, logs
-"dry run: would post <link> (N posts)", and changes nothing: no Bluesky, no store writes.
+"""One poll pass (`Worker.poll`): fetch the feed → decide what is new → compose → publish →
+record, and `Worker.post_issue`, the one exactly-once decision both the pass and the editor's
+`post` make. The daemon (bot.service.daemon) and the CLI (bot.cli.service) call `Worker`; neither
+has logic of its own. The pass step by step, and why each step is the way it is:
+docs/how-it-works.md.
 """
 
 from __future__ import annotations
@@ -49,26 +13,35 @@ import secrets
 import socket
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bot.core.model import Issue
-from bot.core.news import as_utc, decide, published_key
-from bot.core.post import Card, Thread
+from bot.core.news import Verdict, as_utc, judge, published_key
+from bot.core.post import Thread
 from bot.core.rkey import is_tid, keys_from_root, thread_keys
 from bot.errors import AuthError, ConfigError, PublishError, RecordInvalid, StoreError, ThreadError
 from bot.log import event
-from bot.service.outcomes import IssueOutcome, PollResult, post_refs
+from bot.service.outcomes import (
+    Fetched,
+    IssueOutcome,
+    Outcome,
+    PollResult,
+    post_refs,
+    thread_roots,
+)
 from bot.service.posting import anchored_keys, record_issue, whole_on_pds
-from bot.settings import PROJECT_ROOT, Settings
+from bot.settings import Settings, card_cache_dir
 from bot.store.api import IssueState, PostRef, Store, StoredIssue
 
 if TYPE_CHECKING:
     import httpx
 
-    from bot.bluesky.publisher import PostedThread, Publisher
+    from bot.bluesky.publisher import Publisher
+    from bot.bluesky.records import PostedThread
     from bot.cards import CardFetcher
     from bot.core.profile import Profile
 
@@ -77,6 +50,7 @@ logger = logging.getLogger(__name__)
 _S = IssueState
 _PENDING = (_S.QUEUED, _S.POSTING)
 LEASE_SECONDS = 600.0
+# Only words for the editor: that an issue left the feed is kept in `left_feed`, not in this text.
 GONE = (
     "it is no longer in the feed (unpublished?); it is queued again if it comes back; "
     "`post --entry LINK --feed FILE` posts it from a saved copy of the feed"
@@ -87,21 +61,38 @@ class Stopped(Exception):
     """A stop was requested while waiting (a backoff); the pass ends, the next one resumes."""
 
 
-def default_cache_dir(settings: Settings) -> Path:
-    """Beside the SQLite file when there is one (so tests and hosts keep it with the data),
-    else data/cache in the checkout."""
-    url = settings.database_url
-    if url.startswith("sqlite:///") and ":memory:" not in url:
-        return Path(url.removeprefix("sqlite:///")).expanduser().parent / "cache"
-    return PROJECT_ROOT / "data" / "cache"
-
-
 def is_url(source: str) -> bool:
     return urlsplit(source).scheme.lower() in ("http", "https")
 
 
+@dataclass(frozen=True)
+class _Known:
+    """The feed's issues in the store at the start of a pass (by guid), and what is news beside
+    them."""
+
+    issues: dict[str, StoredIssue]
+    newest: datetime | None
+    now: datetime
+    backfill_hours: float
+
+    def judge(self, issue: Issue) -> Verdict:
+        """What becomes of `issue` if it is new (bot.core.news)."""
+        return judge(
+            issue,
+            first_run=not self.issues,
+            newest_known=self.newest,
+            now=self.now,
+            backfill_hours=self.backfill_hours,
+        )
+
+
+def _back_in_feed(stored: StoredIssue) -> bool:
+    """Failed because it had left the feed: it was never posted, so it is news again."""
+    return stored.state is _S.FAILED and stored.left_feed
+
+
 class Worker:
-    """Polls one feed and posts its new issues (see the module docstring).
+    """Polls one feed and posts its new issues (docs/how-it-works.md).
 
     One Worker may serve many passes (the daemon keeps one: its Bluesky session and HTTP
     clients are reused). `publisher`/`fetcher` may be given (tests); otherwise they are made
@@ -179,12 +170,15 @@ class Worker:
                 raise ConfigError(
                     "BSKY_HANDLE and BSKY_APP_PASSWORD are needed to post (or use a dry run)"
                 )
+            from bot.bluesky.connection import Connection
             from bot.bluesky.publisher import Publisher
 
-            sessions = self.store.session_store(
+            sessions = self.store.session_keeper(
                 self.settings.bsky_handle or "", self.settings.bsky_service
             )
-            self._publisher = Publisher.from_settings(self.settings, sessions, sleep=self._sleep)
+            self._publisher = Publisher(
+                Connection.from_settings(self.settings, sessions, sleep=self._sleep)
+            )
         return self._publisher
 
     @property
@@ -192,22 +186,29 @@ class Worker:
         if self._fetcher is None:
             from bot.cards import CardFetcher
 
-            self._fetcher = CardFetcher(self._cache_dir or default_cache_dir(self.settings))
+            # A dry run writes nothing, not even the card cache.
+            cache = None if self.settings.dry_run else card_cache_dir(self.settings)
+            self._fetcher = CardFetcher(self._cache_dir or cache,
+                                        allow_private=self.settings.cards_allow_private)
         return self._fetcher
 
     # -- the feed -------------------------------------------------------------------------------
+
+    def _feed_kwargs(self, source: str) -> dict[str, Any]:
+        """The feed reader's options: backoff waits that end on stop, and the test transport."""
+        kwargs: dict[str, Any] = dict(self._feed_options)
+        if is_url(source):
+            kwargs.setdefault("sleep", self._sleep)
+            if self._feed_transport is not None:
+                kwargs["transport"] = self._feed_transport
+        return kwargs
 
     def read_feed(self, source: str | None = None) -> tuple[bytes, str]:
         """The feed's bytes, unconditionally, from `source` (default FEED_URL): (bytes, source)."""
         from bot.feed import read_source
 
         source = source or self.settings.feed_url
-        kwargs: dict[str, Any] = dict(self._feed_options)
-        if is_url(source):
-            kwargs.setdefault("sleep", self._sleep)
-            if self._feed_transport is not None:
-                kwargs["transport"] = self._feed_transport
-        return read_source(source, **kwargs), source
+        return read_source(source, **self._feed_kwargs(source)), source
 
     def _fetch(self, result: PollResult) -> bytes | None:
         """The feed body, or None on 304. Validators are returned to be saved later."""
@@ -215,7 +216,7 @@ class Worker:
 
         url = self.settings.feed_url
         if not is_url(url):
-            result.fetched = "read"
+            result.fetched = Fetched.READ
             return self.read_feed(url)[0]
         state = self.store.feed(url)
         validators: Validators | None = Validators(state.etag, state.last_modified)
@@ -223,28 +224,25 @@ class Worker:
         if pending:  # their content is needed: a 304 would not carry it
             event(logger, "feed.refetch", url=url, pending=len(pending))
             validators = None
-        kwargs: dict[str, Any] = {"sleep": self._sleep, **self._feed_options}
-        if self._feed_transport is not None:
-            kwargs["transport"] = self._feed_transport
         try:
-            fetched = fetch_feed(url, validators, **kwargs)
+            fetched = fetch_feed(url, validators, **self._feed_kwargs(url))
         except Exception as exc:
             if not self.settings.dry_run and not isinstance(exc, Stopped):
                 self.store.record_check(url, f"failed: {exc}")
             raise
         if fetched.not_modified:
-            result.fetched = "not_modified"
+            result.fetched = Fetched.NOT_MODIFIED
             if not self.settings.dry_run:
                 self.store.record_check(url, "not_modified")
             return None
-        result.fetched = "fetched"
+        result.fetched = Fetched.FETCHED
         self._validators = fetched.validators
         return fetched.body or b""
 
     # -- one pass -------------------------------------------------------------------------------
 
     def poll(self, should_stop: Callable[[], bool] | None = None) -> PollResult:
-        """One pass (see the module docstring). Raises FeedError, AuthError or StoreError (one
+        """One pass (docs/how-it-works.md). Raises FeedError, AuthError or StoreError (one
         line each); problems with single issues are in the result instead."""
         from bot.core.reader import parse_feed
 
@@ -282,30 +280,36 @@ class Worker:
                 result.stopped = True
                 break
             result.outcomes.append(outcome)
-            if outcome.outcome == "deferred":
+            if outcome.outcome is Outcome.DEFERRED:
                 break  # the PDS is unwell: the others wait for the next pass too
         if self._validators is not None and not result.stopped:
             v = self._validators
             self.store.save_validators(url, v.etag, v.last_modified)
-        if result.fetched == "fetched":
+        if result.fetched is Fetched.FETCHED:
             problems = len(result.problems)
             self.store.record_check(
                 url, f"processed, {problems} problems" if problems else "processed"
             )
         return result
 
+    def _known(self) -> _Known:
+        """The feed's issues in the store now, for deciding what is news in this pass."""
+        known = {s.guid: s for s in self.store.issues(feed_url=self.settings.feed_url)}
+        return _Known(
+            issues=known,
+            newest=max((s.published for s in known.values() if s.published), default=None),
+            now=self._clock(),
+            backfill_hours=self.settings.backfill_hours,
+        )
+
     def _record(self, issues: Sequence[Issue], result: PollResult) -> None:
         """Record the feed's issues, newest first (unchanged known ones are not written)."""
         url = self.settings.feed_url
-        known = {s.guid: s for s in self.store.issues(feed_url=url)}
-        first_run = not known
-        newest = max((s.published for s in known.values() if s.published), default=None)
-        now = self._clock()
+        known = self._known()
+        first_run = not known.issues
         for issue in sorted(issues, key=published_key, reverse=True):
-            old = known.get(issue.guid)
-            if old is not None and old.state is _S.FAILED and old.error == GONE:
-                # It had left the feed (a glitch, or unpublished and published again): it was
-                # never posted, so it is news again.
+            old = known.issues.get(issue.guid)
+            if old is not None and _back_in_feed(old):
                 self.store.retry(old.id)
                 event(logger, "issue.back", link=issue.link, note="in the feed again; queued")
             if old is not None and (old.content_hash, old.link, old.title, old.published) == (
@@ -315,14 +319,8 @@ class Worker:
                 as_utc(issue.published),
             ):
                 continue
-            state = decide(
-                issue,
-                first_run=first_run,
-                newest_known=newest,
-                now=now,
-                backfill_hours=self.settings.backfill_hours,
-            )
-            up = record_issue(self.store, url, issue, state)
+            verdict = known.judge(issue)
+            up = record_issue(self.store, url, issue, verdict.state)
             if up.created:
                 result.new += 1
                 result.queued += up.issue.state is _S.QUEUED
@@ -332,60 +330,47 @@ class Worker:
                     link=issue.link,
                     state=up.issue.state.value,
                     first_run=first_run or None,
+                    reason=verdict.reason,
                 )
 
     def _dry_pass(self, issues: Sequence[Issue], result: PollResult) -> PollResult:
         """What a pass would post, without writing anything anywhere."""
-        url = self.settings.feed_url
-        known = {s.guid: s for s in self.store.issues(feed_url=url)}
-        newest = max((s.published for s in known.values() if s.published), default=None)
-        now = self._clock()
+        known = self._known()
         for issue in sorted(issues, key=published_key):
-            old = known.get(issue.guid)
+            old = known.issues.get(issue.guid)
             if old is None:
-                state = decide(
-                    issue,
-                    first_run=not known,
-                    newest_known=newest,
-                    now=now,
-                    backfill_hours=self.settings.backfill_hours,
-                )
+                verdict = known.judge(issue)
                 result.new += 1
-                result.queued += state is _S.QUEUED
+                result.queued += verdict.state is _S.QUEUED
+                if verdict.reason:
+                    logger.info("dry run: would not post %s: %s", issue.link, verdict.reason)
+                state = verdict.state
             else:
-                state = _S.QUEUED if (old.state, old.error) == (_S.FAILED, GONE) else old.state
+                state = _S.QUEUED if _back_in_feed(old) else old.state
             if state not in _PENDING:
                 continue
-            threads = self.compose(issue)
-            n = sum(len(t) for t in threads)
-            logger.info("dry run: would post %s (%d posts)", issue.link, n)
-            result.outcomes.append(IssueOutcome(issue.link, issue.title, "would_post", n))
+            outcome = self.post_issue(old, issue, dry_run=True)
+            logger.info("dry run: would post %s (%d posts)", issue.link, outcome.posts)
+            result.outcomes.append(outcome)
         return result
 
     def _gone(self, s: StoredIssue) -> IssueOutcome:
         """A queued issue that left the feed: it cannot be composed any more."""
-        error = GONE
         if self.store.claim(s.id, self.worker_id, self.lease_seconds):
-            self.store.mark_failed(s.id, error)
+            self.store.mark_failed(s.id, GONE, left_feed=True)
             event(logger, "issue.gone", logging.WARNING, link=s.link)
-            return IssueOutcome(s.link, s.title, "gone", error=error)
-        return IssueOutcome(s.link, s.title, "busy", error="claimed by another worker")
+            return IssueOutcome(s.link, s.title, Outcome.GONE, error=GONE)
+        return IssueOutcome(s.link, s.title, Outcome.BUSY, error="claimed by another worker")
 
     # -- posting one issue ----------------------------------------------------------------------
 
     def compose(self, issue: Issue) -> list[Thread]:
-        """The thread(s) for `issue`, with the issue page's card (the feed's data when the page
-        cannot be fetched)."""
-        from bot.core.thread import compose
+        """The thread(s) for `issue`, with its cards as CARDS says (bot.cards.thread): each
+        card's page fetched where it can be, the feed's data where it cannot."""
+        from bot.cards import compose_with_cards
 
-        fallback = Card(
-            uri=issue.link,
-            title=issue.title or issue.link,
-            description=issue.subtitle,
-            thumb_url=issue.cover_image,
-        )
-        cards = {issue.link: self.fetcher.card(issue.link, fallback)} if issue.link else {}
-        return compose(issue, self.profile, cards)
+        fetcher = self.fetcher if self.settings.cards != "off" else None
+        return compose_with_cards(issue, self.profile, fetcher, self.settings.cards)
 
     def keys(self, stored: StoredIssue, threads: Sequence[Thread]) -> list[list[str]]:
         """Record keys per thread (part = the thread's index); those of a thread with posts on
@@ -399,22 +384,46 @@ class Worker:
         ]
 
     def post_issue(
-        self, stored: StoredIssue, issue: Issue, *, check_pds: bool = True
+        self,
+        stored: StoredIssue | None,
+        issue: Issue,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
+        threads: Sequence[Thread] | None = None,
     ) -> IssueOutcome:
-        """Post one queued/posting issue now, exactly once (see the module docstring, step 4).
-        Raises AuthError and StoreError; other trouble is the returned outcome. `check_pds`:
-        False when the caller has just asked the PDS itself."""
+        """Post one issue now, exactly once: THE decision, made by the poll pass for each queued
+        issue and by the editor's `post` for the issue it names (docs/how-it-works.md, step 4).
+
+        Not posted again when it is on the account already: per the store (posted), or, before
+        its first thread is recorded, per the PDS (its root key, or a post linking to it). A
+        thread found half-written is completed. An issue the editor names may be in any state:
+        seen, skipped and failed ones are queued first. `force`: a new thread (generation + 1,
+        new record keys), except that an interrupted post (still posting) is completed. `dry_run`:
+        only composed, nothing written (`stored` may then be None: not recorded). `threads`: the
+        issue composed already, if the caller has it. Raises AuthError and StoreError; other
+        trouble is the returned outcome."""
         link = issue.link
+        if dry_run:
+            threads = self.compose(issue) if threads is None else threads
+            return IssueOutcome(link, issue.title, Outcome.WOULD_POST, sum(len(t) for t in threads))
+        if stored is None:
+            raise ValueError(f"{link}: only a dry run may post an issue the store has not recorded")
+        ready = self._ready_to_post(stored, issue, force)
+        if isinstance(ready, IssueOutcome):
+            return ready
+        stored = ready
         self._free_dead_claim(stored)
         if not self.store.claim(stored.id, self.worker_id, self.lease_seconds):
             event(logger, "issue.busy", link=link, note="another worker holds its claim")
-            return IssueOutcome(link, issue.title, "busy", error="claimed by another worker")
+            return IssueOutcome(link, issue.title, Outcome.BUSY, error="claimed by another worker")
         try:
             stored = self.store.mark_posting(stored.id, self.worker_id)
-            try:
-                threads = self.compose(issue)
-            except ThreadError as exc:
-                return self._failed(stored, issue, str(exc))
+            if threads is None:
+                try:
+                    threads = self.compose(issue)
+                except ThreadError as exc:
+                    return self._failed(stored, issue, str(exc))
             keys = self.keys(stored, threads)
             total = sum(len(t) for t in threads)
             event(
@@ -425,7 +434,7 @@ class Worker:
                 posts=total,
                 generation=stored.generation or None,
             )
-            if check_pds and stored.generation == 0 and not self.store.posts(stored.id):
+            if stored.generation == 0 and not self.store.posts(stored.id):
                 found = self.publisher.find_thread(link, keys[0])
                 anchored = anchored_keys(found, threads) if found is not None else None
                 if anchored is not None:
@@ -455,7 +464,32 @@ class Worker:
         except PublishError as exc:
             self.store.release(stored.id, self.worker_id)
             event(logger, "issue.deferred", logging.WARNING, link=link, error=str(exc))
-            return IssueOutcome(link, issue.title, "deferred", error=str(exc))
+            return IssueOutcome(link, issue.title, Outcome.DEFERRED, error=str(exc))
+
+    def _ready_to_post(
+        self, stored: StoredIssue, issue: Issue, force: bool
+    ) -> StoredIssue | IssueOutcome:
+        """The issue queued (or still posting) to be posted now; or, when the store says it is
+        posted and `force` is not given, the outcome saying where it is. Only an issue the
+        editor names can be in a state other than queued or posting."""
+        state = stored.state
+        if state is _S.POSTING:
+            # An interrupted post is completed, also under --force: a new thread beside one
+            # that may be whole would be a second copy.
+            return stored
+        if force:
+            return self.store.repost(stored.id)
+        if state is _S.POSTED:
+            posts = self.store.posts(stored.id)
+            roots = tuple(thread_roots(stored, posts))
+            return IssueOutcome(issue.link, issue.title, Outcome.ALREADY_POSTED, len(posts), roots)
+        if state is _S.FAILED:
+            return self.store.retry(stored.id)
+        if state is _S.SKIPPED:
+            stored = self.store.mark_seen(stored.id)
+        if stored.state is _S.SEEN:
+            return self.store.queue(stored.id)
+        return stored
 
     def _free_dead_claim(self, stored: StoredIssue) -> None:
         """Release a claim whose holder was a process on this host that no longer runs (killed
@@ -479,14 +513,8 @@ class Worker:
                   note="its process is gone")
 
     def _thumbs(self, thread: Thread) -> dict[str, Any]:
-        thumbs: dict[str, Any] = {}
-        for post in thread:
-            url = post.card.thumb_url if post.card else None
-            if url and url not in thumbs:
-                thumb = self.fetcher.thumb(url)
-                if thumb is not None:
-                    thumbs[url] = thumb
-        return thumbs
+        """The thread's card pictures, fetched side by side, each address once."""
+        return dict(self.fetcher.thumbs(p.card.thumb_url for p in thread if p.card))
 
     def _posted(
         self, stored: StoredIssue, issue: Issue, threads: Sequence[PostedThread], *, already: bool
@@ -520,10 +548,14 @@ class Worker:
                     part=part if len(threads) > 1 else None,
                 )
         return IssueOutcome(
-            issue.link, issue.title, "already_posted" if already else "posted", len(refs), roots
+            issue.link,
+            issue.title,
+            Outcome.ALREADY_POSTED if already else Outcome.POSTED,
+            len(refs),
+            roots,
         )
 
     def _failed(self, stored: StoredIssue, issue: Issue, error: str) -> IssueOutcome:
         self.store.mark_failed(stored.id, error)
         event(logger, "issue.failed", logging.ERROR, link=issue.link, error=error)
-        return IssueOutcome(issue.link, issue.title, "failed", error=error)
+        return IssueOutcome(issue.link, issue.title, Outcome.FAILED, error=error)

@@ -12,29 +12,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.engine import Connection, CursorResult
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from bot.errors import StoreError
+from bot.errors import StoreError, one_line
 from bot.log import event as log_event
 from bot.store.engine import (
     head_revision,
     make_engine,
-    migration_connection,
     normalize_url,
-    one_line,
     revision,
     upgrade,
 )
 from bot.store.models import BskySessionRow, FeedRow, IssueRow, IssueState, PostRow, utcnow
-from bot.store.session import SessionStore
+from bot.store.session import DatabaseSessionKeeper
 from bot.store.types import FeedState, IssueWithPosts, PostRef, StoredIssue, StoredPost, Upserted
 
 logger = logging.getLogger(__name__)
@@ -42,7 +40,7 @@ logger = logging.getLogger(__name__)
 _S = IssueState
 
 __all__ = [
-    "FeedState", "IssueState", "IssueWithPosts", "PostRef", "SessionStore", "Store",
+    "DatabaseSessionKeeper", "FeedState", "IssueState", "IssueWithPosts", "PostRef", "Store",
     "StoredIssue", "StoredPost", "Upserted", "normalize_url",
 ]
 
@@ -51,8 +49,8 @@ def _issue(row: IssueRow, feed_url: str) -> StoredIssue:
     return StoredIssue(
         id=row.id, feed_url=feed_url, guid=row.guid, link=row.link, title=row.title,
         published=row.published, content_hash=row.content_hash, state=IssueState(row.state),
-        error=row.error, generation=row.generation, claimed_by=row.claimed_by,
-        claim_expires_at=row.claim_expires_at, created_at=row.created_at,
+        error=row.error, left_feed=row.left_feed, generation=row.generation,
+        claimed_by=row.claimed_by, claim_expires_at=row.claim_expires_at, created_at=row.created_at,
         updated_at=row.updated_at, posted_at=row.posted_at,
     )
 
@@ -150,10 +148,6 @@ class Store:
 
     # -- migrations -----------------------------------------------------------------------------
 
-    def migration_connection(self) -> AbstractContextManager[Connection]:
-        """A connection in a transaction that only one migrating process holds at a time."""
-        return migration_connection(self._engine)
-
     def upgrade(self) -> None:
         """Apply every pending migration (`alembic upgrade head`); safe from any cwd, and when
         several processes start at once. Logs `db.upgraded` when it changed something."""
@@ -222,11 +216,6 @@ class Store:
         self._write("recording the feed check", fn)
 
     # -- issues ---------------------------------------------------------------------------------
-
-    def is_empty(self) -> bool:
-        """True when no issue has ever been recorded (first deployment, or a wiped disk)."""
-        with self._tx("reading issues", read_only=True) as s:
-            return s.scalar(select(IssueRow.id).limit(1)) is None
 
     def upsert_issue(self, feed_url: str, *, guid: str, link: str, title: str,
                      published: datetime | None, content_hash: str,
@@ -338,8 +327,10 @@ class Store:
 
     def _move(self, issue_id: int, allowed: Iterable[IssueState], what: str,
               extra: Any = None, posts: Sequence[PostRef] = (), **values: Any) -> StoredIssue:
-        """One conditional UPDATE: succeeds only from an allowed state (and `extra` condition)."""
+        """One conditional UPDATE: succeeds only from an allowed state (and `extra` condition).
+        `left_feed` is cleared unless given: it belongs to the failed state it came with."""
         allowed_values = [x.value for x in allowed]
+        values.setdefault("left_feed", False)
 
         def fn(s: Session) -> bool:
             q = update(IssueRow).where(IssueRow.id == issue_id, IssueRow.state.in_(allowed_values))
@@ -393,11 +384,13 @@ class Store:
                           state=_S.POSTED.value, error=None, posted_at=self.now(),
                           claimed_by=None, claim_expires_at=None)
 
-    def mark_failed(self, issue_id: int, error: str) -> StoredIssue:
-        """queued/posting → failed with `error` (one line for the editor), releasing the claim."""
+    def mark_failed(self, issue_id: int, error: str, *, left_feed: bool = False) -> StoredIssue:
+        """queued/posting → failed with `error` (one line for the editor), releasing the claim.
+        `left_feed`: it failed because it is no longer in the feed (it is news again if it comes
+        back); kept apart from `error`, whose wording may change between releases."""
         return self._move(issue_id, [_S.QUEUED, _S.POSTING], "mark as failed",
-                          state=_S.FAILED.value, error=error, claimed_by=None,
-                          claim_expires_at=None)
+                          state=_S.FAILED.value, error=error, left_feed=left_feed,
+                          claimed_by=None, claim_expires_at=None)
 
     def mark_posted_by_hand(self, issue_id: int, posts: Sequence[PostRef] = ()) -> StoredIssue:
         """Any state → posted: the editor says it is on Bluesky (optionally with its posts)."""
@@ -454,23 +447,22 @@ class Store:
 
     # -- the Bluesky session --------------------------------------------------------------------
 
-    def session_store(self, handle: str, service: str) -> SessionStore:
+    def session_keeper(self, handle: str, service: str) -> DatabaseSessionKeeper:
         """Where the SDK's session for this account on this PDS is kept."""
-        return SessionStore(self, handle, service)
+        return DatabaseSessionKeeper(self, handle, service)
 
-    def _load_session(self, handle: str, service: str) -> str | None:
+    def load_session(self, handle: str, service: str) -> str | None:
+        """The saved session string of this account on this PDS, or None."""
         with self._tx("reading the saved session", read_only=True) as s:
             return s.scalar(select(BskySessionRow.session).where(
                 BskySessionRow.handle == handle, BskySessionRow.service == service))
 
-    def _save_session(self, handle: str, service: str, session: str | None) -> None:
+    def save_session(self, handle: str, service: str, session: str) -> None:
+        """Save (replace) the session string of this account on this PDS."""
         def fn(s: Session) -> None:
             row = s.scalar(select(BskySessionRow).where(
                 BskySessionRow.handle == handle, BskySessionRow.service == service))
-            if session is None:
-                if row is not None:
-                    s.delete(row)
-            elif row is None:
+            if row is None:
                 s.add(BskySessionRow(handle=handle, service=service, session=session,
                                      updated_at=self.now()))
             else:

@@ -4,7 +4,10 @@ programmatically so `migrations/` is found from any working directory."""
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,11 +17,16 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
 
-from bot.errors import StoreError
-from bot.settings import default_database_url
+from bot import bundled
+from bot.errors import StoreError, one_line
+from bot.log import event as log_event
+from bot.settings import default_database_url, private_dir
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+logger = logging.getLogger(__name__)
+
+MIGRATIONS = bundled("migrations")
 _MIGRATION_LOCK = 0x62777262  # a Postgres advisory lock id ("bwrb"): one upgrade at a time
 
 
@@ -52,6 +60,36 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+_warned_readable: set[Path] = set()
+
+
+def _prepare_sqlite_file(path: Path) -> None:
+    """The SQLite file holds the saved Bluesky session (a refresh token valid for weeks): a new
+    one is created readable by its owner only (SQLite gives its -wal and -shm files the same
+    mode); an existing one readable by others is warned about, once per process. A missing
+    folder is created owner-only (0700): settings have refused a user-named one that does not
+    exist, so this is data/ or a folder wiped under a running bot."""
+    private_dir(path.parent)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreError(f"cannot create the SQLite file {path}: {exc.strerror or exc}") from exc
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077 and path not in _warned_readable:
+        _warned_readable.add(path)
+        log_event(
+            logger,
+            "db.readable_by_others",
+            logging.WARNING,
+            file=path,
+            mode=f"{mode:04o}",
+            note=f"it holds the Bluesky session; chmod 600 {path}",
+        )
+
+
 def _sqlite_begin(conn: Connection) -> None:
     # Writers take the write lock at BEGIN, so a read-then-write transaction never meets a
     # snapshot another process has moved on from (SQLITE_BUSY_SNAPSHOT is not retried).
@@ -70,8 +108,18 @@ def make_engine(url: str) -> Engine:
         if parsed.get_backend_name() == "sqlite":
             db = parsed.database or ""
             if db and db != ":memory:" and not db.startswith("file:"):
-                Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(parsed, connect_args={"check_same_thread": False})
+                path = Path(db).expanduser()
+                if path.exists():  # warned about now, at start-up, when others can read it
+                    _prepare_sqlite_file(path)
+                engine = create_engine(parsed, connect_args={"check_same_thread": False})
+                # Created at first connect (and again if deleted), not by Store() alone.
+                event.listen(engine, "do_connect", lambda *_: _prepare_sqlite_file(path))
+            else:
+                # In memory (a dry run's store): one connection shared by every thread, or each
+                # thread would see its own empty database.
+                engine = create_engine(
+                    parsed, connect_args={"check_same_thread": False}, poolclass=StaticPool
+                )
             event.listen(engine, "connect", _sqlite_connect)
             event.listen(engine, "begin", _sqlite_begin)
             return engine
@@ -80,12 +128,6 @@ def make_engine(url: str) -> Engine:
     except (NoSuchModuleError, SQLAlchemyError, OSError) as exc:
         masked = parsed.render_as_string(hide_password=True)
         raise StoreError(f"cannot use the database {masked}: {exc}") from exc
-
-
-def one_line(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    lines = str(orig).strip().splitlines()
-    return lines[0] if lines else type(orig).__name__
 
 
 @contextmanager

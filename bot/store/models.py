@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -105,6 +107,9 @@ class IssueRow(Base):
     content_hash: Mapped[str] = mapped_column(String(128))
     state: Mapped[str] = mapped_column(String(16), server_default=IssueState.SEEN.value)
     error: Mapped[str | None] = mapped_column(Text)
+    # Failed because it left the feed (not because of `error`'s wording): news again if it comes
+    # back. Set only with state failed.
+    left_feed: Mapped[bool] = mapped_column(Boolean, server_default=false())
     # Bumped by a forced repost, so the new thread's posts sit beside the old ones.
     generation: Mapped[int] = mapped_column(Integer, server_default="0")
     claimed_by: Mapped[str | None] = mapped_column(String(256))

@@ -1,4 +1,6 @@
-"""The saved Bluesky session of one account on one PDS, so the bot logs in once, not every poll."""
+"""The saved Bluesky session of one account on one PDS, kept in the database, so the bot signs in
+once, not every poll. It is the `bot.bluesky.session.SessionKeeper` the service hands the
+connection (store and bluesky never import each other: the shape is all they share)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ if TYPE_CHECKING:
     from bot.store.api import Store
 
 
-class SessionStore:
+class DatabaseSessionKeeper:
     """load/save the SDK's exported session string. The string is a secret: it never appears in
     this object's repr, in logs, or in errors."""
 
@@ -18,16 +20,12 @@ class SessionStore:
         self._store = store
 
     def __repr__(self) -> str:
-        return f"SessionStore(handle={self.handle!r}, service={self.service!r})"
+        return f"DatabaseSessionKeeper(handle={self.handle!r}, service={self.service!r})"
 
     def load(self) -> str | None:
         """The saved session, or None if there is none."""
-        return self._store._load_session(self.handle, self.service)
+        return self._store.load_session(self.handle, self.service)
 
     def save(self, session: str) -> None:
         """Save (replace) the session."""
-        self._store._save_session(self.handle, self.service, session)
-
-    def clear(self) -> None:
-        """Forget the session (e.g. after the PDS refused it)."""
-        self._store._save_session(self.handle, self.service, None)
+        self._store.save_session(self.handle, self.service, session)

@@ -54,6 +54,7 @@ class StoredIssue:
     content_hash: str
     state: IssueState
     error: str | None
+    left_feed: bool  # failed because it is no longer in the feed
     generation: int
     claimed_by: str | None
     claim_expires_at: datetime | None

@@ -24,7 +24,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from bluesky_helpers import card_image  # noqa: E402
 
-from bot.bluesky.publisher import FileSessionStore, Publisher  # noqa: E402
+from bot.bluesky.connection import Connection  # noqa: E402
+from bot.bluesky.publisher import Publisher  # noqa: E402
+from bot.bluesky.session import FileSessionKeeper  # noqa: E402
 from bot.core.profile import load_profile  # noqa: E402
 from bot.core.reader import parse_feed  # noqa: E402
 from bot.core.rkey import thread_keys  # noqa: E402
@@ -42,15 +44,15 @@ def main(feed_path: str, index: str, record_path: str, session_path: str) -> int
     thread = compose(issue, profile)[0]
     keys = thread_keys(issue.guid, issue.published, len(thread))
     thumbs = {p.card.thumb_url: card_image() for p in thread if p.card and p.card.thumb_url}
-    pub = Publisher(
+    pub = Publisher(Connection(
         os.environ["BSKY_SERVICE"],
         os.environ["BSKY_HANDLE"],
         os.environ["BSKY_APP_PASSWORD"],
-        FileSessionStore(session_path),
+        FileSessionKeeper(session_path),
         sleep=lambda s: __import__("time").sleep(0.05),
         max_attempts=int(os.environ.get("DRIVER_MAX_ATTEMPTS", "5")),
         timeout=10,
-    )
+    ))
     try:
         found = pub.find_thread(issue.link, keys)
         if found is not None and (found.complete or found.found_by == "link_scan"):
