@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 
 from bot import USER_AGENT
-from bot.errors import ConfigError
 from bot.log import event
+from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -36,39 +36,12 @@ class Alert(enum.StrEnum):
     POSTED = "posted"  # an issue was posted
 
 
-DEFAULT_ON = frozenset({Alert.HELD, Alert.FAILED, Alert.AUTH, Alert.FEED})
-
-
 class Format(enum.StrEnum):
-    """The JSON shape a webhook accepts."""
+    """The JSON shape a webhook accepts (NOTIFY_FORMAT)."""
 
     GENERIC = "generic"  # {"text", "event", "link"}: Slack and Mattermost take it as it is
     SLACK = "slack"  # {"text"}
     DISCORD = "discord"  # {"content"}
-
-
-def parse_alerts(raw: str | None) -> frozenset[Alert]:
-    """NOTIFY_ON: comma-separated alert names (default: held, failed, auth, feed)."""
-    if raw is None:
-        return DEFAULT_ON
-    names = [n.strip().lower() for n in raw.split(",") if n.strip()]
-    known = {a.value for a in Alert}
-    wrong = [n for n in names if n not in known]
-    if wrong:
-        raise ConfigError(
-            f"NOTIFY_ON: {', '.join(wrong)} is not an alert; use some of {', '.join(known)}"
-        )
-    return frozenset(Alert(n) for n in names)
-
-
-def parse_format(raw: str | None) -> Format:
-    if raw is None:
-        return Format.GENERIC
-    try:
-        return Format(raw.strip().lower())
-    except ValueError:
-        kinds = ", ".join(f.value for f in Format)
-        raise ConfigError(f"NOTIFY_FORMAT: {raw!r} is not one of {kinds}") from None
 
 
 @dataclass(frozen=True)
@@ -96,8 +69,8 @@ class Notifier:
     def __init__(
         self,
         url: str | None,
-        on: Iterable[Alert] = DEFAULT_ON,
-        fmt: Format = Format.GENERIC,
+        on: Iterable[Alert | str] = ("held", "failed", "auth", "feed"),
+        fmt: Format | str = Format.GENERIC,
         *,
         attempts: int = 3,
         timeout: float = 5.0,
@@ -106,8 +79,8 @@ class Notifier:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._url = url
-        self.on = frozenset(on)
-        self.format = fmt
+        self.on = frozenset(Alert(a) for a in on)
+        self.format = Format(fmt)
         self._attempts = attempts
         self._backoff = backoff
         self._sleep = sleep
@@ -118,6 +91,10 @@ class Notifier:
         self._lock = threading.Lock()
         self.delivered = 0
         self.dropped = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> Notifier:
+        return cls(settings.notify_url, settings.notify_on, settings.notify_format, **kwargs)
 
     def __repr__(self) -> str:  # the URL is a secret
         return f"Notifier(configured={self._url is not None}, on={sorted(self.on)})"

@@ -10,7 +10,8 @@ import pytest
 from webhook import webhook_server
 
 from bot.errors import ConfigError
-from bot.notify import DEFAULT_ON, Alert, Format, Notifier, parse_alerts, parse_format
+from bot.notify import Alert, Format, Notifier
+from bot.settings import Settings, load_settings
 
 
 def test_a_notice_is_posted_as_json_text_event_and_link():
@@ -42,7 +43,7 @@ def test_formats_for_other_webhooks(fmt, expected):
 
 def test_only_the_chosen_alerts_are_sent():
     """`posted` is not among the defaults; an alert not in NOTIFY_ON sends nothing."""
-    assert Alert.POSTED not in DEFAULT_ON
+    assert "posted" not in Settings().notify_on
     with webhook_server() as hook:
         with Notifier(hook.url) as notifier:
             notifier.send(Alert.POSTED, "Posted")
@@ -99,12 +100,22 @@ def test_without_a_url_nothing_is_sent():
     assert not notifier.enabled and notifier.delivered == 0
 
 
-def test_notify_settings_are_checked():
-    """NOTIFY_ON and NOTIFY_FORMAT name what is wrong in one line."""
-    assert parse_alerts("held, posted") == {Alert.HELD, Alert.POSTED}
-    assert parse_alerts(None) == DEFAULT_ON
+ENV = {"FEED_URL": "feed.xml"}
+
+
+def test_notify_settings_are_read_and_checked():
+    """NOTIFY_ON and NOTIFY_FORMAT name what is wrong in one line; a wrong NOTIFY_URL is not
+    echoed (it holds a token)."""
+    s = load_settings({**ENV, "NOTIFY_URL": "https://hooks.example/T0KEN", "NOTIFY_ON":
+                       "held, posted", "NOTIFY_FORMAT": "Discord"})
+    assert (s.notify_on, s.notify_format) == (("held", "posted"), "discord")
+    assert "T0KEN" not in repr(s)
+    assert Notifier.from_settings(s).on == {Alert.HELD, Alert.POSTED}
+    assert load_settings(ENV).notify_on == ("held", "failed", "auth", "feed")
     with pytest.raises(ConfigError, match="NOTIFY_ON: tweets is not an alert"):
-        parse_alerts("held,tweets")
-    assert parse_format("Discord") is Format.DISCORD
+        load_settings({**ENV, "NOTIFY_ON": "held,tweets"})
     with pytest.raises(ConfigError, match="NOTIFY_FORMAT"):
-        parse_format("teams")
+        load_settings({**ENV, "NOTIFY_FORMAT": "teams"})
+    with pytest.raises(ConfigError) as err:
+        load_settings({**ENV, "NOTIFY_URL": "ftp://T0KEN@hooks.example"})
+    assert "T0KEN" not in str(err.value)
