@@ -206,7 +206,7 @@ def test_warnings_shown_where_expected(show: Any) -> None:
     assert [shown(i, "error") for i in range(6)] == [
         [], [], [], ["ERROR 301 graphemes, over the limit of 300"], [], []]
     assert [shown(i, "warning") for i in range(6)] == [
-        [], [], ["WARNING card has no thumbnail"], [],
+        ["WARNING raw HTML in the text"], [], ["WARNING card has no thumbnail"], [],
         ["WARNING 285 graphemes, near the limit of 300"], []]
     assert loaded.page.locator(".verdict").inner_text() == "1 error — Bluesky would refuse this"
 

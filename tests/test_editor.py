@@ -84,7 +84,7 @@ def test_a_post_bluesky_failed_says_to_run_post_again(nl, store, db_url, tmp_pat
     acct = pds.new_account("edfail")
     nl.add("one", published=datetime.now(UTC) - timedelta(hours=1))
     link = nl.link("one")
-    pub = make_publisher(pds_proxy.url, acct, store.session_store(acct.handle, pds_proxy.url),
+    pub = make_publisher(pds_proxy.url, acct, store.session_keeper(acct.handle, pds_proxy.url),
                          max_attempts=2)
     pds_proxy.fail(APPLY, times=None, status=502, error="BadGateway")
     settings = settings_for(nl.feed_url, db_url, pds_proxy.url, acct)

@@ -311,3 +311,49 @@ def test_relative_reading_links_become_absolute(profile):
     assert [(x.title, x.url) for x in bite.links] == [
         ("An Older Issue", "https://x.example/p/older-issue")
     ]
+
+
+def test_relative_item_link_resolves_against_the_channel_link(profile):
+    """'/relative/link' becomes an address on the channel's site; the scheme and host are
+    written in normal form."""
+    feed = parse_feed(rss(item("A", "/relative/link"), item("B", "HTTP://T.Example/b")), profile)
+    assert {i.title: i.link for i in feed.issues} == {
+        "A": "https://t.example/relative/link", "B": "http://t.example/b"}  # fmt: skip
+    assert all(not i.warnings for i in feed.issues)
+
+
+def test_relative_link_resolves_against_xml_base_before_the_feed(profile):
+    """An Atom entry's xml:base comes before the feed's own address."""
+    atom = (
+        b'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" '
+        b'xml:base="https://base.example/blog/"><title>T</title><id>urn:x</id>'
+        b'<entry><title>E</title><id>urn:e</id><link href="posts/e"/>'
+        b"<updated>2024-01-01T00:00:00Z</updated></entry></feed>"
+    )
+    (issue,) = parse_feed(atom, profile, source="https://feed.example/atom.xml").issues
+    assert issue.link == "https://base.example/blog/posts/e"
+
+
+@pytest.mark.parametrize("link", ["right", "1"])
+def test_a_link_that_is_not_an_address_is_kept_and_warned_about(profile, link):
+    """A link that is not an address at all stays as written, and `inspect` warns about it."""
+    (issue,) = parse_feed(rss(item("A", link)), profile).issues
+    assert issue.link == link
+    assert issue.warnings == (
+        f"the issue's link {link!r} is not a web address: posted without a card or link",)
+
+
+def test_description_only_item_uses_its_description(profile):
+    """Without content:encoded the description is the subtitle, minus its read-more link."""
+    desc = ('<p>What happened today.</p> '
+            '<a href="https://t.example/p/a">Continue reading...</a>')  # fmt: skip
+    (issue,) = parse_feed(rss(item("A", "https://t.example/p/a", description=desc)), profile).issues
+    assert issue.subtitle == "What happened today."
+
+
+def test_mojibake_in_title_and_description_is_repaired(profile):
+    """'giÃ ' (UTF-8 read as Latin-1 by the publisher) is posted as 'già'."""
+    (issue,) = parse_feed(
+        rss(item("Ã‰ giÃ  qui", "https://t.example/p/a", description="Ã¨ giÃ  fatto")), profile
+    ).issues
+    assert (issue.title, issue.subtitle) == ("É già qui", "è già fatto")

@@ -410,3 +410,56 @@ def test_any_inline_links_compose_within_limits(items, numbered):
     assert all(pair in anchors for pair in found)
     # Each paragraph's first anchor always has free words to sit on.
     assert len(found) >= sum(1 for item in items for p in item.paragraph_links if p)
+
+
+def test_long_announcement_is_one_post_never_a_link_alone():
+    """Title and a long description make one post: the subtitle ends at a whole word with '…'."""
+    subtitle = "Freelancers are the backbone of modern research and we want to hear you. " * 8
+    issue = Issue(guid="g", link="https://independency.substack.com/p/freelancers-wanted",
+                  title="Freelancers, Wanted - a new research series.", subtitle=subtitle)
+    (thread,) = compose(issue, PROFILE)
+    assert len(thread) == 1
+    (post,) = thread
+    body = post.text.split("\n\n")
+    assert body[0] == issue.title
+    assert body[1].endswith("…") and subtitle.startswith(body[1][:-1])
+    assert subtitle[len(body[1]) - 1] == " "  # the cut falls between two words
+    assert post.card is not None and post.card.uri == issue.link
+    assert graphemes(post.text) < 280
+
+
+@given(title=st.text(min_size=1, max_size=320), subtitle=st.text(max_size=1200))
+@settings(max_examples=60, deadline=None)
+def test_any_announcement_is_one_post_that_says_something(title, subtitle):
+    """Whatever the title and subtitle, an announcement is one post within the limits that
+    is never only its link (the card carries the address)."""
+    issue = Issue(guid="g", link="https://x.example/p/a", title=title, subtitle=subtitle)
+    if not (title.strip() or subtitle.strip()):
+        return
+    threads = compose(issue, PROFILE)
+    _check_limits(threads)
+    for post in threads[0]:
+        words = post.text
+        for shown, _uri in _links(post):
+            words = words.replace(shown, "")
+        assert words.strip(), post.text
+
+
+@pytest.mark.parametrize("link", ["right", "1", "mailto:a@b.example", "javascript:alert(1)"])
+def test_a_link_that_is_not_a_web_address_gets_no_card_and_no_facet(link):
+    """An issue whose link is not an http(s) address is posted as text, with no card or link."""
+    issue = Issue(guid="g", link=link, title="A post", subtitle="Its subtitle")
+    (thread,) = compose(issue, PROFILE)
+    (post,) = thread
+    assert post.text == "A post\n\nIts subtitle"
+    assert post.card is None and post.facets == ()
+
+
+def test_a_reading_that_is_not_a_web_address_is_not_a_card():
+    """A reading link such as 'mailto:' or a bare word is neither a card nor a link facet."""
+    item = Item(headline="Headline", paragraphs=("Text.",), links=(Link("Mail", "mailto:x@y.z"),))
+    issue = dataclasses.replace(SEED_ISSUE, follow_ups=(item,), quick_bites=())
+    (thread,) = compose(issue, PROFILE)
+    fu = next(p for p in thread if p.kind == "follow_up")
+    assert fu.card is None
+    assert all(uri.startswith("http") for _s, uri in _links(fu))

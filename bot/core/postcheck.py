@@ -2,11 +2,13 @@
 
 `check_record` looks at one `app.bsky.feed.post` record (the lexicon dict, as `Post.record()`
 gives it) and returns Findings: "error" for what the PDS refuses (over 300 graphemes or 3000
-bytes, facets off the text), "warning" for what would post but looks wrong (near a limit, empty
-text, a link the app cannot open). Pure: no network; counting is bot.core.text's."""
+bytes, facets off the text, a post that is only a link), "warning" for what would post but looks
+wrong (near a limit, empty text, a link the app cannot open, raw HTML or entities, a feed's
+"read more" boilerplate). Pure: no network; counting is bot.core.text's."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -20,6 +22,21 @@ NEAR_BYTES = 2800
 MAX_TAG_GRAPHEMES = 64
 MAX_LANGS = 3
 MAX_THUMB_BYTES = 1_000_000
+
+# What is left of a post without its links when it says nothing: space, separators, "2/3".
+_NOTHING = re.compile(r"[\s\W]*(?:\d{1,3}\s*/\s*\d{1,3})?[\s\W]*")
+_RAW_HTML = re.compile(
+    r"</?(?:p|a|div|span|br|img|b|i|em|strong|ul|ol|li|h[1-6]|figure|blockquote)\b[^<>]*>",
+    re.IGNORECASE,
+)
+_ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
+# What feeds append to an excerpt: never the author's words (English and the forms seen in
+# real feeds; the reader drops them by structure, this catches what slips through).
+_BOILERPLATE = re.compile(
+    r"The post .{1,300} appeared first on|\[(?:…|\.\.\.|&hellip;)\]\s*$|Continue reading\W*$"
+    r"|Read more\W*$|Lire la (?:suite|publication complète)|Leia mais\W*$|Weiterlesen\W*$",
+    re.IGNORECASE,
+)
 
 @dataclass(frozen=True)
 class Finding:
@@ -45,10 +62,32 @@ def check_record(record: Mapping[str, Any]) -> list[Finding]:
     spans: list[tuple[int, int]] = []
     for number, facet in enumerate(record.get("facets") or (), 1):
         found += _check_facet(number, facet, data, spans)
+    found += _check_words(text, data, spans)
     langs = record.get("langs") or ()
     if len(langs) > MAX_LANGS:
         found.append(Finding("error", f"{len(langs)} languages (at most {MAX_LANGS})"))
     return sorted(found, key=lambda f: f.level != "error")
+
+
+def _check_words(text: str, data: bytes, spans: list[tuple[int, int]]) -> list[Finding]:
+    """A post must say something besides its links, in plain words, not a feed's leftovers."""
+    found = []
+    if spans and text.strip():
+        rest, pos = bytearray(), 0
+        for start, end in sorted(spans):
+            rest += data[pos:start]
+            pos = max(pos, end)
+        rest += data[pos:]
+        if _NOTHING.fullmatch(rest.decode("utf-8", "replace")):
+            found.append(Finding("error", "the post is only a link: it says nothing"))
+    if _RAW_HTML.search(text):
+        found.append(Finding("warning", "raw HTML in the text"))
+    if _ENTITY.search(text):
+        found.append(Finding("warning", "an HTML entity in the text (&…;) was not decoded"))
+    m = _BOILERPLATE.search(text)
+    if m:
+        found.append(Finding("warning", f"a feed's boilerplate in the text: {m.group().strip()!r}"))
+    return found
 
 
 def _check_length(text: str) -> list[Finding]:

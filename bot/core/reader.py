@@ -17,6 +17,7 @@ from typing import Any
 import feedparser
 
 from bot.core.blocks import clean, plain_text
+from bot.core.excerpt import excerpt, repair, web_address
 from bot.core.issue import IssueSections, read_sections
 from bot.core.model import Feed, FeedInfo, Issue
 from bot.core.profile import Profile
@@ -62,20 +63,34 @@ def parse_feed(data: bytes, profile: Profile, source: str = "the feed") -> Feed:
         link=str(meta.get("link") or ""),
         language=language,
     )
-    issues = [_issue(entry, profile, language) for entry in entries]
+    # Where a relative item link is resolved: the channel's link, then the feed's own address.
+    bases = (str(meta.get("link") or ""), source)
+    issues = [_issue(entry, profile, language, bases) for entry in entries]
     # Newest first; undated issues last; equal dates keep the feed's order (sort is stable).
     issues.sort(key=lambda i: i.published or _EPOCH, reverse=True)
     return Feed(info=info, issues=tuple(issues), problem=problem)
 
 
-def _issue(entry: Any, profile: Profile, language: str) -> Issue:
-    link = str(entry.get("link") or "")
+def _issue(entry: Any, profile: Profile, language: str, bases: Sequence[str]) -> Issue:
+    raw_link = str(entry.get("link") or "").strip()
+    # xml:base of the entry (feedparser keeps it on each detail) comes before the feed's bases.
+    entry_base = str((entry.get("title_detail") or {}).get("base") or "")
+    resolved = web_address(raw_link, (entry_base, *bases))
+    link = resolved or raw_link
     guid = str(entry.get("id") or link)
-    title = _text(entry.get("title"), entry.get("title_detail"))
-    html = _content_html(entry)
-    summary = entry.get("summary") or ""
-    # Without a description feedparser may hand back the content itself: not a subtitle.
-    subtitle = "" if not summary or summary == html else plain_text(str(summary))
+    title = repair(_text(entry.get("title"), entry.get("title_detail")))
+    html = repair(_content_html(entry))
+    summary = repair(str(entry.get("summary") or ""))
+    # A feed with only a description (no HTML content) says everything there: it is the
+    # subtitle. With content, the description is the subtitle only when it is not the content.
+    subtitle = excerpt(summary, link) if summary and summary != _html_content(entry) else ""
+    notes: list[str] = []
+    if not raw_link:
+        notes.append("the issue has no link: it cannot be announced")
+    elif resolved is None:
+        notes.append(
+            f"the issue's link {raw_link!r} is not a web address: posted without a card or link"
+        )
     try:
         base = str((entry.get("content") or [{}])[0].get("base") or link)
         sections = read_sections(html, profile, base) if html else IssueSections()
@@ -97,8 +112,17 @@ def _issue(entry: Any, profile: Profile, language: str) -> Issue:
         follow_ups=sections.follow_ups,
         quick_bites=sections.quick_bites,
         content_hash=hashlib.sha256(html.encode("utf-8", "replace")).hexdigest(),
-        warnings=sections.warnings,
+        warnings=(*notes, *sections.warnings),
     )
+
+
+def _html_content(entry: Any) -> str:
+    """The entry's own full HTML (content:encoded, Atom content), repaired; "" without it.
+    A podcast's itunes:summary arrives as text/plain content and is not this."""
+    for content in entry.get("content") or []:
+        if "html" in str(content.get("type", "")) and content.get("value"):
+            return repair(str(content["value"]))
+    return ""
 
 
 def _content_html(entry: Any) -> str:
@@ -139,7 +163,7 @@ def _cover(entry: Any) -> str | None:
         href = enclosure.get("href")
         kind = str(enclosure.get("type") or "image/")
         if href and kind.startswith("image/"):
-            return str(href)
+            return web_address(str(href))
     return None
 
 

@@ -9,7 +9,10 @@ Layout (the profile's [thread] table):
   closing      a link to the full issue
 Text that does not fit a post continues in the next one (bot.core.text.split); nothing is dropped.
 The root's card is the link to the issue; a text link is added only when the root is all there
-is (an issue with no sections), so that lone post still names the address.
+is (an issue with no sections), so that lone post still names the address. Such an announcement
+is always one post: a subtitle too long for it ends at a whole word with "…", and the text link
+gives way before a post could be a link alone (the card carries it). An address that is not an
+http(s) one gets no card and no link (the PDS would refuse the record).
 
 Pure: no network, no clock; cards fetched by others come in through `cards`.
 """
@@ -21,8 +24,10 @@ import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from bot.core.excerpt import cut_to_words
 from bot.core.model import Issue, Item, Link, Takeaway
 from bot.core.post import Card, Post, Thread
+from bot.core.postcheck import NEAR_BYTES, NEAR_GRAPHEMES, is_web_address
 from bot.core.profile import Profile, ThreadLayout
 from bot.core.text import (
     MAX_BYTES,
@@ -69,18 +74,24 @@ def compose(
     cards = cards or {}
     layout = profile.thread
     tpl = layout.templates
+    web = is_web_address(issue.link)
     issue_fields = {
         "title": linked(issue.title),
         "subtitle": linked(issue.subtitle),
         "volume": plain(issue.volume or ""),
         "newsletter": plain(profile.name),
-        "link": link(issue.link),
+        "link": link(issue.link) if web else RichText(),
     }
-    issue_card = cards.get(issue.link) or Card(
-        uri=issue.link,
-        title=issue.title or short_link(issue.link),
-        description=issue.subtitle,
-        thumb_url=issue.cover_image,
+    issue_card = (
+        cards.get(issue.link)
+        or Card(
+            uri=issue.link,
+            title=issue.title or short_link(issue.link),
+            description=issue.subtitle,
+            thumb_url=issue.cover_image,
+        )
+        if web
+        else None
     )
     readings_label = profile.sections.readings[0] if profile.sections.readings else "Reading"
 
@@ -98,16 +109,21 @@ def compose(
         body.extend(bites)
 
     alone = not body  # the root is the whole thread: it names the address in its text too
-    root_text = _render(tpl["root"], issue_fields)
-    if alone and "{link}" not in tpl["root"]:
-        root_text = join([root_text, link(issue.link)], "\n\n")
-    if not root_text:
-        root_text = link(issue.link)
     reserve = _reserve(layout.number_format) if layout.numbered else ""
+    if alone:
+        root_text = _announcement(tpl["root"], issue_fields, issue, web, reserve)
+    else:
+        root_text = _render(tpl["root"], issue_fields)
+    if not root_text and web:
+        root_text = link(issue.link)
+    if not root_text:
+        raise ThreadError(f"issue {issue.link!r} has no title, subtitle or web address to post")
     root_text = _with_hashtags(root_text, layout.hashtags, reserve)
     main = [_Part(root_text, "root", issue_card)] + body
     if body and layout.closing:
-        main.append(_Part(_render(tpl["closing"], issue_fields) or link(issue.link), "closing"))
+        closing = _render(tpl["closing"], issue_fields) or (link(issue.link) if web else None)
+        if closing:
+            main.append(_Part(closing, "closing"))
 
     threads = [main]
     if separate and bites:
@@ -115,6 +131,41 @@ def compose(
         threads.append([_Part(qb_root, "quick_bites_root", issue_card)] + bites)
     lang = issue.language or profile.language
     return [_posts(parts, issue, lang, layout.numbered, layout.number_format) for parts in threads]
+
+
+def _announcement(
+    template: str, fields: Mapping[str, RichText], issue: Issue, web: bool, reserve: str
+) -> RichText:
+    """The root of an issue that is only announced: one post, whatever the subtitle's length.
+    The subtitle is shortened to its last whole word that fits; when even the title and the
+    address do not fit together, the address gives way to the card that carries it."""
+    def build(subtitle: str, with_link: bool) -> RichText:
+        f = dict(fields, subtitle=linked(subtitle))
+        if not with_link:
+            f["link"] = RichText()
+        text = _render(template, f)
+        if with_link and "{link}" not in template:
+            text = join([text, link(issue.link)], "\n\n")
+        return text
+
+    def ok(rt: RichText) -> bool:
+        # Kept below the post checks' "near the limit" line: a cut subtitle has room to spare.
+        return fits(rt.text + reserve, NEAR_GRAPHEMES - 1, NEAR_BYTES - 1)
+
+    for with_link in ((True, False) if web else (False,)):
+        if ok(build(issue.subtitle, with_link)):
+            return build(issue.subtitle, with_link)
+        if not ok(build("", with_link)):
+            continue
+        lo, hi = 0, len(issue.subtitle)  # the longest cut that fits: binary search on length
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if ok(build(cut_to_words(issue.subtitle, mid), with_link)):
+                lo = mid
+            else:
+                hi = mid - 1
+        return build(cut_to_words(issue.subtitle, lo), with_link)
+    return build(issue.subtitle, False)  # a title too long for any post: split as it is
 
 
 def _only(part: _Part | None) -> list[_Part]:
@@ -148,7 +199,7 @@ def _item(
     text = _render(template, fields, body="gist")
     if "{gist}" not in template:  # a profile without {gist} must not lose the paragraphs
         text = join([text, gist], "\n\n")
-    links = [lk for lk in item.links if lk.url.strip()]
+    links = [lk for lk in item.links if is_web_address(lk.url.strip())]
     card = None
     if len(links) == 1 and layout.cards_for_readings:
         lk = links[0]
@@ -170,7 +221,9 @@ def _with_anchors(text: str, links: Sequence[Link]) -> RichText:
     cursor = 0
     for lk in links:
         anchor, url = lk.title, lk.url.strip()
-        if not anchor.strip() or not url or not fits(anchor, _MAX_ANCHOR, _MAX_ANCHOR_BYTES):
+        if not is_web_address(url):
+            continue  # not an address the app can open: the words stay plain
+        if not anchor.strip() or not fits(anchor, _MAX_ANCHOR, _MAX_ANCHOR_BYTES):
             continue  # too long to sit whole in a post with its neighbours: left as plain words
         taken = _atomic_ranges(rt)
         at = _find_anchor(rt.text, anchor, cursor, taken)

@@ -1,0 +1,235 @@
+"""An item's description as a subtitle, and an item's address as a link: what feeds of any
+newsletter platform leave in them that must not be posted.
+
+- `excerpt`: the description's words without the trailing "read more" a platform adds (a link
+  back to the item itself, the paragraph holding it, an arrow, "[…]"), and a cut excerpt ended
+  at its last whole word with "…". Recognised by structure, not by language.
+- `repair`: mojibake ("giÃ " for "già") undone by ftfy, which only touches text that decodes
+  better another way.
+- `web_address`: an item's link resolved against the feed's bases and written in normal form
+  (scheme and host in lower case), or None when it is not an absolute http(s) address.
+
+Pure: lxml, ftfy and the stdlib.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import ftfy
+from lxml import etree
+
+from bot.core.blocks import clean, parse_html
+
+# Elements that are never the description's words: pictures, scripts, Blogger's footer of feeds.
+_DROP_TAGS = frozenset({"img", "script", "style", "iframe", "video", "audio", "figure", "svg"})
+_DROP_CLASS = re.compile(r"blogger-post-footer|feedflare|share", re.IGNORECASE)
+_BLOCKS = frozenset(
+    {"p", "div", "li", "ul", "ol", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6"}
+)
+# What a platform ends an excerpt with: arrows, guillemets, an ellipsis in brackets ("[…]",
+# "[...]", "[&hellip;]", or "[?]" where a lossy encoding ate the ellipsis).
+_TRAILING_ARROW = re.compile(r"(?:\s*[→⟶➔➜➝➞»›])+\s*$")
+_TRAILING_CUT = re.compile(r"\s*(?:\[(?:…|\.{2,}|\?|&hellip;)\]|\(…\))\s*$")
+# A relative reference looks like a path; a bare word ("right", "1") is not an address at all.
+_RELATIVE = re.compile(r"^(?:/|\./|\.\./|\?|#)|/")
+_TRAILING_DOTS = re.compile(r"(\s*)(?:…|\.{2,})\s*$")
+_SENTENCE_END = tuple(".!?。！？»”\"')")
+
+
+def repair(text: str) -> str:
+    """`text` with mojibake undone (only where ftfy is sure); anything else unchanged."""
+    if not text or text.isascii():
+        return text
+    return str(ftfy.fix_encoding(text))
+
+
+def excerpt(html: str, item_link: str = "") -> str:
+    """A description (HTML or text) as one line of plain text for the subtitle, without its
+    trailing read-more and with a cut ending made clean."""
+    if not html.strip():
+        return ""
+    root = parse_html(html) if ("<" in html or "&" in html) else None
+    if root is None:
+        return end_cleanly(clean(html))
+    _drop_noise(root)
+    _drop_trailing_self_links(root, item_link)
+    _space_blocks(root)
+    return end_cleanly(clean("".join(root.itertext())))
+
+
+def _space_blocks(root: etree._Element) -> None:
+    """A space where one block ends and the next begins, and nowhere else: inline tags join
+    their words as written ("<b>None</b>." stays "None.")."""
+    for el in root.iter():
+        if isinstance(el.tag, str) and el.tag.lower() in _BLOCKS | {"br", "td", "th", "tr"}:
+            el.text = " " + (el.text or "")
+            el.tail = " " + (el.tail or "")
+
+
+def end_cleanly(text: str) -> str:
+    """`text` without trailing arrows or bracketed ellipses; a trailing "..." (the feed's own
+    cut) becomes "…" after the last whole word."""
+    text = _TRAILING_ARROW.sub("", text).rstrip()
+    cut = _TRAILING_CUT.search(text)
+    if cut:  # "[…]": the platform cut here, after a whole word
+        return _ellipsis(text[: cut.start()])
+    m = _TRAILING_DOTS.search(text)
+    if not m:
+        return text
+    head = text[: m.start()]
+    if not m.group(1) and m.group().strip().startswith("..") and head and head[-1].isalnum():
+        # Dots a program added stick to a word: that word may be cut ("renovaç..."), so it
+        # goes. (A "…" is ours or the author's: the word before it is whole.)
+        space = max(head.rfind(" "), head.rfind("\n"))
+        head = head[:space] if space > 0 else head
+    return _ellipsis(head)
+
+
+def _ellipsis(head: str) -> str:
+    """`head` ended with "…", unless it already ends a sentence."""
+    head = head.rstrip(" ,;:–—-")
+    if not head:
+        return ""
+    return head if head.endswith(_SENTENCE_END) else head + "…"
+
+
+def cut_to_words(text: str, limit: int) -> str:
+    """`text` shortened to at most `limit` characters, ended at its last whole word with "…"
+    (or at a character, for scripts written without spaces)."""
+    if len(text) <= limit:
+        return text
+    if limit < 2:
+        return ""
+    head = text[: limit - 1]
+    space = head.rfind(" ")
+    if space > limit // 2:  # a word boundary not too far back; else the text has no spaces
+        head = head[:space]
+    return _ellipsis(head)
+
+
+def web_address(link: str, bases: Iterable[str] = ()) -> str | None:
+    """`link` as an absolute http(s) address in normal form, resolved against the first
+    absolute base that makes it one; None when it cannot be one."""
+    link = link.strip()
+    if not link:
+        return None
+    for base in ("", *(bases if _RELATIVE.search(link) else ())):
+        candidate = link if not base else _join(base, link)
+        normal = _normal(candidate)
+        if normal is not None:
+            return normal
+    return None
+
+
+def _join(base: str, link: str) -> str:
+    if _normal(base) is None:
+        return link
+    try:
+        return urljoin(base, link)
+    except ValueError:
+        return link
+
+
+def _normal(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:  # e.g. an unclosed IPv6 bracket, a port that is not a number
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not host or not _plausible_host(host):
+        return None
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.username is not None:
+        netloc = parts.netloc.rsplit("@", 1)[0] + "@" + netloc
+    if port is not None:
+        netloc += f":{port}"
+    return urlunsplit((scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _plausible_host(host: str) -> bool:
+    return "." in host or ":" in host or host == "localhost"
+
+
+def _same_item(href: str, item_link: str) -> bool:
+    """Whether `href` is the item's own address (http and https alike)."""
+    a, b = _normal(href.strip()), _normal(item_link.strip())
+    return a is not None and b is not None and a.split(":", 1)[1] == b.split(":", 1)[1]
+
+
+def _drop_noise(root: etree._Element) -> None:
+    for el in list(root.iter()):
+        tag = el.tag
+        if not isinstance(tag, str):
+            continue
+        if tag.lower() in _DROP_TAGS or _DROP_CLASS.search(el.get("class") or ""):
+            _remove(el)
+
+
+def _drop_trailing_self_links(root: etree._Element, item_link: str) -> None:
+    """Remove, from the end backwards, whatever links back to the item itself: the link, and
+    the block it sits in when that block is the last one ("The post X appeared first on Y")."""
+    if not item_link:
+        return
+    while True:
+        last = _last_content(root)
+        if last is None:
+            return
+        block = last
+        while block.getparent() is not None and block.getparent() is not root and (
+            not isinstance(block.tag, str) or block.tag.lower() not in _BLOCKS
+        ):
+            block = block.getparent()
+        links = [a for a in block.iter("a") if _same_item(a.get("href") or "", item_link)]
+        own = last if last.tag == "a" and _same_item(last.get("href") or "", item_link) else None
+        if own is None and not (links and _is_block(block) and block is not root):
+            return
+        if own is not None and (block is root or not _is_block(block) or _text_outside(block, own)):
+            _remove(own)
+        else:
+            _remove(block)
+
+
+def _is_block(el: etree._Element) -> bool:
+    return isinstance(el.tag, str) and el.tag.lower() in _BLOCKS
+
+
+def _text_outside(block: etree._Element, link: etree._Element) -> bool:
+    """Whether `block` says anything besides `link` (then only the link goes)."""
+    inside = clean(" ".join(link.itertext()))
+    return bool(clean(" ".join(block.itertext())).replace(inside, "", 1).strip())
+
+
+def _last_content(root: etree._Element) -> etree._Element | None:
+    """The element that holds the root's last visible words (an <a>, or its deepest block)."""
+    last: etree._Element | None = None
+    for el in root.iter():
+        if not isinstance(el.tag, str) or el is root:
+            continue
+        if (el.text or "").strip():
+            last = el
+        if (el.tail or "").strip():
+            last = el.getparent()
+    if last is not None and last.tag != "a":
+        for a in last.iter("a"):
+            if clean(" ".join(a.itertext())) and not (a.tail or "").strip():
+                last = a
+    return last
+
+
+def _remove(el: etree._Element) -> None:
+    """Drop `el` but keep the text that follows it (lxml keeps it on the element as tail)."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    tail = el.tail or ""
+    prev = el.getprevious()
+    if prev is not None:
+        prev.tail = (prev.tail or "") + tail
+    else:
+        parent.text = (parent.text or "") + tail
+    parent.remove(el)
