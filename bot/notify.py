@@ -61,6 +61,18 @@ class Notice:
 _STOP = object()
 
 
+class _Hide(logging.Filter):
+    """Drops any log record that would show the webhook's address (httpx logs each request's
+    URL at INFO): the address holds the webhook's token."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.secret not in record.getMessage()
+
+
 class Notifier:
     """Sends notices for the alerts in `on` to `url` from a background thread (see the module
     docstring). Without a URL it does nothing. `close()` waits a bounded time for what is
@@ -91,6 +103,7 @@ class Notifier:
         self._lock = threading.Lock()
         self.delivered = 0
         self.dropped = 0
+        self._hide = _Hide(url) if url else None
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> Notifier:
@@ -134,6 +147,16 @@ class Notifier:
         self.close()
 
     def _run(self) -> None:
+        http_log = logging.getLogger("httpx")
+        if self._hide is not None:
+            http_log.addFilter(self._hide)
+        try:
+            self._deliver_all()
+        finally:
+            if self._hide is not None:
+                http_log.removeFilter(self._hide)
+
+    def _deliver_all(self) -> None:
         with httpx.Client(
             timeout=self._timeout,
             transport=self._transport,

@@ -40,6 +40,9 @@ def issue_summary(issue: Issue, verdict: Verdict | None = None) -> list[str]:
     if issue.warnings:
         lines.append(f"  warnings ({len(issue.warnings)}):")
         lines += [f"    - {w}" for w in issue.warnings]
+    if issue.notes:
+        lines.append(f"  notes ({len(issue.notes)}):")
+        lines += [f"    - {n}" for n in issue.notes]
     return lines
 
 
