@@ -31,6 +31,7 @@ BUNDLED_PROFILE = str(bundled("config") / "bwr.toml")
 
 @dataclass(frozen=True)
 class Settings:
+    name: str = "default"  # the bot's name (its heartbeat, and later its rows, are keyed by it)
     feed_url: str = DEFAULT_FEED_URL
     bsky_service: str = DEFAULT_SERVICE
     bsky_handle: str | None = None
@@ -42,6 +43,12 @@ class Settings:
     # Link cards (bot.cards): which cards' pages are fetched; loopback/private pages (tests only).
     cards: str = "rich"
     cards_allow_private: bool = False
+    # The editor's controls: minutes a new issue waits in the feed before the daemon posts it;
+    # alerts to a webhook (its URL holds a token: a secret, never printed), which, what shape.
+    post_delay: float = 10.0
+    notify_url: str | None = field(default=None, repr=False)
+    notify_on: tuple[str, ...] = ("held", "failed", "auth", "feed")
+    notify_format: str = "generic"
 
     @property
     def dry_run(self) -> bool:
@@ -188,6 +195,7 @@ def load_settings(env: dict[str, str] | None = None, dotenv: bool = True) -> Set
             f"like {DEFAULT_FEED_URL}"
         )
     cards, cards_allow_private = _card_settings(get)
+    notify_url, notify_on, notify_format = _notify_settings(get)
     return Settings(
         feed_url=feed_url,
         bsky_service=service.rstrip("/"),
@@ -199,7 +207,39 @@ def load_settings(env: dict[str, str] | None = None, dotenv: bool = True) -> Set
         backfill_hours=float(number("BACKFILL_HOURS", 48.0, 0, float)),
         cards=cards,
         cards_allow_private=cards_allow_private,
+        post_delay=float(number("POST_DELAY", 10.0, 0, float)),
+        notify_url=notify_url,
+        notify_on=notify_on,
+        notify_format=notify_format,
     )
+
+
+ALERTS = ("held", "failed", "auth", "feed", "posted")
+NOTIFY_FORMATS = ("generic", "slack", "discord")
+
+
+def _notify_settings(
+    get: Callable[[str], str | None],
+) -> tuple[str | None, tuple[str, ...], str]:
+    """NOTIFY_URL (never echoed: it holds the webhook's token), NOTIFY_ON, NOTIFY_FORMAT."""
+    url = get("NOTIFY_URL")
+    if url is not None:
+        parsed = urlparse(url)
+        if parsed.scheme.lower() not in ("http", "https") or not parsed.netloc:
+            raise ConfigError("NOTIFY_URL: not an http(s) URL (the value is not shown: a secret)")
+    raw = get("NOTIFY_ON")
+    on = Settings.notify_on
+    if raw is not None:
+        on = tuple(dict.fromkeys(n.strip().lower() for n in raw.split(",") if n.strip()))
+        wrong = [n for n in on if n not in ALERTS]
+        if wrong:
+            raise ConfigError(
+                f"NOTIFY_ON: {', '.join(wrong)} is not an alert; use some of {', '.join(ALERTS)}"
+            )
+    fmt = (get("NOTIFY_FORMAT") or "generic").lower()
+    if fmt not in NOTIFY_FORMATS:
+        raise ConfigError(f"NOTIFY_FORMAT: {fmt!r} is not one of {', '.join(NOTIFY_FORMATS)}")
+    return url, on, fmt
 
 
 CARD_MODES = ("rich", "feed", "off")

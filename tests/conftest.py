@@ -16,6 +16,8 @@ SUBSTACK_FEEDS = sorted((SHARED / "fixtures" / "substack").glob("*.xml"))
 
 # Newsletter and card pages are served on loopback, which the card fetcher refuses otherwise.
 os.environ.setdefault("CARDS_ALLOW_PRIVATE", "1")
+# New issues go out at once unless a test is about the grace window (POST_DELAY, default 10).
+os.environ.setdefault("POST_DELAY", "0")
 
 
 @pytest.fixture(scope="session")

@@ -146,7 +146,7 @@ def test_thread_posted_with_every_card_and_its_picture(site, feed, tmp_path, pds
     store.upgrade()
     settings = Settings(feed_url=str(feed), bsky_service=pds_proxy.url, bsky_handle=acct.handle,
                         bsky_app_password=acct.app_password, database_url=db,
-                        cards_allow_private=True)
+                        cards_allow_private=True, post_delay=0)
     published = datetime(2025, 7, 6, 16, 0, tzinfo=UTC)  # two hours after the seed issue
     with Worker(settings, store, cache_dir=tmp_path / "cache", clock=lambda: published) as worker:
         result = worker.poll()

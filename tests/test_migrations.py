@@ -23,8 +23,8 @@ from bot.store.engine import alembic_config, make_engine, migration_connection
 from bot.store.models import Base
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = {"alembic_version", "feeds", "issues", "posts", "bsky_session"}
-HEAD = "0002"
+TABLES = {"alembic_version", "feeds", "issues", "posts", "bsky_session", "heartbeats"}
+HEAD = "0003"
 # What the 0001 release stored on a queued issue that left the feed, word for word.
 GONE_0001 = (
     "it is no longer in the feed (unpublished?); it is queued again if it comes back; "
@@ -195,3 +195,23 @@ def test_downgrade_to_0001_puts_the_old_mark_back(store, db_url):
                 ("failed", GONE_0001)]
     finally:
         engine.dispose()
+
+
+def test_a_held_issue_survives_a_round_trip_to_the_previous_release(store, db_url):
+    """0003 adds the `held` state: downgraded, a held issue is queued again (the previous release
+    posts it as it did before the review hold existed); upgraded again, nothing is lost."""
+    issue = store.upsert_issue("https://x.test/feed", guid="g", link="https://x.test/p/g",
+                               title="G", published=None, content_hash="h",
+                               state=IssueState.QUEUED).issue
+    held = store.hold(issue.id, "no takeaways found")
+    assert held.state is IssueState.HELD and held.error == "no takeaways found"
+    migrate(db_url, "0002", down=True)
+    engine = create_engine(normalize_url(db_url))
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT state FROM issues")).scalar_one() == "queued"
+    finally:
+        engine.dispose()
+    store.upgrade()
+    assert store.revision() == HEAD
+    assert store.issue(issue.id).state is IssueState.QUEUED

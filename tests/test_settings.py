@@ -112,11 +112,34 @@ X = {"newsletter": {"name": "X"}}
         ({**X, "sections": {"volume": "("}}, "sections.volume"),
         ({"newsletter": {"name": ""}}, "newsletter.name"),
         ({"newsletter": {"name": "X", "language": "english!"}}, "newsletter.language"),
+        ({**X, "thread": {"pin_lastest": True}}, "thread.pin_lastest"),
+        ({**X, "thread": {"replies": "friends"}}, "thread.replies"),
+        ({**X, "thread": {"quotes": "no"}}, "thread.quotes"),
+        ({**X, "review": {"short_issue": "drop"}}, "review.short_issue"),
+        ({**X, "review": {"min_takeaways": -1}}, "review.min_takeaways"),
+        ({**X, "reveiw": {}}, "reveiw"),
+        ({**X, "sections": {"takeaway": ["T"]}}, "sections.takeaway"),
+        ({"newsletter": {"name": "X", "lang": "en"}}, "newsletter.lang"),
     ],
 )
 def test_a_wrong_profile_names_the_key(data, key):
-    """A profile error names the key at fault, in one line."""
+    """A profile error names the key at fault and the file, in one line (an unknown key too: a
+    typo such as pin_lastest is never silently ignored)."""
     with pytest.raises(ConfigError) as err:
         parse_profile(data, "p.toml")
     assert f"[{key}]" in str(err.value)
+    assert "p.toml" in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_bwr_holds_a_short_issue_and_other_newsletters_post_as_today():
+    """BWR's profile holds an issue without takeaways (or with reader warnings) for the editor;
+    a profile without [review] posts what was read, and threads get no gate and no pin."""
+    bwr = load_profile()
+    assert (bwr.review.min_takeaways, bwr.review.short_issue) == (1, "hold")
+    assert bwr.review.hold_on_warnings
+    other = parse_profile(X, "p.toml")
+    assert (other.review.min_takeaways, other.review.short_issue) == (0, "post")
+    assert (other.thread.replies, other.thread.quotes, other.thread.pin_latest) == (
+        "everyone", True, False
+    )

@@ -34,7 +34,7 @@ def settings_for(feed_url: str, db_url: str, service: str = "http://127.0.0.1:9"
     return Settings(feed_url=feed_url, bsky_service=service,
                     bsky_handle=account.handle if account else None,
                     bsky_app_password=password or (account.app_password if account else None),
-                    database_url=db_url, backfill_hours=48.0,
+                    database_url=db_url, backfill_hours=48.0, post_delay=0,
                     cards_allow_private=True)  # the newsletter's page is on loopback
 
 

@@ -10,6 +10,7 @@ for command in (
     service.run,
     service.poll,
     service.post,
+    service.approve,
     service.status,
     service.db,
     service.skip,

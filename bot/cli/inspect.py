@@ -6,6 +6,8 @@ import click
 
 from bot.cli.app import echo_json, feed_named_by
 from bot.core.model import Feed, Issue
+from bot.core.profile import Profile
+from bot.core.review import Verdict, review
 
 NOT_BWR = "not a BWR-shaped issue: announced with title and link only"
 
@@ -14,12 +16,15 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def issue_summary(issue: Issue) -> list[str]:
-    """The readable lines `inspect` prints for one issue."""
+def issue_summary(issue: Issue, verdict: Verdict | None = None) -> list[str]:
+    """The readable lines `inspect` prints for one issue (with the daemon's review when it would
+    not simply post it)."""
     lines = [issue.title or "(untitled)", f"  link:      {issue.link}"]
     published = issue.published.isoformat() if issue.published else "unknown"
     lines.append(f"  published: {published}")
     lines.append(f"  volume:    {issue.volume or '-'}")
+    if verdict is not None and verdict.reason:
+        lines.append(f"  review:    {verdict.describe()}")
     if not issue.is_bwr_shaped:
         lines.append(f"  {NOT_BWR}")
     else:
@@ -35,10 +40,13 @@ def issue_summary(issue: Issue) -> list[str]:
     if issue.warnings:
         lines.append(f"  warnings ({len(issue.warnings)}):")
         lines += [f"    - {w}" for w in issue.warnings]
+    if issue.notes:
+        lines.append(f"  notes ({len(issue.notes)}):")
+        lines += [f"    - {n}" for n in issue.notes]
     return lines
 
 
-def feed_summary(feed: Feed) -> str:
+def feed_summary(feed: Feed, profile: Profile | None = None) -> str:
     """The readable summary `inspect` prints for a whole feed."""
     head = f"{feed.info.title or '(untitled feed)'} ({feed.info.link or 'no link'})"
     lines = [head, _plural(len(feed.issues), "issue")]
@@ -46,7 +54,7 @@ def feed_summary(feed: Feed) -> str:
         lines.append(f"feed is malformed but readable: {feed.problem}")
     for issue in feed.issues:
         lines.append("")
-        lines += issue_summary(issue)
+        lines += issue_summary(issue, review(issue, profile) if profile else None)
     return "\n".join(lines)
 
 
@@ -74,6 +82,11 @@ def inspect(feed: str, as_json: bool) -> None:
     with feed_named_by("--feed"):
         result = parse_feed(read_source(feed), profile, source=feed)
     if as_json:
-        echo_json(result.to_json())
+        data = result.to_json()
+        for issue, shown in zip(result.issues, data["issues"], strict=True):
+            verdict = review(issue, profile)
+            if verdict.reason:  # a new key, only when the daemon would not simply post it
+                shown["review"] = {"action": verdict.action.value, "reason": verdict.reason}
+        echo_json(data)
     else:
-        click.echo(feed_summary(result))
+        click.echo(feed_summary(result, profile))

@@ -12,6 +12,8 @@ import click
 from bot.cli.app import check_writable, echo_json, feed_named_by, write_output
 from bot.core.model import Issue
 from bot.core.post import Post, Thread
+from bot.core.profile import Profile
+from bot.core.review import Action, Verdict, review
 from bot.core.text import graphemes, utf8_len
 
 
@@ -68,7 +70,8 @@ def preview(
         fetcher = CardFetcher(card_cache_dir(settings),
                               allow_private=settings.cards_allow_private)
     try:
-        previews = [(i, compose_with_cards(i, profile, fetcher, mode)) for i in issues]
+        previews = [(i, as_reviewed(i, profile, compose_with_cards(i, profile, fetcher, mode)))
+                    for i in issues]
         fetched = {c.uri: fetcher.fetched(c.uri) for _, t in previews for c in cards_of(t)
                    } if fetcher is not None else {}
         if html_path is not None:
@@ -86,21 +89,37 @@ def preview(
         if fetcher is not None:
             fetcher.close()
     if as_json:
-        echo_json([preview_json(issue, threads, fetched) for issue, threads in previews])
+        echo_json([preview_json(issue, threads, fetched, review(issue, profile))
+                   for issue, threads in previews])
     else:
-        click.echo("\n\n".join(render_text(issue, threads) for issue, threads in previews))
+        click.echo("\n\n".join(render_text(issue, threads, review(issue, profile))
+                                for issue, threads in previews))
+
+
+def as_reviewed(issue: Issue, profile: Profile, threads: list[Thread]) -> list[Thread]:
+    """The thread(s) the daemon would post after its review: an issue the profile announces
+    only is its root post and card."""
+    if review(issue, profile).action is Action.ANNOUNCE and threads:
+        return [threads[0][:1]]
+    return threads
 
 
 def preview_json(
-    issue: Issue, threads: Sequence[Thread], fetched: Mapping[str, Mapping[str, str]] | None = None
+    issue: Issue,
+    threads: Sequence[Thread],
+    fetched: Mapping[str, Mapping[str, str]] | None = None,
+    verdict: Verdict | None = None,
 ) -> dict[str, Any]:
     """contracts.md `preview --json` element: the entry and each thread's post records; and,
     when any card's page was read, `cards`: each such card's address, title, description and
-    picture address (a record carries no picture before it is uploaded)."""
+    picture address (a record carries no picture before it is uploaded); and `review` when the
+    daemon would not simply post it: {"action": hold|announce|post, "reason"}."""
     element: dict[str, Any] = {
         "entry": {"guid": issue.guid, "link": issue.link, "title": issue.title},
         "threads": [[post.record() for post in thread] for thread in threads],
     }
+    if verdict is not None and verdict.reason:
+        element["review"] = {"action": verdict.action.value, "reason": verdict.reason}
     from bot.cards.thread import cards_of
 
     fetched = fetched or {}
@@ -114,10 +133,13 @@ def preview_json(
     return element
 
 
-def render_text(issue: Issue, threads: Sequence[Thread]) -> str:
-    """A readable rendering: the issue, then each thread's posts in order with their sizes,
-    links and cards."""
+def render_text(issue: Issue, threads: Sequence[Thread], verdict: Verdict | None = None) -> str:
+    """A readable rendering: the issue (and what the daemon's review would do with it, when it
+    would not simply post it), then each thread's posts in order with their sizes, links and
+    cards."""
     lines = [f"Issue: {issue.title}", f"       {issue.link}"]
+    if verdict is not None and verdict.reason:
+        lines.append(f"Review: {verdict.describe()}")
     for t, thread in enumerate(threads, start=1):
         lines.append("")
         lines.append(f"Thread {t} of {len(threads)}: {len(thread)} posts")

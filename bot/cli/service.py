@@ -80,6 +80,7 @@ def poll(ctx: click.Context) -> None:
     Example: python -m bot poll
     """
     from bot.service.daemon import install_signal_handlers
+    from bot.service.health import record_pass
     from bot.service.worker import Worker
     from bot.settings import load_settings
 
@@ -88,7 +89,12 @@ def poll(ctx: click.Context) -> None:
     settings, store = _setup(ctx, _dry(settings) if settings.dry_run else settings)
     with Worker(settings, store) as worker:
         install_signal_handlers(worker.stop)
-        result = worker.poll()
+        try:
+            result = worker.poll()
+        except BotError as exc:
+            record_pass(worker, error=exc)
+            raise
+        record_pass(worker, result)
     click.echo(result.summary())
     if result.problems:
         first = result.problems[0]
@@ -124,9 +130,7 @@ def post(
     """
     if (entry is None) == (not latest):
         raise click.UsageError("choose one of --entry LINK and --latest")
-    from bot.cli.preview import render_text
     from bot.service.editor import post_one
-    from bot.service.outcomes import Outcome
     from bot.service.worker import Worker
 
     if dry_run:  # no database, no Bluesky, no card cache: it writes nothing anywhere
@@ -140,6 +144,14 @@ def post(
         issue, outcome, threads = post_one(
             worker, entry=entry, source=feed, force=force, dry_run=dry_run
         )
+    _print_posted(issue, outcome, threads)
+
+
+def _print_posted(issue: Any, outcome: Any, threads: Any) -> None:
+    """What `post` and `approve` say about the issue they posted (or why they did not)."""
+    from bot.cli.preview import render_text
+    from bot.service.outcomes import Outcome
+
     if outcome.outcome is Outcome.WOULD_POST:
         click.echo(render_text(issue, threads))
         click.echo(f"\ndry run: would post {issue.link} ({outcome.posts} posts); nothing posted")
@@ -158,6 +170,29 @@ def post(
 
 
 @click.command()
+@click.option("--entry", metavar="LINK", required=True, help=ENTRY_HELP)
+@click.option(
+    "--feed", metavar="PATH|URL", help="Read the issue from this feed (default FEED_URL)."
+)
+@click.pass_context
+def approve(ctx: click.Context, entry: str, feed: str | None) -> None:
+    """Post an issue the review held (status shows why), as the bot composes it, now.
+
+    It is never held again. `post --entry LINK` does the same for any issue; `skip --entry
+    LINK` drops a held issue instead.
+
+    Example: python -m bot approve --entry https://aablanco.substack.com/p/some-issue
+    """
+    from bot.service.editor import approve as approve_issue
+    from bot.service.worker import Worker
+
+    settings, store = _setup(ctx)
+    with Worker(settings, store) as worker, feed_named_by("--feed" if feed else None):
+        issue, outcome, threads = approve_issue(worker, entry, source=feed)
+    _print_posted(issue, outcome, threads)
+
+
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option(
     "--limit",
@@ -173,8 +208,17 @@ def post(
     help="Also write their posted threads, read back from Bluesky, as one self-contained HTML "
     "page (as `preview --html` draws them). Needs BSKY_HANDLE and BSKY_APP_PASSWORD.",
 )
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Health check: exit 0 and one line when all is well, exit 1 and one line saying what "
+    "is wrong (no recent pass, an issue failed or held, credentials refused). Reads only the "
+    "database.",
+)
 @click.pass_context
-def status(ctx: click.Context, as_json: bool, limit: int, html_path: str | None) -> None:
+def status(
+    ctx: click.Context, as_json: bool, limit: int, html_path: str | None, check: bool
+) -> None:
     """Recent issues: their state, when they were posted, and their threads on Bluesky.
 
     Example: python -m bot status --limit 5 --html posted.html
@@ -184,6 +228,9 @@ def status(ctx: click.Context, as_json: bool, limit: int, html_path: str | None)
 
     _logging(ctx)
     settings = load_settings()
+    if check:
+        _check(ctx, settings)
+        return
     if html_path is not None:
         from bot.errors import ConfigError
         from bot.service.posted import NEEDS_CREDENTIALS
@@ -198,7 +245,7 @@ def status(ctx: click.Context, as_json: bool, limit: int, html_path: str | None)
             from bot.service.posted import posted_page
 
             write_output(html_path, posted_page(settings, store, limit))
-        rows = status_rows(store, limit)
+        rows = status_rows(store, limit, settings.post_delay)
     elif html_path is not None:
         raise BotError(f"no database at {missing} yet: nothing posted to draw")
     else:
@@ -211,14 +258,34 @@ def status(ctx: click.Context, as_json: bool, limit: int, html_path: str | None)
         return
     click.echo(f"{'STATE':<8} {'PUBLISHED':<16} {'POSTED':<16} ISSUE")
     for r in rows:
+        state = "waiting" if r["due"] else r["state"]
         click.echo(
-            f"{r['state']:<8} {_when(r['published']):<16} {_when(r['posted_at']):<16} {r['title']}"
+            f"{state:<8} {_when(r['published']):<16} {_when(r['posted_at']):<16} {r['title']}"
         )
         click.echo(f"{'':<42} {r['link']}")
         for t in r["threads"]:
             click.echo(f"{'':<42} → {t['url']}")
-        if r["error"]:
+        if r["due"]:
+            click.echo(f"{'':<42} goes out at {_when(r['due'])} UTC (POST_DELAY)")
+        if r["error"] and r["state"] == "held":
+            click.echo(f"{'':<42} held: {r['error']}")
+            click.echo(f"{'':<42} approve, post or skip --entry {r['link']}")
+        elif r["error"]:
             click.echo(f"{'':<42} error: {r['error']}")
+
+
+def _check(ctx: click.Context, settings: Any) -> None:
+    """`status --check`: one line, exit 0 (healthy) or 1. Reads only the database."""
+    from bot.service.health import check
+
+    missing = _no_store(settings)
+    if missing is not None:
+        click.echo(f"{settings.name}: no database at {missing} (has the bot ever run?)")
+        ctx.exit(1)
+    settings, store = _setup(ctx, settings)
+    health = check(store, settings.name, store.now())
+    click.echo(health.line)
+    ctx.exit(0 if health.ok else 1)
 
 
 def _when(iso: str | None) -> str:

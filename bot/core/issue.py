@@ -46,6 +46,7 @@ class IssueSections:
     quick_bites: tuple[Item, ...] = ()
     volume: str | None = None
     warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # how an expected variant was read (not a problem)
 
 
 class _Issue:
@@ -57,6 +58,7 @@ class _Issue:
         self.takeaways: list[Takeaway] = []
         self.items: dict[str, list[Item]] = {k: [] for k in ITEM_KINDS}
         self.warnings: list[str] = []
+        self.notes: list[str] = []
         self.section: TakeawaysReader | ItemsReader | None = None
         self.after_takeaways = 0  # paragraphs after the takeaways ended still checked
 
@@ -112,7 +114,9 @@ class _Issue:
             outer = items.outer
         self.close(kind, text)
         if kind == "takeaways":
-            self.section = TakeawaysReader(text, self.warnings, self.words.names_takeaways)
+            self.section = TakeawaysReader(
+                text, self.warnings, self.words.names_takeaways, self.notes
+            )
         else:
             outer = head if kind == "combined" else outer
             self.section = ItemsReader(kind, head, outer, self.words, self.items, self.warnings)
@@ -160,6 +164,7 @@ def read_blocks(blocks: list[Block], profile: Profile) -> IssueSections:
         quick_bites=tuple(issue.items["quick_bites"]),
         volume=volume,
         warnings=tuple(issue.warnings),
+        notes=tuple(issue.notes),
     )
 
 

@@ -81,6 +81,8 @@ class Issue:
     content_hash: str = ""
     # What the reader noticed but could not place (shown by `inspect`, never silently dropped).
     warnings: tuple[str, ...] = ()
+    # How an expected variant was read (a summary as unlabelled takeaways): told, not a problem.
+    notes: tuple[str, ...] = ()
 
     @property
     def is_bwr_shaped(self) -> bool:

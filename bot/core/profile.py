@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import string
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from bot.errors import ConfigError
 TEMPLATE_FIELDS = frozenset(
     {"title", "subtitle", "link", "volume", "label", "text", "headline", "gist", "newsletter"}
 )
+REPLIES = ("everyone", "followers", "following", "mentioned", "nobody")
+SHORT_ISSUE = ("hold", "announce", "post")
 TEMPLATE_NAMES = ("root", "takeaway", "follow_up", "quick_bite", "quick_bites_root", "closing")
 _DEFAULT_PATH = bundled("config") / "bwr.toml"
 
@@ -41,6 +44,18 @@ class ThreadLayout:
     closing: bool
     cards_for_readings: bool
     templates: dict[str, str]
+    replies: str = "everyone"  # who may reply: a threadgate on the root unless "everyone"
+    quotes: bool = True  # false: a postgate on the root that disables quoting
+    pin_latest: bool = False  # the newest issue's root becomes the account's pinned post
+
+
+@dataclass(frozen=True)
+class Review:
+    """What a normal issue has, and what the daemon does with one that falls short."""
+
+    min_takeaways: int  # fewer takeaways found: the issue falls short
+    short_issue: str  # "hold" (for the editor) | "announce" (root post and card) | "post" (as read)
+    hold_on_warnings: bool  # an issue the reader warned about is held too
 
 
 @dataclass(frozen=True)
@@ -50,6 +65,7 @@ class Profile:
     sections: Sections
     thread: ThreadLayout
     path: str = ""
+    review: Review = Review(min_takeaways=0, short_issue="post", hold_on_warnings=False)
 
 
 def load_profile(path: str | Path | None = None) -> Profile:
@@ -78,6 +94,14 @@ def parse_profile(data: dict[str, Any], where: str = "<profile>") -> Profile:
             raise fail(f"{ctx}{key}", "must be a table")
         return v
 
+    def only(d: dict[str, Any], ctx: str, keys: Iterable[str]) -> None:
+        """A key the bot does not know is a typo the editor must hear about, not a no-op."""
+        allowed = set(keys)
+        for key in d:
+            if key not in allowed:
+                where = f"{ctx}.{key}" if ctx else key
+                raise fail(where, f"is not a setting; known here: {', '.join(sorted(allowed))}")
+
     def strings(d: dict[str, Any], key: str, ctx: str, default: list[str]) -> tuple[str, ...]:
         v = d.get(key, default)
         if not isinstance(v, list) or not all(isinstance(s, str) and s.strip() for s in v):
@@ -90,7 +114,9 @@ def parse_profile(data: dict[str, Any], where: str = "<profile>") -> Profile:
             raise fail(f"{ctx}.{key}", "must be true or false")
         return v
 
+    only(data, "", ("newsletter", "sections", "thread", "review"))
     news = table(data, "newsletter", "")
+    only(news, "newsletter", ("name", "language"))
     name = news.get("name", "")
     if not isinstance(name, str) or not name.strip():
         raise fail("newsletter.name", "must be a non-empty string")
@@ -101,6 +127,8 @@ def parse_profile(data: dict[str, Any], where: str = "<profile>") -> Profile:
         raise fail("newsletter.language", f"{language!r} is not a BCP-47 language tag like 'en'")
 
     sec = table(data, "sections", "")
+    only(sec, "sections", ("takeaways", "follow_ups", "quick_bites", "combined", "readings",
+                           "boilerplate", "volume"))  # fmt: skip
     volume_src = sec.get("volume", r"(?i)\bVol\.?\s*\d+\s*,?\s*No\.?\s*\d+\b.*")
     try:
         volume = re.compile(volume_src)
@@ -117,6 +145,12 @@ def parse_profile(data: dict[str, Any], where: str = "<profile>") -> Profile:
     )
 
     th = table(data, "thread", "")
+    only(th, "thread", ("quick_bites", "numbered", "number_format", "hashtags", "closing",
+                        "cards_for_readings", "templates", "replies", "quotes",
+                        "pin_latest"))  # fmt: skip
+    replies = th.get("replies", "everyone")
+    if replies not in REPLIES:
+        raise fail("thread.replies", f"must be one of {', '.join(REPLIES)}, not {replies!r}")
     qb = th.get("quick_bites", "same")
     if qb not in ("same", "separate"):
         raise fail("thread.quick_bites", f'must be "same" or "separate", not {qb!r}')
@@ -151,9 +185,31 @@ def parse_profile(data: dict[str, Any], where: str = "<profile>") -> Profile:
         closing=boolean(th, "closing", "thread", True),
         cards_for_readings=boolean(th, "cards_for_readings", "thread", True),
         templates=templates,
+        replies=replies,
+        quotes=boolean(th, "quotes", "thread", True),
+        pin_latest=boolean(th, "pin_latest", "thread", False),
+    )
+
+    rv = table(data, "review", "")
+    only(rv, "review", ("min_takeaways", "short_issue", "hold_on_warnings"))
+    min_takeaways = rv.get("min_takeaways", 0)
+    if not isinstance(min_takeaways, int) or isinstance(min_takeaways, bool) or min_takeaways < 0:
+        raise fail("review.min_takeaways", "must be a whole number, 0 or more")
+    short = rv.get("short_issue", "post")
+    if short not in SHORT_ISSUE:
+        raise fail("review.short_issue", f"must be one of {', '.join(SHORT_ISSUE)}, not {short!r}")
+    review = Review(
+        min_takeaways=min_takeaways,
+        short_issue=short,
+        hold_on_warnings=boolean(rv, "hold_on_warnings", "review", False),
     )
     return Profile(
-        name=name.strip(), language=language, sections=sections, thread=layout, path=where
+        name=name.strip(),
+        language=language,
+        sections=sections,
+        thread=layout,
+        path=where,
+        review=review,
     )
 
 

@@ -113,6 +113,7 @@ def _issue(entry: Any, profile: Profile, language: str, bases: Sequence[str]) ->
         quick_bites=sections.quick_bites,
         content_hash=hashlib.sha256(html.encode("utf-8", "replace")).hexdigest(),
         warnings=(*notes, *sections.warnings),
+        notes=sections.notes,
     )
 
 

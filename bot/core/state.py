@@ -15,3 +15,4 @@ class IssueState(enum.StrEnum):
     POSTED = "posted"
     FAILED = "failed"  # see `error`; the editor may retry it
     SKIPPED = "skipped"  # the editor chose not to post it
+    HELD = "held"  # not what the profile expects: waits for the editor (see `error` for why)

@@ -104,11 +104,18 @@ class TakeawaysReader:
     last run of labelled takeaways before the next section."""
 
     def __init__(
-        self, heading: str, warnings: list[str], names_takeaways: Callable[[str], bool]
+        self,
+        heading: str,
+        warnings: list[str],
+        names_takeaways: Callable[[str], bool],
+        notes: list[str] | None = None,
     ) -> None:
         self.heading = heading  # the section's heading, as written
         self.takeaways: list[Takeaway] = []
         self.warnings = warnings
+        # What the reader did that the editor may like to know, but that is not a problem (a
+        # summary read as unlabelled takeaways): not a warning, so no review hold for it.
+        self.notes = warnings if notes is None else notes
         self.names_takeaways = names_takeaways
         self.found = 0  # blocks read as (the start of) a takeaway
         self.list_id = 0  # the list and list item of the last takeaway
@@ -204,7 +211,7 @@ class TakeawaysReader:
 
     def _summary(self) -> None:
         """Plain paragraphs and no takeaway among them: a summary, each paragraph a takeaway."""
-        self.warnings.append(
+        self.notes.append(
             f"takeaways: no ALL-CAPS labels under {short(self.heading)!r}: read its "
             f"{len(self.plain)} paragraph{'s' if len(self.plain) > 1 else ''} as takeaways "
             "without labels"
@@ -235,7 +242,7 @@ class TakeawaysReader:
             or (start > 1 and self._says_text_follows(blocks[start - 2]))
         ):
             start -= 1 if self._labelled_or_label(blocks[start - 1]) else 2
-        reader = TakeawaysReader(self.heading, self.warnings, self.names_takeaways)
+        reader = TakeawaysReader(self.heading, self.warnings, self.names_takeaways, self.notes)
         for b in blocks[start:]:
             if not reader.take(b):
                 break

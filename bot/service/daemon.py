@@ -30,6 +30,7 @@ from typing import Any
 
 from bot.errors import BotError
 from bot.log import event
+from bot.service.health import record_pass, verify_refused_credentials
 from bot.service.outcomes import Outcome
 from bot.service.worker import Worker
 from bot.settings import Settings
@@ -111,7 +112,13 @@ class Daemon:
         self.passes += 1
         failed = False
         try:
-            result = self.worker.poll()
+            try:
+                result = self.worker.poll()
+            except BotError as exc:
+                record_pass(self.worker, error=exc)
+                raise
+            record_pass(self.worker, result)
+            self._wake_at(result.next_due)
             deferred = [o for o in result.outcomes if o.outcome is Outcome.DEFERRED]
             failed = bool(deferred)
             # One line per pass, so an idle daemon is seen to be alive (and what it did).
@@ -122,6 +129,8 @@ class Daemon:
                 fetched=result.fetched,
                 new=result.new,
                 posted=result.count(Outcome.POSTED),
+                waiting=result.count(Outcome.WAITING) or None,
+                held=result.count(Outcome.HELD) or None,
                 would_post=result.count(Outcome.WOULD_POST) or None,
                 problems=len(result.problems) or None,
             )
@@ -154,6 +163,17 @@ class Daemon:
                 self._scheduler.reschedule_job("poll", trigger=self._trigger())
 
 
+    def _wake_at(self, due: datetime | None) -> None:
+        """Run the next pass when an issue's grace window ends, if that is before the next
+        scheduled pass (it then goes out on time, not up to POLL_INTERVAL later)."""
+        if due is None or self._scheduler is None:
+            return
+        job = self._scheduler.get_job("poll")
+        if job is not None and (job.next_run_time is None or due < job.next_run_time):
+            self._scheduler.modify_job("poll", next_run_time=max(due, datetime.now(UTC)))
+            event(logger, "daemon.wake_at", due=due.isoformat(), note="a grace window ends")
+
+
 def install_signal_handlers(on_stop: Callable[[], None]) -> None:
     """SIGTERM/SIGINT → `on_stop()`; a second one exits at once (130)."""
     seen: list[int] = []
@@ -179,6 +199,7 @@ def run_daemon(settings: Settings) -> int:
     store = Store(settings.database_url)
     store.upgrade()
     worker = Worker(settings, store)
+    verify_refused_credentials(worker)
     daemon = Daemon(settings, worker)
     install_signal_handlers(daemon.stop)
     try:

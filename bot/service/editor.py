@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from datetime import timedelta
 from typing import Any
 
 from bot.core.model import Issue
@@ -59,6 +60,27 @@ def post_one(
             f"{issue.link} is being posted right now by {holder}; try again in a few minutes"
         )
     return issue, _what_now(outcome, issue.link), threads
+
+
+def approve(
+    worker: Worker, entry: str, source: str | None = None
+) -> tuple[Issue, IssueOutcome, list[Thread]]:
+    """`approve`: an issue the review held is posted now, as the bot composes it from the feed
+    (`source`, default FEED_URL), and never held again (if Bluesky fails now, the daemon posts it
+    later without holding it). BotError when the issue is not held."""
+    store = worker.store
+    found = store.find_by_link(entry) or store.find_issue(worker.settings.feed_url, entry)
+    if found is None:
+        raise BotError(f"no issue with link {entry} in the database: nothing to approve")
+    if found.state is not _S.HELD:
+        raise BotError(
+            f"{found.link} is {found.state.value}, not held: nothing to approve "
+            "(`post --entry LINK` posts an issue now)"
+        )
+    _ = worker.publisher  # no credentials: ConfigError now, before anything changes
+    store.approve(found.id)
+    event(logger, "issue.approved", link=found.link)
+    return post_one(worker, entry=found.link, source=source)
 
 
 def _what_now(outcome: IssueOutcome, link: str) -> IssueOutcome:
@@ -159,12 +181,16 @@ def mark_posted(
     return issue
 
 
-def status_rows(store: Store, limit: int = 20) -> list[dict[str, Any]]:
-    """Recent issues, newest first, as `status --json` prints them (no secrets in here)."""
+def status_rows(store: Store, limit: int = 20, post_delay: float = 0.0) -> list[dict[str, Any]]:
+    """Recent issues, newest first, as `status --json` prints them (no secrets in here). A queued
+    issue in the grace window (`post_delay` minutes) has its `due` time."""
     rows = []
+    now = store.now()
     for item in store.recent(limit):
         i = item.issue
         roots = thread_roots(i, item.posts)
+        due = i.created_at + timedelta(minutes=post_delay)
+        waiting = i.state is IssueState.QUEUED and due > now
         rows.append(
             {
                 "guid": i.guid,
@@ -177,6 +203,7 @@ def status_rows(store: Store, limit: int = 20) -> list[dict[str, Any]]:
                 "generation": i.generation,
                 "posts": len(item.posts),
                 "threads": [{"uri": r, "url": post_url(r)} for r in roots],
+                "due": due.isoformat() if waiting else None,
             }
         )
     return rows

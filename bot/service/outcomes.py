@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.core.post import post_url
@@ -26,6 +27,8 @@ class Outcome(enum.StrEnum):
     BUSY = "busy"  # another worker holds its claim
     WOULD_POST = "would_post"  # a dry run
     GONE = "gone"  # queued, but no longer in the feed (marked failed)
+    HELD = "held"  # not what the profile expects: held for the editor (error says why)
+    WAITING = "waiting"  # in the grace window (POST_DELAY): posted once it is over
 
 
 PROBLEMS = frozenset({Outcome.FAILED, Outcome.DEFERRED, Outcome.GONE})
@@ -49,6 +52,7 @@ class IssueOutcome:
     posts: int = 0
     roots: tuple[str, ...] = ()  # at:// URI of each thread's root
     error: str | None = None
+    due: datetime | None = None  # waiting: when it goes out
 
     @property
     def urls(self) -> list[str]:
@@ -74,6 +78,11 @@ class PollResult:
     dry_run: bool = False
 
     @property
+    def next_due(self) -> datetime | None:
+        """When the first issue waiting in the grace window goes out (the daemon wakes then)."""
+        return min((o.due for o in self.outcomes if o.due is not None), default=None)
+
+    @property
     def problems(self) -> list[IssueOutcome]:
         return [o for o in self.outcomes if o.problem]
 
@@ -93,6 +102,8 @@ class PollResult:
                 Outcome.POSTED: f"posted {o.posts} posts: {where}",
                 Outcome.ALREADY_POSTED: f"already on Bluesky: {where}",
                 Outcome.WOULD_POST: f"would post {o.posts} posts",
+                Outcome.WAITING: f"waiting; goes out at {_hhmm(o.due)}",
+                Outcome.HELD: f"held for the editor: {o.error}",
             }.get(o.outcome, f"{o.outcome}: {o.error}" if o.error else o.outcome)
             lines.append(f"  {o.link}: {detail}")
         if not self.outcomes:
@@ -100,6 +111,10 @@ class PollResult:
         if self.stopped:
             lines.append("  stopped early; the next pass goes on from here")
         return "\n".join(lines)
+
+
+def _hhmm(when: datetime | None) -> str:
+    return when.strftime("%Y-%m-%d %H:%M UTC") if when is not None else "?"
 
 
 def post_refs(thread: PostedThread, offset: int = 0) -> list[PostRef]:

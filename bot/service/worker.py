@@ -14,17 +14,19 @@ import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bot.core.model import Issue
 from bot.core.news import Verdict, as_utc, judge, published_key
-from bot.core.post import Thread
+from bot.core.post import Thread, post_url
+from bot.core.review import Action, review
 from bot.core.rkey import is_tid, keys_from_root, thread_keys
 from bot.errors import AuthError, ConfigError, PublishError, RecordInvalid, StoreError, ThreadError
 from bot.log import event
+from bot.notify import Alert, Notifier
 from bot.service.outcomes import (
     Fetched,
     IssueOutcome,
@@ -112,6 +114,7 @@ class Worker:
         feed_transport: httpx.BaseTransport | None = None,
         feed_options: dict[str, Any] | None = None,
         clock: Callable[[], datetime] | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         from bot.core.profile import load_profile
 
@@ -132,6 +135,7 @@ class Worker:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._stop = threading.Event()
         self._validators: Any = None  # of the 200 being processed; saved at the end of a pass
+        self.notifier = notifier or Notifier.from_settings(settings)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -144,6 +148,7 @@ class Worker:
         return self._stop.is_set()
 
     def close(self) -> None:
+        self.notifier.close()
         if self._publisher is not None and self._own_publisher:
             self._publisher.close()
             self._publisher = None
@@ -275,7 +280,7 @@ class Worker:
                 result.outcomes.append(self._gone(s))
                 continue
             try:
-                outcome = self.post_issue(s, issue)
+                outcome = self._post_new(s, issue)
             except Stopped:
                 result.stopped = True
                 break
@@ -349,6 +354,13 @@ class Worker:
                 state = _S.QUEUED if _back_in_feed(old) else old.state
             if state not in _PENDING:
                 continue
+            looks = review(issue, self.profile)
+            if looks.action is Action.HOLD and not (old and old.approved):
+                logger.info("dry run: would hold %s for the editor: %s", issue.link, looks.reason)
+                result.outcomes.append(
+                    IssueOutcome(issue.link, issue.title, Outcome.HELD, error=looks.reason)
+                )
+                continue
             outcome = self.post_issue(old, issue, dry_run=True)
             logger.info("dry run: would post %s (%d posts)", issue.link, outcome.posts)
             result.outcomes.append(outcome)
@@ -359,8 +371,50 @@ class Worker:
         if self.store.claim(s.id, self.worker_id, self.lease_seconds):
             self.store.mark_failed(s.id, GONE, left_feed=True)
             event(logger, "issue.gone", logging.WARNING, link=s.link)
+            self.notifier.send(Alert.FAILED, f"Not posted: {s.title}: {GONE}", s.link)
             return IssueOutcome(s.link, s.title, Outcome.GONE, error=GONE)
         return IssueOutcome(s.link, s.title, Outcome.BUSY, error="claimed by another worker")
+
+    # -- the editor's controls: the grace window and the review hold ----------------------------
+
+    def due(self, stored: StoredIssue) -> datetime:
+        """When a new issue may go out: POST_DELAY minutes after the bot first saw it (not its
+        pubDate, which an author may backdate or set ahead)."""
+        return stored.created_at + timedelta(minutes=self.settings.post_delay)
+
+    def _post_new(self, stored: StoredIssue, issue: Issue) -> IssueOutcome:
+        """The pass's way to post a queued issue: after the grace window, and only as the
+        review allows (held for the editor, or announced only). An interrupted post (posting)
+        is completed whatever the window or the review say."""
+        threads: list[Thread] | None = None
+        if stored.state is _S.QUEUED:
+            due = self.due(stored)
+            if self._clock() < due:
+                event(logger, "issue.waiting", link=issue.link, due=due.isoformat())
+                return IssueOutcome(issue.link, issue.title, Outcome.WAITING, due=due)
+            verdict = review(issue, self.profile)
+            if stored.approved or verdict.action is Action.POST:
+                pass
+            elif verdict.action is Action.HOLD:
+                return self._hold(stored, issue, verdict.reason or "")
+            else:  # announce: the root post and its card only
+                event(logger, "issue.announce_only", link=issue.link, reason=verdict.reason)
+                threads = [self.compose(issue)[0][:1]]
+        return self.post_issue(stored, issue, threads=threads)
+
+    def _hold(self, stored: StoredIssue, issue: Issue, reason: str) -> IssueOutcome:
+        try:
+            self.store.hold(stored.id, reason)
+        except StoreError:  # another worker moved it meanwhile: its outcome, not ours
+            return IssueOutcome(issue.link, issue.title, Outcome.BUSY, error="moved meanwhile")
+        event(logger, "issue.held", logging.WARNING, link=issue.link, reason=reason)
+        self.notifier.send(
+            Alert.HELD,
+            f"Held for review: {issue.title} ({issue.link}): {reason}. "
+            f"`approve --entry {issue.link}` posts it, `skip --entry {issue.link}` drops it.",
+            issue.link,
+        )
+        return IssueOutcome(issue.link, issue.title, Outcome.HELD, error=reason)
 
     # -- posting one issue ----------------------------------------------------------------------
 
@@ -485,6 +539,8 @@ class Worker:
             return IssueOutcome(issue.link, issue.title, Outcome.ALREADY_POSTED, len(posts), roots)
         if state is _S.FAILED:
             return self.store.retry(stored.id)
+        if state is _S.HELD:  # the editor posts it by hand: that is an approval
+            return self.store.approve(stored.id)
         if state is _S.SKIPPED:
             stored = self.store.mark_seen(stored.id)
         if stored.state is _S.SEEN:
@@ -547,6 +603,9 @@ class Worker:
                     root=t.root_uri,
                     part=part if len(threads) > 1 else None,
                 )
+        if not already:
+            where = " ".join(post_url(r) for r in roots)
+            self.notifier.send(Alert.POSTED, f"Posted {issue.title}: {where}", issue.link)
         return IssueOutcome(
             issue.link,
             issue.title,
@@ -558,4 +617,10 @@ class Worker:
     def _failed(self, stored: StoredIssue, issue: Issue, error: str) -> IssueOutcome:
         self.store.mark_failed(stored.id, error)
         event(logger, "issue.failed", logging.ERROR, link=issue.link, error=error)
+        self.notifier.send(
+            Alert.FAILED,
+            f"Could not post {issue.title} ({issue.link}): {error}. "
+            f"`retry --entry {issue.link}` queues it again.",
+            issue.link,
+        )
         return IssueOutcome(issue.link, issue.title, Outcome.FAILED, error=error)

@@ -31,17 +31,26 @@ from bot.store.engine import (
     revision,
     upgrade,
 )
+from bot.store.heartbeat import HeartbeatRecords
 from bot.store.models import BskySessionRow, FeedRow, IssueRow, IssueState, PostRow, utcnow
 from bot.store.session import DatabaseSessionKeeper
-from bot.store.types import FeedState, IssueWithPosts, PostRef, StoredIssue, StoredPost, Upserted
+from bot.store.types import (
+    FeedState,
+    Heartbeat,
+    IssueWithPosts,
+    PostRef,
+    StoredIssue,
+    StoredPost,
+    Upserted,
+)
 
 logger = logging.getLogger(__name__)
 
 _S = IssueState
 
 __all__ = [
-    "DatabaseSessionKeeper", "FeedState", "IssueState", "IssueWithPosts", "PostRef", "Store",
-    "StoredIssue", "StoredPost", "Upserted", "normalize_url",
+    "DatabaseSessionKeeper", "FeedState", "Heartbeat", "IssueState", "IssueWithPosts", "PostRef",
+    "Store", "StoredIssue", "StoredPost", "Upserted", "normalize_url",
 ]
 
 
@@ -49,7 +58,7 @@ def _issue(row: IssueRow, feed_url: str) -> StoredIssue:
     return StoredIssue(
         id=row.id, feed_url=feed_url, guid=row.guid, link=row.link, title=row.title,
         published=row.published, content_hash=row.content_hash, state=IssueState(row.state),
-        error=row.error, left_feed=row.left_feed, generation=row.generation,
+        error=row.error, left_feed=row.left_feed, approved=row.approved, generation=row.generation,
         claimed_by=row.claimed_by, claim_expires_at=row.claim_expires_at, created_at=row.created_at,
         updated_at=row.updated_at, posted_at=row.posted_at,
     )
@@ -84,7 +93,7 @@ def _post(row: PostRow) -> StoredPost:
                       cid=row.cid, created_at=row.created_at)
 
 
-class Store:
+class Store(HeartbeatRecords):
     """The bot's memory. `Store(url)` connects lazily; call `upgrade()` once at start."""
 
     def __init__(self, url: str | None = None, *, clock: Callable[[], datetime] = utcnow) -> None:
@@ -353,14 +362,26 @@ class Store:
         return self._move(issue_id, [_S.SEEN, _S.QUEUED], "queue", state=_S.QUEUED.value)
 
     def mark_seen(self, issue_id: int) -> StoredIssue:
-        """queued/failed/skipped → seen: known, not to be posted (e.g. older than the backfill)."""
-        return self._move(issue_id, [_S.SEEN, _S.QUEUED, _S.FAILED, _S.SKIPPED], "mark as seen",
-                          state=_S.SEEN.value, error=None, claimed_by=None, claim_expires_at=None)
+        """queued/failed/skipped/held → seen: known, not to be posted (e.g. older than the
+        backfill)."""
+        return self._move(issue_id, [_S.SEEN, _S.QUEUED, _S.FAILED, _S.SKIPPED, _S.HELD],
+                          "mark as seen", state=_S.SEEN.value, error=None, claimed_by=None,
+                          claim_expires_at=None)
 
     def skip(self, issue_id: int) -> StoredIssue:
-        """seen/queued/failed → skipped: the editor chose not to post it."""
-        return self._move(issue_id, [_S.SEEN, _S.QUEUED, _S.FAILED, _S.SKIPPED], "skip",
+        """seen/queued/failed/held → skipped: the editor chose not to post it."""
+        return self._move(issue_id, [_S.SEEN, _S.QUEUED, _S.FAILED, _S.SKIPPED, _S.HELD], "skip",
                           state=_S.SKIPPED.value, claimed_by=None, claim_expires_at=None)
+
+    def hold(self, issue_id: int, reason: str) -> StoredIssue:
+        """queued → held for the editor's review, with the reason (in `error`)."""
+        return self._move(issue_id, [_S.QUEUED], "hold", state=_S.HELD.value, error=reason,
+                          claimed_by=None, claim_expires_at=None)
+
+    def approve(self, issue_id: int) -> StoredIssue:
+        """held → queued, approved: the editor read it, and it is posted without another hold."""
+        return self._move(issue_id, [_S.HELD], "approve", state=_S.QUEUED.value, error=None,
+                          approved=True)
 
     def retry(self, issue_id: int) -> StoredIssue:
         """failed → queued, forgetting the error."""

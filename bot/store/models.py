@@ -110,6 +110,8 @@ class IssueRow(Base):
     # Failed because it left the feed (not because of `error`'s wording): news again if it comes
     # back. Set only with state failed.
     left_feed: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # The editor approved it after a review hold: the daemon posts it without holding it again.
+    approved: Mapped[bool] = mapped_column(Boolean, server_default=false())
     # Bumped by a forced repost, so the new thread's posts sit beside the old ones.
     generation: Mapped[int] = mapped_column(Integer, server_default="0")
     claimed_by: Mapped[str | None] = mapped_column(String(256))
@@ -139,6 +141,24 @@ class PostRow(Base):
 
     def __repr__(self) -> str:
         return f"PostRow(issue_id={self.issue_id!r}, place={self.place!r}, uri={self.uri!r})"
+
+
+class HeartbeatRow(Base):
+    """A bot's health as its passes left it, for `status --check` (which reads only the store)."""
+
+    __tablename__ = "heartbeats"
+
+    bot: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_pass_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a pass without error
+    interval: Mapped[int] = mapped_column(Integer)  # seconds between passes (POLL_INTERVAL)
+    last_error: Mapped[str | None] = mapped_column(Text)  # of the last pass, if it failed
+    auth_error: Mapped[str | None] = mapped_column(Text)  # Bluesky refused the credentials
+    feed_failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    feed_alerted: Mapped[bool] = mapped_column(Boolean, server_default=false())
+
+    def __repr__(self) -> str:
+        return f"HeartbeatRow(bot={self.bot!r}, last_pass_at={self.last_pass_at!r})"
 
 
 class BskySessionRow(Base):

@@ -55,6 +55,7 @@ class StoredIssue:
     state: IssueState
     error: str | None
     left_feed: bool  # failed because it is no longer in the feed
+    approved: bool  # the editor approved it after a review hold: not held again
     generation: int
     claimed_by: str | None
     claim_expires_at: datetime | None
@@ -82,3 +83,17 @@ class IssueWithPosts:
 
     issue: StoredIssue
     posts: tuple[StoredPost, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """A bot's health as its last passes left it (`status --check`)."""
+
+    bot: str
+    last_pass_at: datetime | None
+    last_ok_at: datetime | None
+    interval: int  # seconds between passes
+    last_error: str | None
+    auth_error: str | None
+    feed_failing_since: datetime | None
+    feed_alert_due: bool = False  # this pass found the feed failing for an hour: alert once

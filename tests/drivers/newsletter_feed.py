@@ -47,6 +47,7 @@ class FeedIssue:
     published: datetime
     title: str
     extra: str = ""  # appended to the content: an edit changes the content hash
+    takeaways: bool = True  # False: the Takeaways section is left out (a drifted issue)
 
 
 class NewsletterServer:
@@ -78,18 +79,24 @@ class NewsletterServer:
         return f"{self.base}/p/{slug}"
 
     def add(self, slug: str, published: datetime | None = None, title: str | None = None,
-            ) -> FeedIssue:
-        """A new issue, published `published` (default: an hour ago)."""
+            takeaways: bool = True) -> FeedIssue:
+        """A new issue, published `published` (default: an hour ago); without its takeaways
+        when `takeaways` is False."""
         issue = FeedIssue(slug, published or datetime.now(UTC) - timedelta(hours=1),
-                          title or f"Russia’s Eroding Influence, issue {slug}")
+                          title or f"Russia’s Eroding Influence, issue {slug}",
+                          takeaways=takeaways)
         with self._lock:
             self.issues.append(issue)
         return issue
 
-    def edit(self, slug: str, extra: str) -> None:
-        """Change an issue's content (same guid and link)."""
+    def edit(self, slug: str, extra: str | None = None, title: str | None = None) -> None:
+        """Change an issue's content or title (same guid and link)."""
         with self._lock:
-            next(i for i in self.issues if i.slug == slug).extra = extra
+            issue = next(i for i in self.issues if i.slug == slug)
+            if extra is not None:
+                issue.extra = extra
+            if title is not None:
+                issue.title = title
 
     def remove(self, slug: str) -> None:
         with self._lock:
@@ -112,6 +119,8 @@ class NewsletterServer:
                       f"<pubDate>{email.utils.format_datetime(issue.published, usegmt=True)}"
                       "</pubDate>", item)
         item = re.sub(r'<enclosure url="[^"]*"', f'<enclosure url="{self.base}/cover.jpg"', item)
+        if not issue.takeaways:
+            item = re.sub(r"<h3>Takeaways</h3><ul>.*?</ul>", "", item, count=1, flags=re.S)
         if issue.extra:
             end = "]]></content:encoded>"
             item = item.replace(end, f"<p>{issue.extra}</p>{end}")
