@@ -21,6 +21,7 @@ from bot.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_BOT = "default"  # the one bot the environment describes when there is no BOTS_FILE
 DEFAULT_FEED_URL = "https://aablanco.substack.com/feed"
 DEFAULT_SERVICE = "https://bsky.social"
 _CHECKOUT = Path(__file__).resolve().parent.parent
@@ -31,7 +32,7 @@ BUNDLED_PROFILE = str(bundled("config") / "bwr.toml")
 
 @dataclass(frozen=True)
 class Settings:
-    name: str = "default"  # the bot's name (its heartbeat, and later its rows, are keyed by it)
+    name: str = DEFAULT_BOT  # the bot's name (its heartbeat, and later its rows, are keyed by it)
     feed_url: str = DEFAULT_FEED_URL
     bsky_service: str = DEFAULT_SERVICE
     bsky_handle: str | None = None

@@ -21,12 +21,13 @@ ALLOWED: dict[str, set[str]] = {
     "notify": {"core", "errors", "log", "settings"},
     "html": {"core", "errors", "log"},
     "service": {"core", "bluesky", "store", "feed", "cards", "notify", "html", "errors", "log",
-                "settings"},
+                "settings", "bots"},
     "cli": {"core", "bluesky", "store", "feed", "cards", "notify", "html", "service", "errors",
-            "log", "settings"},
+            "log", "settings", "bots"},
     "errors": set(),
     "log": set(),
     "settings": {"errors"},
+    "bots": {"errors", "settings"},
     "__main__": {"cli"},
 }
 

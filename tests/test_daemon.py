@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from drivers.newsletter_feed import NewsletterServer
 
-from bot.service.daemon import DRY_RUN_NOTICE, Daemon
+from bot.service.daemon import DRY_RUN_NOTICE, BotRunner
 from bot.service.worker import Worker
 from bot.settings import PROJECT_ROOT, Settings
 from bot.store.api import Store
@@ -74,7 +74,7 @@ def test_backoff_doubles_after_failures_up_to_cap_and_recovers(nl, tmp_path, cap
     store = Store(url)
     store.upgrade()
     worker = Worker(settings, store, cache_dir=tmp_path / "cache", feed_options={"retries": 0})
-    daemon = Daemon(settings, worker, max_interval=35)
+    daemon = BotRunner(settings, worker, max_interval=35)
     nl.fail_with(500)
     intervals = []
     with caplog.at_level(logging.INFO):

@@ -1,7 +1,7 @@
 """The editor's and operator's CLI: the click group (bot.cli.app) and its commands, one module
 per family, added to the group here."""
 
-from bot.cli import inspect, preview, service
+from bot.cli import inspect, preview, service, status
 from bot.cli.app import cli
 
 cli.add_command(inspect.inspect)
@@ -11,7 +11,7 @@ for command in (
     service.poll,
     service.post,
     service.approve,
-    service.status,
+    status.status,
     service.db,
     service.skip,
     service.retry,

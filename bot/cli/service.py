@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from bot.cli.app import check_writable, echo_json, feed_named_by, setup_logging, write_output
+from bot.cli.app import feed_named_by, setup_logging
 from bot.errors import BotError, PublishError
 
 ENTRY_HELP = "The issue's link (or guid), as in the feed."
@@ -22,14 +22,30 @@ def _logging(ctx: click.Context) -> None:
     setup_logging(bool(ctx.obj and ctx.obj.get("debug")))
 
 
-def _setup(ctx: click.Context, settings: Any = None) -> tuple[Any, Any]:
-    """Settings, and the store with its migrations applied."""
-    from bot.settings import load_settings
+BOT_HELP = "Which bot (BOTS_FILE): required when several are configured."
+EVERY_BOT_HELP = "Only this bot (BOTS_FILE); every bot by default."
+
+
+def bot_option(f: Any) -> Any:
+    return click.option("--bot", "bot_name", metavar="NAME", help=BOT_HELP)(f)
+
+
+def _bot(bot_name: str | None) -> Any:
+    """The settings of the bot the command acts on (the environment's, without BOTS_FILE)."""
+    from bot.bots import load_bots, pick_bot
+
+    return pick_bot(load_bots(), bot_name)
+
+
+def _setup(ctx: click.Context, settings: Any = None, bot_name: str | None = None,
+           every_bot: bool = False) -> tuple[Any, Any]:
+    """Settings, and the store (the bot's rows; every bot's with `every_bot`) with its
+    migrations applied."""
     from bot.store.api import Store
 
     _logging(ctx)
-    settings = settings or load_settings()
-    store = Store(settings.database_url)
+    settings = settings or _bot(bot_name)
+    store = Store(settings.database_url, bot=None if every_bot else settings.name)
     ctx.call_on_close(store.close)
     store.upgrade()
     return settings, store
@@ -53,7 +69,8 @@ def _no_store(settings: Any) -> str | None:
 @click.command()
 @click.pass_context
 def run(ctx: click.Context) -> None:
-    """Run the bot: poll the feed every POLL_INTERVAL seconds and post new issues.
+    """Run the bot: poll the feed every POLL_INTERVAL seconds and post new issues (every bot of
+    BOTS_FILE, each on its own interval).
 
     Applies database migrations first. Stops cleanly on SIGTERM or Ctrl-C (the thread being
     written is finished, or left for the next run to complete). Without BSKY_HANDLE and
@@ -61,45 +78,64 @@ def run(ctx: click.Context) -> None:
 
     Example: python -m bot run
     """
+    from bot.bots import load_bots
     from bot.service.daemon import run_daemon
-    from bot.settings import load_settings
 
     _logging(ctx)
-    settings = load_settings()
-    ctx.exit(run_daemon(_dry(settings) if settings.dry_run else settings))
+    bots = load_bots()
+    if len(bots) == 1 and bots[0].dry_run:
+        bots = [_dry(bots[0])]
+    ctx.exit(run_daemon(bots))
 
 
 @click.command()
+@click.option("--bot", "bot_name", metavar="NAME", help=EVERY_BOT_HELP)
 @click.pass_context
-def poll(ctx: click.Context) -> None:
-    """One pass of what `run` does, then exit: fetch the feed, post what is new.
+def poll(ctx: click.Context, bot_name: str | None) -> None:
+    """One pass of what `run` does, then exit: fetch each bot's feed, post what is new.
 
-    Prints a summary. Exits 1 when the feed, the database or Bluesky failed, or an issue could
+    Prints a summary. Exits 1 when a feed, the database or Bluesky failed, or an issue could
     not be posted. SIGTERM/Ctrl-C: the thread being written is finished first.
 
     Example: python -m bot poll
     """
+    from bot.bots import load_bots, pick_bot
     from bot.service.daemon import install_signal_handlers
+    from bot.service.fleet import Fleet
     from bot.service.health import record_pass
-    from bot.service.worker import Worker
-    from bot.settings import load_settings
+    from bot.store.api import Store
 
     _logging(ctx)
-    settings = load_settings()
-    settings, store = _setup(ctx, _dry(settings) if settings.dry_run else settings)
-    with Worker(settings, store) as worker:
-        install_signal_handlers(worker.stop)
-        try:
-            result = worker.poll()
-        except BotError as exc:
-            record_pass(worker, error=exc)
-            raise
-        record_pass(worker, result)
-    click.echo(result.summary())
-    if result.problems:
-        first = result.problems[0]
-        more = f" (and {len(result.problems) - 1} more)" if len(result.problems) > 1 else ""
-        raise BotError(f"{first.link} was not posted: {first.error}{more}")
+    bots = load_bots()
+    if bot_name is not None:
+        bots = [pick_bot(bots, bot_name)]
+    if len(bots) == 1 and bots[0].dry_run:
+        bots = [_dry(bots[0])]
+    store = Store(bots[0].database_url, bot=None)
+    ctx.call_on_close(store.close)
+    store.upgrade()
+    fleet = Fleet(bots, store)
+    install_signal_handlers(fleet.stop)
+    problems: list[str] = []
+    try:
+        for settings in bots:
+            with fleet.turn(settings.name) as worker:
+                try:
+                    result = worker.poll()
+                except BotError as exc:
+                    record_pass(worker, error=exc)
+                    if len(bots) == 1:
+                        raise
+                    problems.append(f"bot {settings.name}: {exc}")
+                    continue
+                record_pass(worker, result)
+            click.echo(result.summary())
+            problems += [f"{o.link} was not posted: {o.error}" for o in result.problems]
+    finally:
+        fleet.close()
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise BotError(f"{problems[0]}{more}")
 
 
 @click.command()
@@ -112,9 +148,11 @@ def poll(ctx: click.Context) -> None:
 @click.option(
     "--feed", metavar="PATH|URL", help="Read the issue from this feed (default FEED_URL)."
 )
+@bot_option
 @click.pass_context
 def post(
     ctx: click.Context,
+    bot_name: str | None,
     entry: str | None,
     latest: bool,
     dry_run: bool,
@@ -134,12 +172,10 @@ def post(
     from bot.service.worker import Worker
 
     if dry_run:  # no database, no Bluesky, no card cache: it writes nothing anywhere
-        from bot.settings import load_settings
-
         _logging(ctx)
-        settings, store = _setup(ctx, _dry(load_settings()))
+        settings, store = _setup(ctx, _dry(_bot(bot_name)))
     else:
-        settings, store = _setup(ctx)
+        settings, store = _setup(ctx, bot_name=bot_name)
     with Worker(settings, store) as worker, feed_named_by("--feed" if feed else None):
         issue, outcome, threads = post_one(
             worker, entry=entry, source=feed, force=force, dry_run=dry_run
@@ -174,8 +210,9 @@ def _print_posted(issue: Any, outcome: Any, threads: Any) -> None:
 @click.option(
     "--feed", metavar="PATH|URL", help="Read the issue from this feed (default FEED_URL)."
 )
+@bot_option
 @click.pass_context
-def approve(ctx: click.Context, entry: str, feed: str | None) -> None:
+def approve(ctx: click.Context, entry: str, feed: str | None, bot_name: str | None) -> None:
     """Post an issue the review held (status shows why), as the bot composes it, now.
 
     It is never held again. `post --entry LINK` does the same for any issue; `skip --entry
@@ -186,110 +223,10 @@ def approve(ctx: click.Context, entry: str, feed: str | None) -> None:
     from bot.service.editor import approve as approve_issue
     from bot.service.worker import Worker
 
-    settings, store = _setup(ctx)
+    settings, store = _setup(ctx, bot_name=bot_name)
     with Worker(settings, store) as worker, feed_named_by("--feed" if feed else None):
         issue, outcome, threads = approve_issue(worker, entry, source=feed)
     _print_posted(issue, outcome, threads)
-
-
-@click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option(
-    "--limit",
-    default=20,
-    show_default=True,
-    type=click.IntRange(1),
-    help="How many issues, newest first.",
-)
-@click.option(
-    "--html",
-    "html_path",
-    metavar="PATH",
-    help="Also write their posted threads, read back from Bluesky, as one self-contained HTML "
-    "page (as `preview --html` draws them). Needs BSKY_HANDLE and BSKY_APP_PASSWORD.",
-)
-@click.option(
-    "--check",
-    is_flag=True,
-    help="Health check: exit 0 and one line when all is well, exit 1 and one line saying what "
-    "is wrong (no recent pass, an issue failed or held, credentials refused). Reads only the "
-    "database.",
-)
-@click.pass_context
-def status(
-    ctx: click.Context, as_json: bool, limit: int, html_path: str | None, check: bool
-) -> None:
-    """Recent issues: their state, when they were posted, and their threads on Bluesky.
-
-    Example: python -m bot status --limit 5 --html posted.html
-    """
-    from bot.service.editor import status_rows
-    from bot.settings import load_settings
-
-    _logging(ctx)
-    settings = load_settings()
-    if check:
-        _check(ctx, settings)
-        return
-    if html_path is not None:
-        from bot.errors import ConfigError
-        from bot.service.posted import NEEDS_CREDENTIALS
-
-        if settings.dry_run:  # before the store: one line, nothing else
-            raise ConfigError(NEEDS_CREDENTIALS)
-        check_writable(html_path)
-    missing = _no_store(settings)
-    if missing is None:  # status only reads: it creates no database
-        settings, store = _setup(ctx, settings)
-        if html_path is not None:
-            from bot.service.posted import posted_page
-
-            write_output(html_path, posted_page(settings, store, limit))
-        rows = status_rows(store, limit, settings.post_delay)
-    elif html_path is not None:
-        raise BotError(f"no database at {missing} yet: nothing posted to draw")
-    else:
-        rows = []
-    if as_json:
-        echo_json({"issues": rows})
-        return
-    if not rows:
-        click.echo("No issues recorded yet (`python -m bot poll` reads the feed).")
-        return
-    click.echo(f"{'STATE':<8} {'PUBLISHED':<16} {'POSTED':<16} ISSUE")
-    for r in rows:
-        state = "waiting" if r["due"] else r["state"]
-        click.echo(
-            f"{state:<8} {_when(r['published']):<16} {_when(r['posted_at']):<16} {r['title']}"
-        )
-        click.echo(f"{'':<42} {r['link']}")
-        for t in r["threads"]:
-            click.echo(f"{'':<42} → {t['url']}")
-        if r["due"]:
-            click.echo(f"{'':<42} goes out at {_when(r['due'])} UTC (POST_DELAY)")
-        if r["error"] and r["state"] == "held":
-            click.echo(f"{'':<42} held: {r['error']}")
-            click.echo(f"{'':<42} approve, post or skip --entry {r['link']}")
-        elif r["error"]:
-            click.echo(f"{'':<42} error: {r['error']}")
-
-
-def _check(ctx: click.Context, settings: Any) -> None:
-    """`status --check`: one line, exit 0 (healthy) or 1. Reads only the database."""
-    from bot.service.health import check
-
-    missing = _no_store(settings)
-    if missing is not None:
-        click.echo(f"{settings.name}: no database at {missing} (has the bot ever run?)")
-        ctx.exit(1)
-    settings, store = _setup(ctx, settings)
-    health = check(store, settings.name, store.now())
-    click.echo(health.line)
-    ctx.exit(0 if health.ok else 1)
-
-
-def _when(iso: str | None) -> str:
-    return iso[:16].replace("T", " ") if iso else "-"
 
 
 @click.group()
@@ -307,7 +244,9 @@ def db_upgrade(ctx: click.Context) -> None:
 
     Example: python -m bot db upgrade
     """
-    _, store = _setup(ctx)
+    from bot.bots import load_bots
+
+    _, store = _setup(ctx, load_bots()[0], every_bot=True)
     click.echo(f"database {store.url}: at revision {store.revision()} (newest)")
 
 
@@ -320,8 +259,9 @@ def _show(action: str, issue: Any) -> None:
 @click.command()
 @click.option("--entry", metavar="LINK", required=True, help=ENTRY_HELP)
 @click.option("--feed", metavar="PATH|URL", help=FEED_HELP)
+@bot_option
 @click.pass_context
-def skip(ctx: click.Context, entry: str, feed: str | None) -> None:
+def skip(ctx: click.Context, entry: str, feed: str | None, bot_name: str | None) -> None:
     """Never post this issue (it stays in the database as skipped).
 
     An issue the database does not know yet is read from --feed (nothing is fetched without it).
@@ -330,7 +270,7 @@ def skip(ctx: click.Context, entry: str, feed: str | None) -> None:
     """
     from bot.service.editor import skip as skip_issue
 
-    settings, store = _setup(ctx)
+    settings, store = _setup(ctx, bot_name=bot_name)
     with feed_named_by("--feed"):
         _show("skipped", skip_issue(settings, store, entry, source=feed))
 
@@ -338,15 +278,16 @@ def skip(ctx: click.Context, entry: str, feed: str | None) -> None:
 @click.command()
 @click.option("--entry", metavar="LINK", required=True, help=ENTRY_HELP)
 @click.option("--feed", metavar="PATH|URL", help=FEED_HELP)
+@bot_option
 @click.pass_context
-def retry(ctx: click.Context, entry: str, feed: str | None) -> None:
+def retry(ctx: click.Context, entry: str, feed: str | None, bot_name: str | None) -> None:
     """Post a failed issue again on the next poll.
 
     Example: python -m bot retry --entry https://aablanco.substack.com/p/some-issue
     """
     from bot.service.editor import retry as retry_issue
 
-    settings, store = _setup(ctx)
+    settings, store = _setup(ctx, bot_name=bot_name)
     with feed_named_by("--feed"):
         _show("queued again", retry_issue(settings, store, entry, source=feed))
 
@@ -355,8 +296,11 @@ def retry(ctx: click.Context, entry: str, feed: str | None) -> None:
 @click.option("--entry", metavar="LINK", required=True, help=ENTRY_HELP)
 @click.option("--uri", metavar="AT_URI", help="The at:// URI of the thread's first post.")
 @click.option("--feed", metavar="PATH|URL", help=FEED_HELP)
+@bot_option
 @click.pass_context
-def mark_posted(ctx: click.Context, entry: str, uri: str | None, feed: str | None) -> None:
+def mark_posted(
+    ctx: click.Context, entry: str, uri: str | None, feed: str | None, bot_name: str | None
+) -> None:
     """Record that this issue is on Bluesky already (posted by hand): the bot will not post it.
 
     An issue the database does not know yet is read from --feed (nothing is fetched without it).
@@ -366,6 +310,6 @@ def mark_posted(ctx: click.Context, entry: str, uri: str | None, feed: str | Non
     """
     from bot.service.editor import mark_posted as mark
 
-    settings, store = _setup(ctx)
+    settings, store = _setup(ctx, bot_name=bot_name)
     with feed_named_by("--feed"):
         _show("marked as posted", mark(settings, store, entry, uri, source=feed))

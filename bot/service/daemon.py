@@ -1,37 +1,48 @@
-"""`python -m bot run`: a poll every POLL_INTERVAL seconds until SIGTERM or Ctrl-C.
+"""`python -m bot run`: every bot polled on its own interval until SIGTERM or Ctrl-C.
 
 - Migrations are applied at start (several processes starting at once is safe: the store
   serialises upgrades).
-- APScheduler runs `Worker.poll` on an interval trigger with jitter (up to a tenth of the
-  interval, at most 30 s), one run at a time (max_instances=1), missed runs coalesced into one;
-  the first run starts immediately.
-- Why a BackgroundScheduler and not a BlockingScheduler: the main thread then only waits for a
-  signal, and on one it calls `Worker.stop()` and `shutdown(wait=True)` outside any scheduler
-  lock. The running pass finishes the thread it is writing (a backoff in progress ends at once;
-  the next run completes that thread), then the process exits 0. A second signal exits at once
-  (exit 130; the exactly-once design makes that safe too).
+- APScheduler runs each bot's pass (`BotRunner.run_pass`) on its own interval trigger with
+  jitter (up to a tenth of the interval, at most 30 s), one run at a time per bot, missed runs
+  coalesced; passes of different bots run side by side in a bounded thread pool, so a slow feed,
+  a refused password or a held issue in one bot never delays another.
+- Several daemons may share one database (Postgres): each bot is served by the daemon holding
+  its lease (bot.store.leases). A daemon takes free bots up to its fair share, renews its leases
+  every quarter lease, and gives back bots beyond its share when another daemon joins; a daemon
+  that dies has its bots taken over when its leases run out (two minutes), at once when it ran
+  on this host. Issue claims still make every issue exactly-once if two daemons overlap.
+- Why a BackgroundScheduler: the main thread only waits for a signal, and on one it stops the
+  workers and shuts the scheduler down (wait=True) outside any scheduler lock. A running pass
+  finishes the thread it is writing (a backoff in progress ends at once; the next run completes
+  that thread), then the process exits 0. A second signal exits at once (exit 130; the
+  exactly-once design makes that safe too).
 - Nothing that goes wrong in a pass stops the daemon: a failing feed, PDS or database, even an
-  unexpected bug, is one log line (`poll.failed …`; issues are named by the worker's own
-  lines such as `issue.deferred link=…`) and the next pass waits twice as long, up to
-  `max_interval` (an hour), back to POLL_INTERVAL after a good pass.
-- Without BSKY_HANDLE/BSKY_APP_PASSWORD it says so at start and runs dry passes.
+  unexpected bug, is one log line (`poll.failed …`) and that bot's next pass waits twice as long,
+  up to `max_interval` (an hour), back to its interval after a good pass.
+- A bot without credentials runs dry passes, and the daemon says so at start.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
+import secrets
 import signal
+import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from types import FrameType
 from typing import Any
 
 from bot.errors import BotError
 from bot.log import event
+from bot.service.fleet import Fleet
 from bot.service.health import record_pass, verify_refused_credentials
 from bot.service.outcomes import Outcome
+from bot.service.posting import holder_gone
 from bot.service.worker import Worker
 from bot.settings import Settings
 from bot.store.api import Store
@@ -39,6 +50,8 @@ from bot.store.api import Store
 logger = logging.getLogger(__name__)
 
 MAX_INTERVAL = 3600.0
+LEASE_SECONDS = 120.0  # a dead daemon's bots are taken over within this (at once on this host)
+MAX_THREADS = 8  # passes running side by side
 DRY_RUN_NOTICE = "dry run: no BSKY_HANDLE/BSKY_APP_PASSWORD, nothing will be posted"
 
 
@@ -46,11 +59,22 @@ def jitter_for(interval: float) -> float:
     return min(interval / 10, 30.0)
 
 
-class Daemon:
-    """Runs a Worker's passes on a schedule; `run()` blocks until `stop()` (or a signal)."""
+def daemon_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class BotRunner:
+    """One bot's passes: its worker, its interval (doubled after failures), its heartbeat.
+    `turn` gives the worker while no other bot of its account is posting."""
 
     def __init__(
-        self, settings: Settings, worker: Worker, *, max_interval: float = MAX_INTERVAL
+        self,
+        settings: Settings,
+        worker: Worker,
+        *,
+        max_interval: float = MAX_INTERVAL,
+        turn: Callable[[], Any] | None = None,
+        named: bool = False,
     ) -> None:
         self.settings = settings
         self.worker = worker
@@ -59,33 +83,153 @@ class Daemon:
         self.interval = self.base_interval
         self.failures = 0
         self.passes = 0
+        self.running = False
+        self.reschedule: Callable[[BotRunner, datetime | None], None] | None = None
+        self._turn = turn
+        self._bot = settings.name if named else None  # in log lines when there are several
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+    def run_pass(self) -> None:
+        """One pass; never raises. Backs off after failures (see the module docstring)."""
+        if self.worker.stopping:
+            return
+        self.running = True
+        self.passes += 1
+        failed, due = False, None
+        try:
+            if self._turn is not None:
+                with self._turn():
+                    failed, due = self._pass()
+            else:
+                failed, due = self._pass()
+        except Exception as exc:  # a bug must not stop the daemon: say it, back off, go on
+            failed = True
+            event(logger, "poll.failed", logging.ERROR, bot=self._bot,
+                  feed=self.settings.feed_url, error=f"{type(exc).__name__}: {exc}",
+                  unexpected=True)  # fmt: skip
+            logger.debug("traceback", exc_info=True)
+        finally:
+            self.running = False
+        self.failures = self.failures + 1 if failed else 0
+        interval = min(self.base_interval * 2**self.failures, self.max_interval)
+        changed = interval != self.interval
+        if changed and not self.worker.stopping:
+            self.interval = interval
+            event(
+                logger,
+                "daemon.backoff" if failed else "daemon.recovered",
+                logging.WARNING if failed else logging.INFO,
+                bot=self._bot,
+                failures=self.failures,
+                next_in=int(interval),
+            )
+        if self.reschedule is not None and (changed or due is not None):
+            self.reschedule(self, due)
+
+    def _pass(self) -> tuple[bool, datetime | None]:
+        """The pass itself: (failed, when an issue waiting in its grace window goes out)."""
+        try:
+            try:
+                result = self.worker.poll()
+            except BotError as exc:
+                record_pass(self.worker, error=exc)
+                raise
+            record_pass(self.worker, result)
+        except BotError as exc:
+            event(logger, "poll.failed", logging.ERROR, bot=self._bot,
+                  feed=self.settings.feed_url, error=str(exc))  # fmt: skip
+            return True, None
+        # One line per pass, so an idle daemon is seen to be alive (and what it did).
+        event(
+            logger,
+            "poll.done",
+            bot=self._bot,
+            feed=self.settings.feed_url,
+            fetched=result.fetched,
+            new=result.new,
+            posted=result.count(Outcome.POSTED),
+            waiting=result.count(Outcome.WAITING) or None,
+            held=result.count(Outcome.HELD) or None,
+            would_post=result.count(Outcome.WOULD_POST) or None,
+            problems=len(result.problems) or None,
+        )
+        return any(o.outcome is Outcome.DEFERRED for o in result.outcomes), result.next_due
+
+
+class Daemon:
+    """Runs every bot's passes on a schedule; `run()` blocks until `stop()` (or a signal)."""
+
+    def __init__(
+        self,
+        fleet: Fleet,
+        *,
+        max_interval: float = MAX_INTERVAL,
+        lease_seconds: float = LEASE_SECONDS,
+        daemon: str | None = None,
+    ) -> None:
+        self.fleet = fleet
+        self.store = fleet.store
+        self.id = daemon or daemon_id()
+        self.lease_seconds = lease_seconds
+        named = len(fleet.bots) > 1
+        self.runners = {
+            s.name: BotRunner(s, fleet.workers[s.name], max_interval=max_interval,
+                              turn=partial(fleet.turn, s.name), named=named)  # fmt: skip
+            for s in fleet.bots
+        }
+        for runner in self.runners.values():
+            runner.reschedule = self._reschedule
+        self.owned: set[str] = set()
         self._stopped = threading.Event()
         self._scheduler: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def passes(self) -> int:
+        return sum(r.passes for r in self.runners.values())
 
     def stop(self) -> None:
-        """Stop after the current pass's thread; `run()` then returns."""
-        self.worker.stop()
+        """Stop after the current passes' threads; `run()` then returns."""
+        self.fleet.stop()
         self._stopped.set()
 
     def run(self) -> int:
+        from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.schedulers.background import BackgroundScheduler
 
-        if self.settings.dry_run:
-            logger.warning(DRY_RUN_NOTICE)
+        for s in self.fleet.bots:
+            if s.dry_run:
+                logger.warning(DRY_RUN_NOTICE + (f" (bot {s.name})" if len(self.runners) > 1
+                                                 else ""))
+        first = self.fleet.bots[0]
         event(
             logger,
             "daemon.start",
-            feed=self.settings.feed_url,
-            interval=self.base_interval,
-            db=self.worker.store.url,
-            handle=self.settings.bsky_handle,
+            feed=first.feed_url if len(self.runners) == 1 else None,
+            bots=len(self.runners) if len(self.runners) > 1 else None,
+            interval=self.runners[first.name].base_interval if len(self.runners) == 1 else None,
+            db=self.store.url,
+            handle=first.bsky_handle if len(self.runners) == 1 else None,
         )
+        self._leases()  # before the first passes: which bots are this daemon's
+        threads = min(MAX_THREADS, len(self.runners) + 1)
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
+            executors={"default": ThreadPoolExecutor(threads)},
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
         )
+        now = datetime.now(UTC)
+        for runner in self.runners.values():
+            self._scheduler.add_job(
+                self._run_bot, self._trigger(runner.interval), args=(runner.name,),
+                id=self._job(runner.name), name=runner.name,
+                next_run_time=now if runner.name in self.owned else None,
+            )  # fmt: skip
         self._scheduler.add_job(
-            self.run_pass, self._trigger(), id="poll", name="poll", next_run_time=datetime.now(UTC)
+            self._leases, "interval", seconds=self._lease_tick(), id="leases", name="leases"
         )
         self._scheduler.start()
         try:
@@ -94,84 +238,83 @@ class Daemon:
         finally:
             event(logger, "daemon.stopping", note="finishing the current thread, if any")
             self._scheduler.shutdown(wait=True)
-            self.worker.close()
+            self.fleet.close()
+            try:
+                self.store.daemon_gone(self.id)  # its bots are free for the others at once
+            except BotError as exc:
+                event(logger, "daemon.leases_kept", logging.WARNING, error=str(exc))
         event(logger, "daemon.stopped", passes=self.passes)
         return 0
 
-    def _trigger(self) -> Any:
+    @staticmethod
+    def _job(name: str) -> str:
+        return f"poll:{name}"
+
+    def _lease_tick(self) -> float:
+        """How often leases are renewed: a quarter lease, or sooner for short intervals."""
+        shortest = min(r.base_interval for r in self.runners.values())
+        return max(5.0, min(self.lease_seconds / 4, shortest))
+
+    def _trigger(self, interval: float) -> Any:
         from apscheduler.triggers.interval import IntervalTrigger
 
-        return IntervalTrigger(
-            seconds=self.interval, jitter=jitter_for(self.interval), timezone=UTC
-        )
+        return IntervalTrigger(seconds=interval, jitter=jitter_for(interval), timezone=UTC)
 
-    def run_pass(self) -> None:
-        """One pass; never raises. Backs off after failures (see the module docstring)."""
-        if self._stopped.is_set():
+    def _run_bot(self, name: str) -> None:
+        if name in self.owned and not self._stopped.is_set():
+            self.runners[name].run_pass()
+
+    def _reschedule(self, runner: BotRunner, due: datetime | None) -> None:
+        """A new interval after a backoff or recovery; an earlier run when an issue's grace
+        window ends before the next pass."""
+        if self._scheduler is None or self._stopped.is_set():
             return
-        self.passes += 1
-        failed = False
-        try:
-            try:
-                result = self.worker.poll()
-            except BotError as exc:
-                record_pass(self.worker, error=exc)
-                raise
-            record_pass(self.worker, result)
-            self._wake_at(result.next_due)
-            deferred = [o for o in result.outcomes if o.outcome is Outcome.DEFERRED]
-            failed = bool(deferred)
-            # One line per pass, so an idle daemon is seen to be alive (and what it did).
-            event(
-                logger,
-                "poll.done",
-                feed=self.settings.feed_url,
-                fetched=result.fetched,
-                new=result.new,
-                posted=result.count(Outcome.POSTED),
-                waiting=result.count(Outcome.WAITING) or None,
-                held=result.count(Outcome.HELD) or None,
-                would_post=result.count(Outcome.WOULD_POST) or None,
-                problems=len(result.problems) or None,
-            )
-        except BotError as exc:
-            failed = True
-            event(logger, "poll.failed", logging.ERROR, feed=self.settings.feed_url, error=str(exc))
-        except Exception as exc:  # a bug must not stop the daemon: say it, back off, go on
-            failed = True
-            event(
-                logger,
-                "poll.failed",
-                logging.ERROR,
-                feed=self.settings.feed_url,
-                error=f"{type(exc).__name__}: {exc}",
-                unexpected=True,
-            )
-            logger.debug("traceback", exc_info=True)
-        self.failures = self.failures + 1 if failed else 0
-        interval = min(self.base_interval * 2**self.failures, self.max_interval)
-        if interval != self.interval and not self._stopped.is_set():
-            self.interval = interval
-            event(
-                logger,
-                "daemon.backoff" if failed else "daemon.recovered",
-                logging.WARNING if failed else logging.INFO,
-                failures=self.failures,
-                next_in=int(interval),
-            )
-            if self._scheduler is not None:  # None when a pass is run by hand (tests)
-                self._scheduler.reschedule_job("poll", trigger=self._trigger())
-
-
-    def _wake_at(self, due: datetime | None) -> None:
-        """Run the next pass when an issue's grace window ends, if that is before the next
-        scheduled pass (it then goes out on time, not up to POLL_INTERVAL later)."""
-        if due is None or self._scheduler is None:
+        job_id = self._job(runner.name)
+        job = self._scheduler.get_job(job_id)
+        if job is None:
             return
-        job = self._scheduler.get_job("poll")
-        if job is not None and (job.next_run_time is None or due < job.next_run_time):
-            self._scheduler.modify_job("poll", next_run_time=max(due, datetime.now(UTC)))
+        if job.trigger.interval.total_seconds() != runner.interval:
+            self._scheduler.reschedule_job(job_id, trigger=self._trigger(runner.interval))
+            job = self._scheduler.get_job(job_id)
+        if due is not None and (job.next_run_time is None or due < job.next_run_time):
+            self._scheduler.modify_job(job_id, next_run_time=max(due, datetime.now(UTC)))
             event(logger, "daemon.wake_at", due=due.isoformat(), note="a grace window ends")
+
+    def _leases(self) -> None:
+        """Take, renew or give back bots' leases (see the module docstring); never raises."""
+        try:
+            self._balance()
+        except BotError as exc:
+            event(logger, "daemon.leases_failed", logging.WARNING, error=str(exc))
+
+    def _balance(self) -> None:
+        names = list(self.runners)
+        live = self.store.daemon_seen(self.id, alive_for=self.lease_seconds)
+        fair = math.ceil(len(names) / max(live, 1))
+        holders = self.store.bot_holders(names)
+        mine = [n for n in names if holders.get(n, ("",))[0] == self.id]
+        keep = mine[:fair]
+        for name in mine[fair:]:  # another daemon joined: give back what is beyond our share
+            if self.runners[name].running:
+                keep.append(name)
+                continue
+            self.store.release_bot(name, self.id)
+            event(logger, "daemon.bot_released", bot=name, daemons=live)
+        owned = {n for n in keep if self.store.claim_bot(n, self.id, self.lease_seconds)}
+        for name in names:
+            if len(owned) >= fair or name in owned or name in mine:
+                continue
+            holder = holders.get(name, (None, None))[0]
+            if holder is not None and holder_gone(holder, self.id):
+                self.store.release_bot(name, holder)  # a daemon killed on this host
+            if self.store.claim_bot(name, self.id, self.lease_seconds):
+                owned.add(name)
+                event(logger, "daemon.bot_taken", bot=name, daemons=live,
+                      previous=holder if holder else None)  # fmt: skip
+                if self._scheduler is not None:  # its first pass now, not an interval later
+                    self._scheduler.modify_job(self._job(name), next_run_time=datetime.now(UTC))
+        with self._lock:
+            self.owned = owned
 
 
 def install_signal_handlers(on_stop: Callable[[], None]) -> None:
@@ -194,13 +337,15 @@ def install_signal_handlers(on_stop: Callable[[], None]) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def run_daemon(settings: Settings) -> int:
-    """Migrate, then poll on schedule until a signal. Returns the exit status (0)."""
-    store = Store(settings.database_url)
+def run_daemon(bots: Sequence[Settings]) -> int:
+    """Migrate, then poll every bot on schedule until a signal. Returns the exit status (0)."""
+    store = Store(bots[0].database_url, bot=None)
     store.upgrade()
-    worker = Worker(settings, store)
-    verify_refused_credentials(worker)
-    daemon = Daemon(settings, worker)
+    ident = daemon_id()
+    fleet = Fleet(bots, store, worker_id=ident)
+    for worker in fleet.workers.values():
+        verify_refused_credentials(worker)
+    daemon = Daemon(fleet, daemon=ident)
     install_signal_handlers(daemon.stop)
     try:
         return daemon.run()

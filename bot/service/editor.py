@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -181,18 +182,26 @@ def mark_posted(
     return issue
 
 
-def status_rows(store: Store, limit: int = 20, post_delay: float = 0.0) -> list[dict[str, Any]]:
-    """Recent issues, newest first, as `status --json` prints them (no secrets in here). A queued
-    issue in the grace window (`post_delay` minutes) has its `due` time."""
+def status_rows(
+    store: Store,
+    limit: int = 20,
+    post_delay: Mapping[str, float] | float = 0.0,
+    bots: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Recent issues, newest first, as `status --json` prints them (no secrets in here), of
+    every bot the store reads (or of `bots`). A queued issue in its bot's grace window
+    (`post_delay` minutes, per bot) has its `due` time."""
     rows = []
     now = store.now()
-    for item in store.recent(limit):
+    for item in store.recent(limit, bots=bots):
         i = item.issue
         roots = thread_roots(i, item.posts)
-        due = i.created_at + timedelta(minutes=post_delay)
+        delay = post_delay if isinstance(post_delay, float | int) else post_delay.get(i.bot, 0.0)
+        due = i.created_at + timedelta(minutes=delay)
         waiting = i.state is IssueState.QUEUED and due > now
         rows.append(
             {
+                "bot": i.bot,
                 "guid": i.guid,
                 "link": i.link,
                 "title": i.title,

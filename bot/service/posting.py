@@ -1,17 +1,36 @@
-"""Recording an issue read from the feed, and what a thread found on Bluesky means for it:
-posted whole already (`whole_on_pds`), or its record keys anchored to the first thread a link
-scan found (`anchored_keys`)."""
+"""Posting one issue, exactly once: `IssuePoster.post_issue` is THE decision, made by the poll
+pass for each queued issue and by the editor's `post` (bot.service.worker.Worker is an
+IssuePoster). Also recording an issue read from the feed, and what a thread found on Bluesky
+means for it: posted whole already (`whole_on_pds`), or its record keys anchored to the first
+thread a link scan found (`anchored_keys`)."""
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from bot.bluesky.records import FoundBy, PostedThread
 from bot.core.model import Issue
 from bot.core.news import as_utc
-from bot.core.post import Thread
-from bot.core.rkey import is_tid, keys_from_root
-from bot.store.api import IssueState, Store, Upserted
+from bot.core.post import Thread, post_url
+from bot.core.rkey import is_tid, keys_from_root, thread_keys
+from bot.errors import AuthError, PublishError, RecordInvalid, StoreError, ThreadError
+from bot.log import event
+from bot.notify import Alert, Notifier
+from bot.service.outcomes import IssueOutcome, Outcome, post_refs, thread_roots
+from bot.settings import Settings
+from bot.store.api import IssueState, PostRef, Store, StoredIssue, Upserted
+
+if TYPE_CHECKING:
+    from bot.bluesky.publisher import Publisher
+    from bot.cards import CardFetcher
+    from bot.core.profile import Profile
+
+logger = logging.getLogger(__name__)
+_S = IssueState
 
 
 def record_issue(
@@ -55,3 +74,240 @@ def anchored_keys(found: PostedThread, threads: Sequence[Thread]) -> list[list[s
         return [keys_from_root(root, len(t), part) for part, t in enumerate(threads)]
     except ValueError:  # more posts than one thread holds: not ours
         return None
+
+
+class Stopped(Exception):
+    """A stop was requested while waiting (a backoff); the pass ends, the next one resumes."""
+
+
+def holder_gone(holder: str | None, me: str) -> bool:
+    """Whether `holder` (host:pid:token) was a process on this host that no longer runs, so its
+    claim or lease can be taken at once instead of when it runs out. A pid that was reused only
+    means waiting for the lease; a wrong guess is still safe: a thread's record keys are fixed
+    and the PDS refuses a key twice."""
+    host, _, rest = (holder or "").partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit() or holder == me:
+        return False
+    try:
+        os.kill(int(pid), 0)
+        return False  # alive (or not ours to signal): it holds the claim
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+
+
+class IssuePoster:
+    """The posting half of bot.service.worker.Worker (see the module docstring)."""
+
+    settings: Settings
+    store: Store
+    profile: Profile
+    worker_id: str
+    lease_seconds: float
+    notifier: Notifier
+
+    @property
+    def publisher(self) -> Publisher:  # the Worker's, signed in on first use
+        raise NotImplementedError
+
+    @property
+    def fetcher(self) -> CardFetcher:  # the Worker's card fetcher
+        raise NotImplementedError
+
+    # -- posting one issue ----------------------------------------------------------------------
+
+    def compose(self, issue: Issue) -> list[Thread]:
+        """The thread(s) for `issue`, with its cards as CARDS says (bot.cards.thread): each
+        card's page fetched where it can be, the feed's data where it cannot."""
+        from bot.cards import compose_with_cards
+
+        fetcher = self.fetcher if self.settings.cards != "off" else None
+        return compose_with_cards(issue, self.profile, fetcher, self.settings.cards)
+
+    def keys(self, stored: StoredIssue, threads: Sequence[Thread]) -> list[list[str]]:
+        """Record keys per thread (part = the thread's index); those of a thread with posts on
+        record follow from its recorded first key (bot.core.rkey.keys_from_root)."""
+        root = next((p.rkey for p in self.store.posts(stored.id) if p.place == 0), None)
+        if root is not None and is_tid(root):
+            return [keys_from_root(root, len(t), part) for part, t in enumerate(threads)]
+        return [
+            thread_keys(stored.guid, stored.published, len(t), stored.generation, part)
+            for part, t in enumerate(threads)
+        ]
+
+    def post_issue(
+        self,
+        stored: StoredIssue | None,
+        issue: Issue,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
+        threads: Sequence[Thread] | None = None,
+    ) -> IssueOutcome:
+        """Post one issue now, exactly once: THE decision, made by the poll pass for each queued
+        issue and by the editor's `post` for the issue it names (docs/how-it-works.md, step 4).
+
+        Not posted again when it is on the account already: per the store (posted), or, before
+        its first thread is recorded, per the PDS (its root key, or a post linking to it). A
+        thread found half-written is completed. An issue the editor names may be in any state:
+        seen, skipped and failed ones are queued first. `force`: a new thread (generation + 1,
+        new record keys), except that an interrupted post (still posting) is completed. `dry_run`:
+        only composed, nothing written (`stored` may then be None: not recorded). `threads`: the
+        issue composed already, if the caller has it. Raises AuthError and StoreError; other
+        trouble is the returned outcome."""
+        link = issue.link
+        if dry_run:
+            threads = self.compose(issue) if threads is None else threads
+            return IssueOutcome(link, issue.title, Outcome.WOULD_POST, sum(len(t) for t in threads))
+        if stored is None:
+            raise ValueError(f"{link}: only a dry run may post an issue the store has not recorded")
+        ready = self._ready_to_post(stored, issue, force)
+        if isinstance(ready, IssueOutcome):
+            return ready
+        stored = ready
+        self._free_dead_claim(stored)
+        if not self.store.claim(stored.id, self.worker_id, self.lease_seconds):
+            event(logger, "issue.busy", link=link, note="another worker holds its claim")
+            return IssueOutcome(link, issue.title, Outcome.BUSY, error="claimed by another worker")
+        try:
+            stored = self.store.mark_posting(stored.id, self.worker_id)
+            if threads is None:
+                try:
+                    threads = self.compose(issue)
+                except ThreadError as exc:
+                    return self._failed(stored, issue, str(exc))
+            keys = self.keys(stored, threads)
+            total = sum(len(t) for t in threads)
+            event(
+                logger,
+                "issue.posting",
+                link=link,
+                threads=len(threads),
+                posts=total,
+                generation=stored.generation or None,
+            )
+            if stored.generation == 0 and not self.store.posts(stored.id):
+                found = self.publisher.find_thread(link, keys[0])
+                anchored = anchored_keys(found, threads) if found is not None else None
+                if anchored is not None:
+                    keys = anchored
+                elif found is not None and whole_on_pds(found, threads):
+                    return self._posted(stored, issue, [found], already=True)
+            posted: list[PostedThread] = []
+            offset = 0
+            for part, thread in enumerate(threads):
+                if not self.store.claim(stored.id, self.worker_id, self.lease_seconds):
+                    raise PublishError(f"{link}: lost the claim to another worker")
+                thumbs = self._thumbs(thread)
+                done = self.publisher.publish(thread, keys[part], thumbs, link=link)
+                self.store.record_posts(stored.id, post_refs(done, offset))
+                offset += len(thread)
+                posted.append(done)
+            return self._posted(stored, issue, posted, already=sum(p.written for p in posted) == 0)
+        except RecordInvalid as exc:
+            return self._failed(stored, issue, str(exc))
+        except AuthError:
+            self.store.release(stored.id, self.worker_id)
+            raise
+        except Stopped:
+            self.store.release(stored.id, self.worker_id)
+            event(logger, "issue.left", link=link, note="stopping; the next pass completes it")
+            raise
+        except PublishError as exc:
+            self.store.release(stored.id, self.worker_id)
+            event(logger, "issue.deferred", logging.WARNING, link=link, error=str(exc))
+            return IssueOutcome(link, issue.title, Outcome.DEFERRED, error=str(exc))
+
+    def _ready_to_post(
+        self, stored: StoredIssue, issue: Issue, force: bool
+    ) -> StoredIssue | IssueOutcome:
+        """The issue queued (or still posting) to be posted now; or, when the store says it is
+        posted and `force` is not given, the outcome saying where it is. Only an issue the
+        editor names can be in a state other than queued or posting."""
+        state = stored.state
+        if state is _S.POSTING:
+            # An interrupted post is completed, also under --force: a new thread beside one
+            # that may be whole would be a second copy.
+            return stored
+        if force:
+            return self.store.repost(stored.id)
+        if state is _S.POSTED:
+            posts = self.store.posts(stored.id)
+            roots = tuple(thread_roots(stored, posts))
+            return IssueOutcome(issue.link, issue.title, Outcome.ALREADY_POSTED, len(posts), roots)
+        if state is _S.FAILED:
+            return self.store.retry(stored.id)
+        if state is _S.HELD:  # the editor posts it by hand: that is an approval
+            return self.store.approve(stored.id)
+        if state is _S.SKIPPED:
+            stored = self.store.mark_seen(stored.id)
+        if stored.state is _S.SEEN:
+            return self.store.queue(stored.id)
+        return stored
+
+    def _free_dead_claim(self, stored: StoredIssue) -> None:
+        """Release a claim whose holder process is gone from this host (killed mid-post), so
+        its thread is completed now instead of when its lease runs out (`holder_gone`)."""
+        holder = stored.claimed_by
+        if holder and holder_gone(holder, self.worker_id) and self.store.release(stored.id, holder):
+            event(logger, "issue.claim_freed", link=stored.link, holder=holder,
+                  note="its process is gone")
+
+    def _thumbs(self, thread: Thread) -> dict[str, Any]:
+        """The thread's card pictures, fetched side by side, each address once."""
+        return dict(self.fetcher.thumbs(p.card.thumb_url for p in thread if p.card))
+
+    def _posted(
+        self, stored: StoredIssue, issue: Issue, threads: Sequence[PostedThread], *, already: bool
+    ) -> IssueOutcome:
+        refs: list[PostRef] = []
+        for t in threads:
+            refs.extend(post_refs(t, len(refs)))
+        try:
+            self.store.mark_posted(stored.id, refs)
+        except StoreError:
+            if self.store.issue(stored.id).state is not _S.POSTED:
+                raise  # someone moved it elsewhere meanwhile: say so
+        roots = tuple(t.root_uri for t in threads)
+        if already:
+            event(
+                logger,
+                "issue.already_posted",
+                link=issue.link,
+                posts=len(refs),
+                root=roots[0],
+                by=threads[0].found_by,
+            )
+        else:
+            for part, t in enumerate(threads):
+                event(
+                    logger,
+                    "thread.posted",
+                    link=issue.link,
+                    posts=len(t.posts),
+                    root=t.root_uri,
+                    part=part if len(threads) > 1 else None,
+                )
+        if not already:
+            where = " ".join(post_url(r) for r in roots)
+            self.notifier.send(Alert.POSTED, f"Posted {issue.title}: {where}", issue.link)
+        return IssueOutcome(
+            issue.link,
+            issue.title,
+            Outcome.ALREADY_POSTED if already else Outcome.POSTED,
+            len(refs),
+            roots,
+        )
+
+    def _failed(self, stored: StoredIssue, issue: Issue, error: str) -> IssueOutcome:
+        self.store.mark_failed(stored.id, error)
+        event(logger, "issue.failed", logging.ERROR, link=issue.link, error=error)
+        self.notifier.send(
+            Alert.FAILED,
+            f"Could not post {issue.title} ({issue.link}): {error}. "
+            f"`retry --entry {issue.link}` queues it again.",
+            issue.link,
+        )
+        return IssueOutcome(issue.link, issue.title, Outcome.FAILED, error=error)

@@ -21,10 +21,9 @@ from urllib.parse import urlsplit
 
 from bot.core.model import Issue
 from bot.core.news import Verdict, as_utc, judge, published_key
-from bot.core.post import Thread, post_url
+from bot.core.post import Thread
 from bot.core.review import Action, review
-from bot.core.rkey import is_tid, keys_from_root, thread_keys
-from bot.errors import AuthError, ConfigError, PublishError, RecordInvalid, StoreError, ThreadError
+from bot.errors import ConfigError, StoreError
 from bot.log import event
 from bot.notify import Alert, Notifier
 from bot.service.outcomes import (
@@ -32,20 +31,18 @@ from bot.service.outcomes import (
     IssueOutcome,
     Outcome,
     PollResult,
-    post_refs,
-    thread_roots,
 )
-from bot.service.posting import anchored_keys, record_issue, whole_on_pds
+from bot.service.posting import IssuePoster, Stopped, record_issue
 from bot.settings import Settings, card_cache_dir
-from bot.store.api import IssueState, PostRef, Store, StoredIssue
+from bot.store.api import IssueState, Store, StoredIssue
 
 if TYPE_CHECKING:
     import httpx
 
     from bot.bluesky.publisher import Publisher
-    from bot.bluesky.records import PostedThread
     from bot.cards import CardFetcher
     from bot.core.profile import Profile
+    from bot.feed import FetchResult
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +54,6 @@ GONE = (
     "it is no longer in the feed (unpublished?); it is queued again if it comes back; "
     "`post --entry LINK --feed FILE` posts it from a saved copy of the feed"
 )
-
-
-class Stopped(Exception):
-    """A stop was requested while waiting (a backoff); the pass ends, the next one resumes."""
 
 
 def is_url(source: str) -> bool:
@@ -93,7 +86,7 @@ def _back_in_feed(stored: StoredIssue) -> bool:
     return stored.state is _S.FAILED and stored.left_feed
 
 
-class Worker:
+class Worker(IssuePoster):
     """Polls one feed and posts its new issues (docs/how-it-works.md).
 
     One Worker may serve many passes (the daemon keeps one: its Bluesky session and HTTP
@@ -115,6 +108,8 @@ class Worker:
         feed_options: dict[str, Any] | None = None,
         clock: Callable[[], datetime] | None = None,
         notifier: Notifier | None = None,
+        stop_event: threading.Event | None = None,
+        feed_fetch: Callable[..., FetchResult] | None = None,
     ) -> None:
         from bot.core.profile import load_profile
 
@@ -133,7 +128,8 @@ class Worker:
         self._feed_transport = feed_transport
         self._feed_options = dict(feed_options or {})
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._stop = threading.Event()
+        self._stop = stop_event or threading.Event()  # a daemon's bots share one
+        self._feed_fetch = feed_fetch  # bot.feed.fetch_feed, or a daemon's shared fetches
         self._validators: Any = None  # of the 200 being processed; saved at the end of a pass
         self.notifier = notifier or Notifier.from_settings(settings)
 
@@ -230,7 +226,7 @@ class Worker:
             event(logger, "feed.refetch", url=url, pending=len(pending))
             validators = None
         try:
-            fetched = fetch_feed(url, validators, **self._feed_kwargs(url))
+            fetched = (self._feed_fetch or fetch_feed)(url, validators, **self._feed_kwargs(url))
         except Exception as exc:
             if not self.settings.dry_run and not isinstance(exc, Stopped):
                 self.store.record_check(url, f"failed: {exc}")
@@ -389,7 +385,7 @@ class Worker:
         threads: list[Thread] | None = None
         if stored.state is _S.QUEUED:
             due = self.due(stored)
-            if self._clock() < due:
+            if self.settings.post_delay > 0 and self._clock() < due:  # 0: at once, as ever
                 event(logger, "issue.waiting", link=issue.link, due=due.isoformat())
                 return IssueOutcome(issue.link, issue.title, Outcome.WAITING, due=due)
             verdict = review(issue, self.profile)
@@ -415,212 +411,3 @@ class Worker:
             issue.link,
         )
         return IssueOutcome(issue.link, issue.title, Outcome.HELD, error=reason)
-
-    # -- posting one issue ----------------------------------------------------------------------
-
-    def compose(self, issue: Issue) -> list[Thread]:
-        """The thread(s) for `issue`, with its cards as CARDS says (bot.cards.thread): each
-        card's page fetched where it can be, the feed's data where it cannot."""
-        from bot.cards import compose_with_cards
-
-        fetcher = self.fetcher if self.settings.cards != "off" else None
-        return compose_with_cards(issue, self.profile, fetcher, self.settings.cards)
-
-    def keys(self, stored: StoredIssue, threads: Sequence[Thread]) -> list[list[str]]:
-        """Record keys per thread (part = the thread's index); those of a thread with posts on
-        record follow from its recorded first key (bot.core.rkey.keys_from_root)."""
-        root = next((p.rkey for p in self.store.posts(stored.id) if p.place == 0), None)
-        if root is not None and is_tid(root):
-            return [keys_from_root(root, len(t), part) for part, t in enumerate(threads)]
-        return [
-            thread_keys(stored.guid, stored.published, len(t), stored.generation, part)
-            for part, t in enumerate(threads)
-        ]
-
-    def post_issue(
-        self,
-        stored: StoredIssue | None,
-        issue: Issue,
-        *,
-        force: bool = False,
-        dry_run: bool = False,
-        threads: Sequence[Thread] | None = None,
-    ) -> IssueOutcome:
-        """Post one issue now, exactly once: THE decision, made by the poll pass for each queued
-        issue and by the editor's `post` for the issue it names (docs/how-it-works.md, step 4).
-
-        Not posted again when it is on the account already: per the store (posted), or, before
-        its first thread is recorded, per the PDS (its root key, or a post linking to it). A
-        thread found half-written is completed. An issue the editor names may be in any state:
-        seen, skipped and failed ones are queued first. `force`: a new thread (generation + 1,
-        new record keys), except that an interrupted post (still posting) is completed. `dry_run`:
-        only composed, nothing written (`stored` may then be None: not recorded). `threads`: the
-        issue composed already, if the caller has it. Raises AuthError and StoreError; other
-        trouble is the returned outcome."""
-        link = issue.link
-        if dry_run:
-            threads = self.compose(issue) if threads is None else threads
-            return IssueOutcome(link, issue.title, Outcome.WOULD_POST, sum(len(t) for t in threads))
-        if stored is None:
-            raise ValueError(f"{link}: only a dry run may post an issue the store has not recorded")
-        ready = self._ready_to_post(stored, issue, force)
-        if isinstance(ready, IssueOutcome):
-            return ready
-        stored = ready
-        self._free_dead_claim(stored)
-        if not self.store.claim(stored.id, self.worker_id, self.lease_seconds):
-            event(logger, "issue.busy", link=link, note="another worker holds its claim")
-            return IssueOutcome(link, issue.title, Outcome.BUSY, error="claimed by another worker")
-        try:
-            stored = self.store.mark_posting(stored.id, self.worker_id)
-            if threads is None:
-                try:
-                    threads = self.compose(issue)
-                except ThreadError as exc:
-                    return self._failed(stored, issue, str(exc))
-            keys = self.keys(stored, threads)
-            total = sum(len(t) for t in threads)
-            event(
-                logger,
-                "issue.posting",
-                link=link,
-                threads=len(threads),
-                posts=total,
-                generation=stored.generation or None,
-            )
-            if stored.generation == 0 and not self.store.posts(stored.id):
-                found = self.publisher.find_thread(link, keys[0])
-                anchored = anchored_keys(found, threads) if found is not None else None
-                if anchored is not None:
-                    keys = anchored
-                elif found is not None and whole_on_pds(found, threads):
-                    return self._posted(stored, issue, [found], already=True)
-            posted: list[PostedThread] = []
-            offset = 0
-            for part, thread in enumerate(threads):
-                if not self.store.claim(stored.id, self.worker_id, self.lease_seconds):
-                    raise PublishError(f"{link}: lost the claim to another worker")
-                thumbs = self._thumbs(thread)
-                done = self.publisher.publish(thread, keys[part], thumbs, link=link)
-                self.store.record_posts(stored.id, post_refs(done, offset))
-                offset += len(thread)
-                posted.append(done)
-            return self._posted(stored, issue, posted, already=sum(p.written for p in posted) == 0)
-        except RecordInvalid as exc:
-            return self._failed(stored, issue, str(exc))
-        except AuthError:
-            self.store.release(stored.id, self.worker_id)
-            raise
-        except Stopped:
-            self.store.release(stored.id, self.worker_id)
-            event(logger, "issue.left", link=link, note="stopping; the next pass completes it")
-            raise
-        except PublishError as exc:
-            self.store.release(stored.id, self.worker_id)
-            event(logger, "issue.deferred", logging.WARNING, link=link, error=str(exc))
-            return IssueOutcome(link, issue.title, Outcome.DEFERRED, error=str(exc))
-
-    def _ready_to_post(
-        self, stored: StoredIssue, issue: Issue, force: bool
-    ) -> StoredIssue | IssueOutcome:
-        """The issue queued (or still posting) to be posted now; or, when the store says it is
-        posted and `force` is not given, the outcome saying where it is. Only an issue the
-        editor names can be in a state other than queued or posting."""
-        state = stored.state
-        if state is _S.POSTING:
-            # An interrupted post is completed, also under --force: a new thread beside one
-            # that may be whole would be a second copy.
-            return stored
-        if force:
-            return self.store.repost(stored.id)
-        if state is _S.POSTED:
-            posts = self.store.posts(stored.id)
-            roots = tuple(thread_roots(stored, posts))
-            return IssueOutcome(issue.link, issue.title, Outcome.ALREADY_POSTED, len(posts), roots)
-        if state is _S.FAILED:
-            return self.store.retry(stored.id)
-        if state is _S.HELD:  # the editor posts it by hand: that is an approval
-            return self.store.approve(stored.id)
-        if state is _S.SKIPPED:
-            stored = self.store.mark_seen(stored.id)
-        if stored.state is _S.SEEN:
-            return self.store.queue(stored.id)
-        return stored
-
-    def _free_dead_claim(self, stored: StoredIssue) -> None:
-        """Release a claim whose holder was a process on this host that no longer runs (killed
-        mid-post), so its thread is completed now instead of when its lease runs out. A pid that
-        was reused only means waiting for the lease; a wrong guess is still safe, because a
-        thread's record keys are fixed and the PDS refuses a key twice."""
-        holder = stored.claimed_by or ""
-        host, _, rest = holder.partition(":")
-        pid = rest.partition(":")[0]
-        if host != socket.gethostname() or not pid.isdigit() or holder == self.worker_id:
-            return
-        try:
-            os.kill(int(pid), 0)
-            return  # alive (or not ours to signal): it holds the claim
-        except ProcessLookupError:
-            pass
-        except OSError:
-            return
-        if self.store.release(stored.id, holder):
-            event(logger, "issue.claim_freed", link=stored.link, holder=holder,
-                  note="its process is gone")
-
-    def _thumbs(self, thread: Thread) -> dict[str, Any]:
-        """The thread's card pictures, fetched side by side, each address once."""
-        return dict(self.fetcher.thumbs(p.card.thumb_url for p in thread if p.card))
-
-    def _posted(
-        self, stored: StoredIssue, issue: Issue, threads: Sequence[PostedThread], *, already: bool
-    ) -> IssueOutcome:
-        refs: list[PostRef] = []
-        for t in threads:
-            refs.extend(post_refs(t, len(refs)))
-        try:
-            self.store.mark_posted(stored.id, refs)
-        except StoreError:
-            if self.store.issue(stored.id).state is not _S.POSTED:
-                raise  # someone moved it elsewhere meanwhile: say so
-        roots = tuple(t.root_uri for t in threads)
-        if already:
-            event(
-                logger,
-                "issue.already_posted",
-                link=issue.link,
-                posts=len(refs),
-                root=roots[0],
-                by=threads[0].found_by,
-            )
-        else:
-            for part, t in enumerate(threads):
-                event(
-                    logger,
-                    "thread.posted",
-                    link=issue.link,
-                    posts=len(t.posts),
-                    root=t.root_uri,
-                    part=part if len(threads) > 1 else None,
-                )
-        if not already:
-            where = " ".join(post_url(r) for r in roots)
-            self.notifier.send(Alert.POSTED, f"Posted {issue.title}: {where}", issue.link)
-        return IssueOutcome(
-            issue.link,
-            issue.title,
-            Outcome.ALREADY_POSTED if already else Outcome.POSTED,
-            len(refs),
-            roots,
-        )
-
-    def _failed(self, stored: StoredIssue, issue: Issue, error: str) -> IssueOutcome:
-        self.store.mark_failed(stored.id, error)
-        event(logger, "issue.failed", logging.ERROR, link=issue.link, error=error)
-        self.notifier.send(
-            Alert.FAILED,
-            f"Could not post {issue.title} ({issue.link}): {error}. "
-            f"`retry --entry {issue.link}` queues it again.",
-            issue.link,
-        )
-        return IssueOutcome(issue.link, issue.title, Outcome.FAILED, error=error)

@@ -10,9 +10,12 @@ racing for the same issue cannot both succeed; `claim` is the lease a worker tak
 
 from __future__ import annotations
 
+import copy
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -24,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from bot.errors import StoreError, one_line
 from bot.log import event as log_event
+from bot.settings import DEFAULT_BOT
 from bot.store.engine import (
     head_revision,
     make_engine,
@@ -32,6 +36,7 @@ from bot.store.engine import (
     upgrade,
 )
 from bot.store.heartbeat import HeartbeatRecords
+from bot.store.leases import BotLeases
 from bot.store.models import BskySessionRow, FeedRow, IssueRow, IssueState, PostRow, utcnow
 from bot.store.session import DatabaseSessionKeeper
 from bot.store.types import (
@@ -54,9 +59,9 @@ __all__ = [
 ]
 
 
-def _issue(row: IssueRow, feed_url: str) -> StoredIssue:
+def _issue(row: IssueRow, feed_url: str, bot: str) -> StoredIssue:
     return StoredIssue(
-        id=row.id, feed_url=feed_url, guid=row.guid, link=row.link, title=row.title,
+        id=row.id, bot=bot, feed_url=feed_url, guid=row.guid, link=row.link, title=row.title,
         published=row.published, content_hash=row.content_hash, state=IssueState(row.state),
         error=row.error, left_feed=row.left_feed, approved=row.approved, generation=row.generation,
         claimed_by=row.claimed_by, claim_expires_at=row.claim_expires_at, created_at=row.created_at,
@@ -93,19 +98,52 @@ def _post(row: PostRow) -> StoredPost:
                       cid=row.cid, created_at=row.created_at)
 
 
-class Store(HeartbeatRecords):
+@dataclass
+class _FileWatch:
+    """The SQLite file upgrade() left (its identity), watched for deletion under the daemon."""
+
+    file_id: tuple[int, int] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Store(HeartbeatRecords, BotLeases):
     """The bot's memory. `Store(url)` connects lazily; call `upgrade()` once at start."""
 
-    def __init__(self, url: str | None = None, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        bot: str | None = DEFAULT_BOT,
+    ) -> None:
         self._url = normalize_url(url)
         self._engine = make_engine(self._url)
         self._read_engine = self._engine.execution_options(bot_read_only=True)
         self._clock = clock
         self._file = _sqlite_file(self._engine)
-        self._file_id: tuple[int, int] | None = None  # the file upgrade() left, if a file
+        self._watch = _FileWatch()  # shared by every bot's view of this store
+        # The bot whose feeds and issues this store reads and writes; None: every bot's (read
+        # only: `status` across bots). `for_bot` gives another bot's view on the same database.
+        self.bot = bot
+        self._owner = True
+
+    def for_bot(self, bot: str) -> Store:
+        """This store as bot `bot` sees it: same database and connections, its rows only."""
+        view = copy.copy(self)
+        view.bot, view._owner = bot, False
+        return view
 
     def __repr__(self) -> str:
-        return f"Store({self.url!r})"
+        return f"Store({self.url!r}, bot={self.bot!r})"
+
+    @property
+    def _bot(self) -> str:
+        if self.bot is None:
+            raise StoreError("this store reads every bot's issues; writing needs one bot")
+        return self.bot
+
+    def _scoped(self, q: Any) -> Any:
+        return q if self.bot is None else q.where(FeedRow.bot == self.bot)
 
     @property
     def url(self) -> str:
@@ -121,7 +159,8 @@ class Store(HeartbeatRecords):
         return self._clock()
 
     def close(self) -> None:
-        self._engine.dispose()
+        if self._owner:  # a bot's view shares the engine of the store it came from
+            self._engine.dispose()
 
     def __enter__(self) -> Store:
         return self
@@ -163,21 +202,25 @@ class Store(HeartbeatRecords):
         before, after = upgrade(self._engine)
         if after != before:
             log_event(logger, "db.upgraded", db=self.url, revision=after, previous=before or "none")
-        self._file_id = _file_id(self._file)
+        self._watch.file_id = _file_id(self._file)
 
     def reopen_if_lost(self) -> bool:
         """After upgrade(): when the SQLite file was deleted (or replaced) since, start on the
         file now at that path, migrated; True if so. Open connections would otherwise go on
         writing to the deleted file, unseen by any other process and lost at the next start."""
-        if self._file_id is None or _file_id(self._file) == self._file_id:
-            return False
+        with self._watch.lock:
+            if self._watch.file_id is None or _file_id(self._file) == self._watch.file_id:
+                return False
+            self._reopen()
+            return True
+
+    def _reopen(self) -> None:
         log_event(logger, "db.lost", logging.WARNING, db=self.url,
                   note="the database file was deleted; starting a new one")
         self._engine.dispose()
         assert self._file is not None
         self._file.parent.mkdir(parents=True, exist_ok=True)  # data/ may have gone with it
         self.upgrade()
-        return True
 
     def revision(self) -> str | None:
         """The database's current migration revision (None before the first upgrade)."""
@@ -190,9 +233,10 @@ class Store(HeartbeatRecords):
     # -- feeds ----------------------------------------------------------------------------------
 
     def _feed_row(self, session: Session, url: str) -> FeedRow:
-        row = session.scalar(select(FeedRow).where(FeedRow.url == url))
+        bot = self._bot
+        row = session.scalar(select(FeedRow).where(FeedRow.bot == bot, FeedRow.url == url))
         if row is None:
-            row = FeedRow(url=url, created_at=self.now())
+            row = FeedRow(bot=bot, url=url, created_at=self.now())
             session.add(row)
             session.flush()
         return row
@@ -200,7 +244,7 @@ class Store(HeartbeatRecords):
     def feed(self, url: str) -> FeedState:
         """The feed's validators and last check (empty for a feed never seen)."""
         with self._tx("reading the feed", read_only=True) as s:
-            row = s.scalar(select(FeedRow).where(FeedRow.url == url))
+            row = s.scalar(select(FeedRow).where(FeedRow.bot == self._bot, FeedRow.url == url))
             if row is None:
                 return FeedState(url=url)
             return FeedState(url=url, etag=row.etag, last_modified=row.last_modified,
@@ -249,7 +293,7 @@ class Store(HeartbeatRecords):
                                generation=0, created_at=now, updated_at=now)
                 s.add(row)
                 s.flush()
-                return Upserted(_issue(row, feed_url), created=True)
+                return Upserted(_issue(row, feed_url, feed.bot), created=True)
             previous = row.content_hash
             changed = (row.link, row.title, row.published, row.content_hash) != (
                 link, title, published, content_hash)
@@ -259,7 +303,7 @@ class Store(HeartbeatRecords):
                 row.updated_at = now
                 s.flush()
             edited = previous != content_hash
-            return Upserted(_issue(row, feed_url), created=False, edited=edited,
+            return Upserted(_issue(row, feed_url, feed.bot), created=False, edited=edited,
                             previous_hash=previous if edited else None)
 
         result: Upserted = self._write("recording an issue", fn)
@@ -269,13 +313,15 @@ class Store(HeartbeatRecords):
         return result
 
     def _select_issues(self) -> Any:
-        return select(IssueRow, FeedRow.url).join(FeedRow, IssueRow.feed_id == FeedRow.id)
+        return select(IssueRow, FeedRow.url, FeedRow.bot).join(
+            FeedRow, IssueRow.feed_id == FeedRow.id
+        )
 
     def issue(self, issue_id: int) -> StoredIssue:
         """The issue with this id; StoreError if there is none."""
         with self._tx("reading an issue", read_only=True) as s:
             found = s.execute(self._select_issues().where(IssueRow.id == issue_id)).first()
-            issue = _issue(found[0], found[1]) if found else None
+            issue = _issue(*found) if found else None
         if issue is None:
             raise StoreError(f"no issue with id {issue_id} in the store")
         return issue
@@ -283,28 +329,28 @@ class Store(HeartbeatRecords):
     def find_issue(self, feed_url: str, guid: str) -> StoredIssue | None:
         """The issue with this guid in this feed, if recorded."""
         with self._tx("reading an issue", read_only=True) as s:
-            found = s.execute(self._select_issues().where(
+            found = s.execute(self._scoped(self._select_issues()).where(
                 FeedRow.url == feed_url, IssueRow.guid == guid)).first()
-            return _issue(found[0], found[1]) if found else None
+            return _issue(*found) if found else None
 
     def find_by_link(self, link: str) -> StoredIssue | None:
         """The issue with this link (the most recently recorded one, if several feeds have it)."""
         with self._tx("reading an issue", read_only=True) as s:
-            found = s.execute(self._select_issues().where(IssueRow.link == link)
+            found = s.execute(self._scoped(self._select_issues()).where(IssueRow.link == link)
                               .order_by(IssueRow.id.desc()).limit(1)).first()
-            return _issue(found[0], found[1]) if found else None
+            return _issue(*found) if found else None
 
     def issues(self, states: Iterable[IssueState] | None = None,
                feed_url: str | None = None) -> list[StoredIssue]:
         """Issues (in these states, of this feed), oldest published first: the posting order."""
-        q = self._select_issues()
+        q = self._scoped(self._select_issues())
         if states is not None:
             q = q.where(IssueRow.state.in_([IssueState(x).value for x in states]))
         if feed_url is not None:
             q = q.where(FeedRow.url == feed_url)
         q = q.order_by(func.coalesce(IssueRow.published, IssueRow.created_at), IssueRow.id)
         with self._tx("listing issues", read_only=True) as s:
-            return [_issue(row, url) for row, url in s.execute(q)]
+            return [_issue(*found) for found in s.execute(q)]
 
     def posts(self, issue_id: int, generation: int | None = None) -> list[StoredPost]:
         """The posts of an issue's thread (its current generation by default), root first."""
@@ -316,13 +362,17 @@ class Store(HeartbeatRecords):
             ).order_by(PostRow.place))
             return [_post(r) for r in rows]
 
-    def recent(self, limit: int = 20) -> list[IssueWithPosts]:
-        """The newest issues with the posts of their current thread: what `status` shows."""
-        q = self._select_issues().order_by(
+    def recent(self, limit: int = 20, bots: Sequence[str] | None = None) -> list[IssueWithPosts]:
+        """The newest issues with the posts of their current thread: what `status` shows (of
+        this store's bot, or of `bots` when it reads every bot's)."""
+        q = self._scoped(self._select_issues())
+        if bots is not None:
+            q = q.where(FeedRow.bot.in_(list(bots)))
+        q = q.order_by(
             func.coalesce(IssueRow.published, IssueRow.created_at).desc(), IssueRow.id.desc()
         ).limit(limit)
         with self._tx("listing recent issues", read_only=True) as s:
-            issues = [_issue(row, url) for row, url in s.execute(q)]
+            issues = [_issue(*found) for found in s.execute(q)]
             by_id: dict[int, list[StoredPost]] = {i.id: [] for i in issues}
             gen = {i.id: i.generation for i in issues}
             if by_id:

@@ -124,20 +124,41 @@ def make_engine(url: str) -> Engine:
             event.listen(engine, "begin", _sqlite_begin)
             return engine
         # pre_ping: hosted Postgres drops idle connections between polls.
-        return create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=4)
+        # A daemon serving many bots runs several passes at once: room for them.
+        return create_engine(parsed, pool_pre_ping=True, pool_size=4, max_overflow=8)
     except (NoSuchModuleError, SQLAlchemyError, OSError) as exc:
         masked = parsed.render_as_string(hide_password=True)
         raise StoreError(f"cannot use the database {masked}: {exc}") from exc
 
 
+def _foreign_keys(conn: Connection, *, on: bool) -> None:
+    cur = conn.connection.cursor()  # the driver's own: no transaction is begun for it
+    try:
+        cur.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
+    finally:
+        cur.close()
+
+
 @contextmanager
 def migration_connection(engine: Engine) -> Iterator[Connection]:
     """A connection in a transaction that only one migrating process holds at a time."""
+    sqlite = engine.dialect.name == "sqlite"
     try:
-        with engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE serialises upgrades
-            if engine.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
-            yield conn
+        with engine.connect() as conn:
+            if sqlite:
+                # A migration that rebuilds a table (SQLite's ALTER) drops the old one: with
+                # foreign keys on, that would cascade to the rows that refer to it. Set outside
+                # the transaction (inside, SQLite ignores it), and back on after.
+                _foreign_keys(conn, on=False)
+            try:
+                with conn.begin():  # SQLite: BEGIN IMMEDIATE serialises upgrades
+                    if not sqlite:
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                                     {"k": _MIGRATION_LOCK})
+                    yield conn
+            finally:
+                if sqlite:
+                    _foreign_keys(conn, on=True)
     except SQLAlchemyError as exc:
         raise StoreError(f"database ({engine.dialect.name}): migration failed: "
                          f"{one_line(exc)}") from exc

@@ -68,12 +68,15 @@ class Base(DeclarativeBase):
 
 
 class FeedRow(Base):
-    """A feed the bot polls, with its HTTP validators for conditional GET."""
+    """A feed a bot polls, with its HTTP validators for conditional GET. Each bot has its own row
+    (and so its own issues) even when two bots read the same feed for two accounts."""
 
     __tablename__ = "feeds"
+    __table_args__ = (UniqueConstraint("bot", "url"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    bot: Mapped[str] = mapped_column(String(64), server_default="default")
+    url: Mapped[str] = mapped_column(String(2048))
     etag: Mapped[str | None] = mapped_column(String(1024))
     last_modified: Mapped[str | None] = mapped_column(String(128))
     last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -159,6 +162,32 @@ class HeartbeatRow(Base):
 
     def __repr__(self) -> str:
         return f"HeartbeatRow(bot={self.bot!r}, last_pass_at={self.last_pass_at!r})"
+
+
+class BotLeaseRow(Base):
+    """Which daemon serves a bot now: several daemons on one database divide the bots by these
+    leases, renewed while the daemon lives and taken over when they run out."""
+
+    __tablename__ = "bot_leases"
+
+    bot: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(256))  # host:pid:token of the daemon
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"BotLeaseRow(bot={self.bot!r}, holder={self.holder!r})"
+
+
+class DaemonRow(Base):
+    """A running daemon, seen recently: how many share the bots (each takes its fair share)."""
+
+    __tablename__ = "daemons"
+
+    id: Mapped[str] = mapped_column(String(256), primary_key=True)  # host:pid:token
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"DaemonRow(id={self.id!r})"
 
 
 class BskySessionRow(Base):

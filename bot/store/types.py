@@ -46,6 +46,7 @@ class StoredIssue:
     """An issue as the store remembers it."""
 
     id: int
+    bot: str  # the bot whose feed it came from
     feed_url: str
     guid: str
     link: str

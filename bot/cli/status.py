@@ -1,0 +1,137 @@
+"""`status`: what the bots have seen and posted, and `status --check`, the health check. Both
+read only the database (`--html` also reads the posted threads back from Bluesky)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from bot.cli.app import check_writable, echo_json, write_output
+from bot.cli.service import EVERY_BOT_HELP, _logging, _no_store, _setup
+from bot.errors import BotError
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1),
+    help="How many issues, newest first.",
+)
+@click.option(
+    "--html",
+    "html_path",
+    metavar="PATH",
+    help="Also write their posted threads, read back from Bluesky, as one self-contained HTML "
+    "page (as `preview --html` draws them). Needs BSKY_HANDLE and BSKY_APP_PASSWORD.",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Health check: exit 0 and one line when all is well, exit 1 and one line saying what "
+    "is wrong (no recent pass, an issue failed or held, credentials refused). Reads only the "
+    "database.",
+)
+@click.option("--bot", "bot_name", metavar="NAME", help=EVERY_BOT_HELP)
+@click.pass_context
+def status(
+    ctx: click.Context,
+    as_json: bool,
+    limit: int,
+    html_path: str | None,
+    check: bool,
+    bot_name: str | None,
+) -> None:
+    """Recent issues of every bot: their state, when they were posted, and their threads on
+    Bluesky.
+
+    Example: python -m bot status --limit 5 --html posted.html
+    """
+    from bot.bots import load_bots, pick_bot
+    from bot.service.editor import status_rows
+
+    _logging(ctx)
+    bots = load_bots()
+    if bot_name is not None:
+        bots = [pick_bot(bots, bot_name)]
+    if check:
+        _check(ctx, bots)
+        return
+    first = bots[0]
+    if html_path is not None:
+        from bot.errors import ConfigError
+        from bot.service.posted import NEEDS_CREDENTIALS
+
+        first = pick_bot(bots, bot_name)  # the page is one account's
+        if first.dry_run:  # before the store: one line, nothing else
+            raise ConfigError(NEEDS_CREDENTIALS)
+        check_writable(html_path)
+    missing = _no_store(first)
+    if missing is None:  # status only reads: it creates no database
+        _, store = _setup(ctx, first, every_bot=True)
+        if html_path is not None:
+            from bot.service.posted import posted_page
+
+            write_output(html_path, posted_page(first, store.for_bot(first.name), limit))
+        names = [b.name for b in bots] if bot_name is not None else None
+        rows = status_rows(store, limit, {b.name: b.post_delay for b in bots}, names)
+    elif html_path is not None:
+        raise BotError(f"no database at {missing} yet: nothing posted to draw")
+    else:
+        rows = []
+    if as_json:
+        echo_json({"issues": rows})
+        return
+    if not rows:
+        click.echo("No issues recorded yet (`python -m bot poll` reads the feed).")
+        return
+    _table(rows, several=len(load_bots()) > 1)
+
+
+def _table(rows: list[dict[str, Any]], several: bool) -> None:
+    """The rows as `status` prints them; a BOT column when several bots are configured."""
+    bot_w = max([3, *(len(r["bot"]) for r in rows)]) + 1 if several else 0
+    head = f"{'BOT':<{bot_w}}" if several else ""
+    click.echo(f"{head}{'STATE':<8} {'PUBLISHED':<16} {'POSTED':<16} ISSUE")
+    pad = " " * (bot_w + 42)
+    for r in rows:
+        state = "waiting" if r["due"] else r["state"]
+        bot = f"{r['bot']:<{bot_w}}" if several else ""
+        click.echo(
+            f"{bot}{state:<8} {_when(r['published']):<16} {_when(r['posted_at']):<16} "
+            f"{r['title']}"
+        )
+        click.echo(f"{pad} {r['link']}")
+        for t in r["threads"]:
+            click.echo(f"{pad} → {t['url']}")
+        if r["due"]:
+            click.echo(f"{pad} goes out at {_when(r['due'])} UTC (POST_DELAY)")
+        if r["error"] and r["state"] == "held":
+            click.echo(f"{pad} held: {r['error']}")
+            click.echo(f"{pad} approve, post or skip --entry {r['link']}")
+        elif r["error"]:
+            click.echo(f"{pad} error: {r['error']}")
+
+
+def _check(ctx: click.Context, bots: list[Any]) -> None:
+    """`status --check`: one line for all the bots, exit 0 (all healthy) or 1."""
+    from bot.service.health import check
+
+    missing = _no_store(bots[0])
+    if missing is not None:
+        click.echo(f"no database at {missing} (has the bot ever run?)")
+        ctx.exit(1)
+    _, store = _setup(ctx, bots[0], every_bot=True)
+    now = store.now()
+    results = [check(store.for_bot(b.name), b.name, now) for b in bots]
+    bad = [h for h in results if not h.ok]
+    shown = bad or results
+    click.echo(" | ".join(h.line for h in shown))
+    ctx.exit(1 if bad else 0)
+
+
+def _when(iso: str | None) -> str:
+    return iso[:16].replace("T", " ") if iso else "-"

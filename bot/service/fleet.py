@@ -1,0 +1,137 @@
+"""The bots one process serves, each with its own Worker: one database (each bot its own rows),
+one publisher per Bluesky account (so one saved session and one createSession per account, and
+one bot of an account posts at a time), and each feed fetched once when several bots read it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bot.service.posting import Stopped
+from bot.service.worker import Worker
+from bot.settings import Settings
+from bot.store.api import Store
+
+if TYPE_CHECKING:
+    from bot.bluesky.publisher import Publisher
+    from bot.feed import FetchResult, Validators
+
+SHARED_FOR = 30.0  # seconds a fetched feed serves the other bots that read it
+
+
+@dataclass
+class _Fetched:
+    result: FetchResult
+    validators: Validators | None
+    at: float
+
+
+class SharedFeeds:
+    """Fetches a feed once for all the bots that read it: a fetch within `window` seconds of
+    another of the same URL gets its answer. A 200 serves any bot (its body is the feed now); a
+    304 only a bot that asked with the same validators. Thread-safe; concurrent fetches of one
+    URL wait for the first."""
+
+    def __init__(self, window: float = SHARED_FOR, clock: Callable[[], float] = time.monotonic):
+        self.window = window
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._url_locks: dict[str, threading.Lock] = {}
+        self._last: dict[str, _Fetched] = {}
+        self.fetches = 0  # real requests made (the rest were shared)
+
+    def fetch(self, url: str, validators: Validators | None = None, **kwargs: Any) -> FetchResult:
+        from bot.feed import fetch_feed
+
+        with self._lock:
+            url_lock = self._url_locks.setdefault(url, threading.Lock())
+        with url_lock:
+            now = self._clock()
+            with self._lock:
+                for old in [u for u, f in self._last.items() if now - f.at > self.window]:
+                    del self._last[old]  # bodies are not kept past their window
+                cached = self._last.get(url)
+            if cached is not None and (
+                not cached.result.not_modified or cached.validators == validators
+            ):
+                return cached.result
+            result = fetch_feed(url, validators, **kwargs)
+            self.fetches += 1
+            with self._lock:
+                self._last[url] = _Fetched(result, validators, self._clock())
+            return result
+
+
+class Fleet:
+    """The Workers of `bots` on `store` (see the module docstring). `close()` at the end."""
+
+    def __init__(
+        self,
+        bots: Sequence[Settings],
+        store: Store,
+        *,
+        worker_id: str | None = None,
+        share_feeds: bool = True,
+        **worker_options: Any,
+    ) -> None:
+        self.bots = list(bots)
+        self.store = store
+        self.stop_event = threading.Event()
+        self.feeds = SharedFeeds() if share_feeds else None
+        self._accounts: dict[tuple[str, str], tuple[Publisher, threading.Lock]] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self.workers: dict[str, Worker] = {}
+        for settings in self.bots:
+            publisher, lock = self._account(settings)
+            self._locks[settings.name] = lock
+            self.workers[settings.name] = Worker(
+                settings,
+                store.for_bot(settings.name),
+                publisher=publisher,
+                worker_id=worker_id,
+                stop_event=self.stop_event,
+                feed_fetch=self.feeds.fetch if self.feeds is not None else None,
+                **worker_options,
+            )
+
+    def _account(self, settings: Settings) -> tuple[Publisher | None, threading.Lock]:
+        """The publisher of the bot's account, shared by every bot of that account."""
+        if settings.dry_run:
+            return None, threading.Lock()
+        key = (settings.bsky_service, settings.bsky_handle or "")
+        if key not in self._accounts:
+            from bot.bluesky.connection import Connection
+            from bot.bluesky.publisher import Publisher
+
+            keeper = self.store.session_keeper(key[1], key[0])
+            connection = Connection.from_settings(settings, keeper, sleep=self._sleep)
+            self._accounts[key] = (Publisher(connection), threading.Lock())
+        return self._accounts[key]
+
+    def _sleep(self, seconds: float) -> None:
+        """Backoff waits of the shared publishers, ended at once by a stop."""
+        if self.stop_event.wait(seconds):
+            raise Stopped()
+
+    @contextmanager
+    def turn(self, name: str) -> Iterator[Worker]:
+        """Bot `name`'s Worker, while no other bot of its account is posting."""
+        with self._locks[name]:
+            yield self.workers[name]
+
+    @property
+    def accounts(self) -> int:
+        return len(self._accounts)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def close(self) -> None:
+        for worker in self.workers.values():
+            worker.close()
+        for publisher, _ in self._accounts.values():
+            publisher.close()
