@@ -63,7 +63,9 @@ def feed_summary(feed: Feed, profile: Profile | None = None) -> str:
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the contract JSON instead of a summary."
 )
-def inspect(feed: str, as_json: bool) -> None:
+@click.option("--bot", "bot_name", metavar="NAME",
+              help="Read with this bot's profile (BOTS_FILE; needed when several).")
+def inspect(feed: str, as_json: bool, bot_name: str | None) -> None:
     """Show how the bot reads each issue of a feed (sections found).
 
     Prints each issue's title, link, date, volume line, takeaway labels, follow-ups and quick
@@ -73,12 +75,12 @@ def inspect(feed: str, as_json: bool) -> None:
     Example: python -m bot inspect --feed ../shared/fixtures/bwr/feed.xml
     """
     # Imported here so `--help` stays light (feedparser and lxml load only when reading).
+    from bot.bots import load_bots, pick_bot
     from bot.core.profile import load_profile
     from bot.core.reader import parse_feed
     from bot.feed import read_source
-    from bot.settings import load_settings
 
-    profile = load_profile(load_settings().bot_config)
+    profile = load_profile(pick_bot(load_bots(), bot_name).bot_config)
     with feed_named_by("--feed"):
         result = parse_feed(read_source(feed), profile, source=feed)
     if as_json:

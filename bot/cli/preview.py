@@ -31,6 +31,8 @@ from bot.core.text import graphemes, utf8_len
     metavar="PATH",
     help="Also write the thread(s) as one self-contained HTML page, drawn as Bluesky shows them.",
 )
+@click.option("--bot", "bot_name", metavar="NAME",
+              help="Use this bot's profile and settings (BOTS_FILE; needed when several).")
 def preview(
     feed: str,
     entry: str | None,
@@ -39,6 +41,7 @@ def preview(
     as_json: bool,
     offline: bool,
     html_path: str | None,
+    bot_name: str | None,
 ) -> None:
     """Show the thread(s) the bot would post for an issue, post by post.
 
@@ -51,15 +54,16 @@ def preview(
     if sum((entry is not None, latest, all_)) > 1:
         raise click.UsageError("choose one of --entry LINK, --latest and --all")
     # Imported here: reading and parsing a feed are other modules' jobs, loaded only when used.
+    from bot.bots import load_bots, pick_bot
     from bot.cards import CardFetcher, cards_of, compose_with_cards
     from bot.core.profile import load_profile
     from bot.core.reader import parse_feed, pick_issue
     from bot.feed import read_source
-    from bot.settings import card_cache_dir, load_settings
+    from bot.settings import card_cache_dir
 
     if html_path is not None:
         check_writable(html_path)
-    settings = load_settings()
+    settings = pick_bot(load_bots(), bot_name)
     profile = load_profile(settings.bot_config)
     with feed_named_by("--feed"):
         parsed = parse_feed(read_source(feed), profile, source=feed)
