@@ -23,7 +23,7 @@ def _invoke(*args: str, env: dict[str, str] | None = None):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["inspect", "--frobnicate"], "Error: No such option '--frobnicate'; see 'cli inspect --help'"),
+        (["inspect", "--zzz"], "Error: No such option '--zzz'; see 'cli inspect --help'"),
         (["inspect"], "Error: Missing option '--feed'; see 'cli inspect --help'"),
         (["nosuch"], "Error: No such command 'nosuch'; see 'cli --help'"),
         (["--bogus"], "Error: No such option '--bogus'; see 'cli --help'"),
