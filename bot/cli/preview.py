@@ -12,6 +12,7 @@ import click
 from bot.cli.app import check_writable, echo_json, feed_named_by, write_output
 from bot.core.model import Issue
 from bot.core.post import Post, Thread
+from bot.core.profile import ThreadLayout
 from bot.core.text import graphemes, utf8_len
 
 
@@ -88,7 +89,8 @@ def preview(
     if as_json:
         echo_json([preview_json(issue, threads, fetched) for issue, threads in previews])
     else:
-        click.echo("\n\n".join(render_text(issue, threads) for issue, threads in previews))
+        click.echo("\n\n".join(render_text(issue, threads, profile.thread)
+                               for issue, threads in previews))
 
 
 def preview_json(
@@ -114,10 +116,15 @@ def preview_json(
     return element
 
 
-def render_text(issue: Issue, threads: Sequence[Thread]) -> str:
-    """A readable rendering: the issue, then each thread's posts in order with their sizes,
-    links and cards."""
+def render_text(
+    issue: Issue, threads: Sequence[Thread], layout: ThreadLayout | None = None
+) -> str:
+    """A readable rendering: the issue (and, given the profile's `layout`, Bluesky's settings
+    for its threads), then each thread's posts in order with their sizes, links and cards."""
     lines = [f"Issue: {issue.title}", f"       {issue.link}"]
+    if layout is not None:
+        quotes, pin = "on" if layout.quotes else "off", "yes" if layout.pin_latest else "no"
+        lines.append(f"       replies: {layout.replies} · quotes: {quotes} · pin: {pin}")
     for t, thread in enumerate(threads, start=1):
         lines.append("")
         lines.append(f"Thread {t} of {len(threads)}: {len(thread)} posts")
