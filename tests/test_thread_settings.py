@@ -5,6 +5,7 @@ with the thread and never twice."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,8 +19,10 @@ from bot.bluesky.gates import POSTGATE, THREADGATE, Gates
 from bot.bluesky.pin import PROFILE
 from bot.bluesky.records import rkey_of
 from bot.cli import cli
+from bot.core.post import Card, Post
 from bot.core.profile import REPLIES, load_profile
 from bot.core.reader import parse_feed
+from bot.core.rkey import thread_keys
 from bot.service.worker import Worker
 from bot.settings import Settings
 from bot.store.api import IssueState
@@ -168,6 +171,47 @@ def test_completing_a_thread_never_writes_its_gates_again(pds, pds_proxy, publis
     assert pds_proxy.count(APPLY) == 1
     assert len(pds.list_records(account.did, THREADGATE)) == 1
     assert len(pds.list_records(account.did, POSTGATE)) == 1
+
+
+@pytest.mark.pds
+def test_long_thread_keeps_room_for_its_gates_in_the_root_write(pds, pds_proxy, publisher):
+    """A thread longer than one write holds: the gates go with the root, the rest follows."""
+    account = pds.new_account("longg")
+    link = "https://aablanco.substack.com/p/long-gated"
+    thread = tuple(Post(f"post {i + 1}", card=Card(link, "Long") if i == 0 else None)
+                   for i in range(205))
+    keys = thread_keys(link, None, len(thread))
+    pub = publisher(pds_proxy.url, account)
+    posted = pub.publish(thread, keys, gates=Gates(replies="nobody", quotes=False))
+    assert posted.complete and pds_proxy.count(APPLY) == 2
+    assert len(pds.list_records(account.did, POST)) == 205
+    first = json.loads(next(r.body for r in pds_proxy.requests if r.method == APPLY))
+    assert len(first["writes"]) == 200
+    assert [w["collection"] for w in first["writes"][-2:]] == [THREADGATE, POSTGATE]
+    for collection in (THREADGATE, POSTGATE):
+        [gate] = pds.list_records(account.did, collection)
+        assert gate["value"]["post"] == posted.root_uri
+
+
+@pytest.mark.pds
+def test_gate_left_by_a_deleted_thread_does_not_block_posting_it_again(pds, pds_proxy,
+                                                                     publisher):
+    """A thread deleted in the app whose threadgate stayed behind is posted again at the same
+    keys: the gate left there is kept as it is, not written twice."""
+    account = pds.new_account("orphan")
+    seed = seed_thread()
+    gates = Gates(replies="mentioned")
+    pub = publisher(pds_proxy.url, account)
+    pub.publish(seed.thread, seed.keys, seed.thumbs, gates=gates)
+    with pds.login(account) as client:
+        for key in seed.keys:
+            client.com.atproto.repo.delete_record(
+                {"repo": account.did, "collection": POST, "rkey": key})
+    [gate] = pds.list_records(account.did, THREADGATE)
+    again = pub.publish(seed.thread, seed.keys, seed.thumbs, gates=gates)
+    assert again.complete and again.written == len(seed.thread)
+    assert pds.list_records(account.did, THREADGATE) == [gate]
+    assert pds_proxy.count(APPLY) == 2
 
 
 @pytest.mark.pds

@@ -54,8 +54,8 @@ from bot.log import event
 logger = logging.getLogger(__name__)
 
 MAX_WRITES = 200  # creates per applyWrites (the PDS's limit)
-# Posts in the root's batch: room is kept for its gates (a threadgate and a postgate) whatever
-# the settings, so which posts went with the root never depends on them.
+# Posts the root's batch holds whatever its gates (a threadgate and a postgate take room in it):
+# with the root on the PDS, these were written with it.
 ROOT_BATCH = MAX_WRITES - 2
 
 
@@ -181,14 +181,15 @@ class Publisher:
 
         missing = [p for p in range(total) if p not in known]
         blobs = self._upload_thumbs(thread, missing, thumbs or {}, link)
+        gate_writes = self._gate_writes(did, keys[0], gates, when, link) if root is None else []
         written: set[int] = set()
         failures = 0
         while len(known) < total:
             pending = [p for p in range(total) if p not in known]
-            batch = pending[: ROOT_BATCH if pending[0] == 0 else MAX_WRITES]
+            extra = gate_writes if pending[0] == 0 else []
+            batch = pending[: MAX_WRITES - len(extra)]
             label = f"{link}: {_posts_label(batch, total)}"
             writes = build_writes(did, thread, keys, batch, known, blobs, when)
-            extra = self._gate_writes(did, keys[0], gates, when) if batch[0] == 0 else []
             try:
                 results = self._apply([*writes, *extra], label)
             except MaybeWritten as exc:
@@ -219,14 +220,20 @@ class Publisher:
         return self._posted(keys, known, written, FoundBy.PUBLISHED, total)
 
     def _gate_writes(
-        self, did: str, root_key: str, gates: Gates | None, when: datetime
+        self, did: str, root_key: str, gates: Gates | None, when: datetime, link: str
     ) -> list[Write]:
-        """The creates of the root's gates (bot.bluesky.gates), under the root's key."""
-        root = post_uri(did, root_key)
-        return [
-            Write(0, root_key, record, record_cid(record), collection)
-            for collection, record in (gates or Gates()).records(root, when)
-        ]
+        """The creates of the root's gates (bot.bluesky.gates), under the root's key. A gate
+        already there (left by a root deleted in the app, or set there) is kept as it is:
+        creating it again would make the PDS refuse the whole batch, every time."""
+        writes: list[Write] = []
+        for collection, record in (gates or Gates()).records(post_uri(did, root_key), when):
+            what = f"{link}: checking its {collection.rsplit('.', 1)[-1]}"
+            if self.connection.get_record(root_key, what, collection) is not None:
+                event(logger, "bluesky.gate_kept", link=link, collection=collection,
+                      note="already on the root's key; left as it is")
+                continue
+            writes.append(Write(0, root_key, record, record_cid(record), collection))
+        return writes
 
     def _pin(self, root: StrongRef, link: str) -> None:
         """Pin the root; a failure is only logged: the thread is posted and stays so."""
