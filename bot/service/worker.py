@@ -42,6 +42,7 @@ from bot.store.api import IssueState, PostRef, Store, StoredIssue
 if TYPE_CHECKING:
     import httpx
 
+    from bot.bluesky.gates import Gates
     from bot.bluesky.publisher import Publisher
     from bot.bluesky.records import PostedThread
     from bot.cards import CardFetcher
@@ -497,11 +498,13 @@ class Worker:
                     return self._posted(stored, issue, [found], already=True)
             posted: list[PostedThread] = []
             offset = 0
+            gates, pin = self._thread_settings(stored)
             for part, thread in enumerate(threads):
                 if not self.store.claim(stored.id, self.worker_id, self.lease_seconds):
                     raise PublishError(f"{link}: lost the claim to another worker")
                 thumbs = self._thumbs(thread)
-                done = self.publisher.publish(thread, keys[part], thumbs, link=link)
+                done = self.publisher.publish(thread, keys[part], thumbs, link=link,
+                                              gates=gates, pin=pin and part == 0)
                 self.store.record_posts(stored.id, post_refs(done, offset))
                 offset += len(thread)
                 posted.append(done)
@@ -567,6 +570,22 @@ class Worker:
         if self.store.release(stored.id, holder):
             event(logger, "issue.claim_freed", link=stored.link, holder=holder,
                   note="its process is gone")
+
+    def _thread_settings(self, stored: StoredIssue) -> tuple[Gates, bool]:
+        """Who may reply and quote (the profile), and whether the root becomes the pinned post:
+        with `pin_latest`, unless an issue published later is posted already (an old issue
+        posted by hand leaves the newest one pinned)."""
+        from bot.bluesky.gates import Gates
+
+        def when(published: datetime | None) -> datetime:
+            return as_utc(published) or datetime.min.replace(tzinfo=UTC)
+
+        pin = self.profile.thread.pin_latest and not any(
+            when(s.published) > when(stored.published)
+            for s in self.store.issues((_S.POSTED,), feed_url=stored.feed_url)
+            if s.id != stored.id
+        )
+        return Gates.of(self.profile.thread), pin
 
     def _thumbs(self, thread: Thread) -> dict[str, Any]:
         """The thread's card pictures, fetched side by side, each address once."""
