@@ -32,7 +32,14 @@ from atproto_client.client.session import Session, SessionEvent
 from atproto_client.exceptions import BadRequestError, RateLimitExceededError, UnauthorizedError
 from atproto_core.exceptions import AtProtocolError
 
-from bot.bluesky.failures import MaybeWritten, describe, kind, rate_wait, xrpc_error
+from bot.bluesky.failures import (
+    MaybeWritten,
+    SwapConflict,
+    describe,
+    kind,
+    rate_wait,
+    xrpc_error,
+)
 from bot.bluesky.session import PdsClient, SessionKeeper
 from bot.core.post import POST_TYPE
 from bot.errors import AuthError, PublishError, RecordInvalid
@@ -291,10 +298,13 @@ class Connection:
 
     # -- the XRPC calls the bot makes, on its own repository ----------------------------------
 
-    def get_record(self, rkey: str, what: str) -> dict[str, Any] | None:
-        """The post at `rkey` on our account ({uri, cid, value}), or None when there is none."""
+    def get_record(
+        self, rkey: str, what: str, collection: str = POST_TYPE
+    ) -> dict[str, Any] | None:
+        """The record at `rkey` of `collection` (a post by default) on our account
+        ({uri, cid, value}), or None when there is none."""
         did = self.sign_in()
-        params = models.ComAtprotoRepoGetRecord.Params(repo=did, collection=POST_TYPE, rkey=rkey)
+        params = models.ComAtprotoRepoGetRecord.Params(repo=did, collection=collection, rkey=rkey)
 
         def get() -> dict[str, Any] | None:
             try:
@@ -359,3 +369,37 @@ class Connection:
             ambiguous=True,
         )
         return list(response.content.get("results") or [])
+
+    def put_record(
+        self,
+        collection: str,
+        rkey: str,
+        record: dict[str, Any],
+        swap: str | None,
+        what: str,
+    ) -> dict[str, Any]:
+        """Write the record at `rkey` only if it is still the version `swap` names (its CID;
+        None: only if there is none yet); SwapConflict when it changed meanwhile. Retried like a
+        read: the swap makes a repeat that already landed a SwapConflict, never a double write."""
+        did = self.sign_in()
+        # swapRecord is sent even when None: null asks the PDS to create only, never replace.
+        body = json.dumps(
+            {"repo": did, "collection": collection, "rkey": rkey, "record": record,
+             "swapRecord": swap},
+            ensure_ascii=False,
+        ).encode("utf-8")
+
+        def put() -> dict[str, Any]:
+            try:
+                response = self._client.invoke_procedure(
+                    "com.atproto.repo.putRecord",
+                    content=body,
+                    headers={"Content-Type": "application/json"},
+                )
+            except BadRequestError as exc:
+                if xrpc_error(exc)[1] == "InvalidSwap":
+                    raise SwapConflict(describe(exc)) from exc
+                raise
+            return dict(response.content)
+
+        return self.call(what, put)

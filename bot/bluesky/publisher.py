@@ -13,6 +13,11 @@ How exactly-once holds (see also bot.core.rkey and bot.bluesky.records):
 - A write whose outcome is unknown (network error, timeout, 5xx, including that 500) is never
   retried blindly: getRecord on the batch's keys says whether it landed; what is missing is
   written again after a backoff.
+- Who may reply and quote (bot.bluesky.gates) is written with the root, in its batch: a thread
+  found on the PDS has its gates already (or was written without them: then it stays so), and
+  completing a thread never writes them again.
+- The pinned post (bot.bluesky.pin) moves to the root only when this call wrote the root, after
+  the thread is whole; a pin that fails is logged, and the thread stays posted.
 - "Has this issue been posted?" (`find_thread`) is answered by the PDS alone: the root key, then
   a bounded scan of the account's own posts for the issue's link, so a lost database never leads
   to a second thread. Callers (the worker) ask it before `publish` when they have no record.
@@ -28,6 +33,8 @@ from typing import Any
 
 from bot.bluesky.connection import PAGE, Connection
 from bot.bluesky.failures import MaybeWritten
+from bot.bluesky.gates import Gates
+from bot.bluesky.pin import pin_post
 from bot.bluesky.records import (
     FoundBy,
     PostedPost,
@@ -37,6 +44,7 @@ from bot.bluesky.records import (
     build_writes,
     links_to,
     post_uri,
+    record_cid,
     rkey_of,
 )
 from bot.core.post import Post
@@ -46,6 +54,9 @@ from bot.log import event
 logger = logging.getLogger(__name__)
 
 MAX_WRITES = 200  # creates per applyWrites (the PDS's limit)
+# Posts the root's batch holds whatever its gates (a threadgate and a postgate take room in it):
+# with the root on the PDS, these were written with it.
+ROOT_BATCH = MAX_WRITES - 2
 
 
 def _thread_link(thread: Sequence[Post]) -> str:
@@ -96,7 +107,7 @@ class Publisher:
         results = self.connection.apply_writes([w.as_create() for w in writes], what)
         if len(results) != len(writes):
             raise PublishError(f"{what}: Bluesky answered {len(results)} results for "
-                               f"{len(writes)} posts")
+                               f"{len(writes)} records")
         return [StrongRef(r["uri"], r["cid"]) for r in results]
 
     # -- publishing -----------------------------------------------------------------------------
@@ -130,11 +141,15 @@ class Publisher:
         thumbs: Mapping[str, Any] | None = None,
         *,
         link: str | None = None,
+        gates: Gates | None = None,
+        pin: bool = False,
     ) -> PostedThread:
         """Write `thread` under `keys` (bot.core.rkey) so that it exists exactly once and
         whole. Posts already on the PDS are kept, the rest written; safe to call again after
         any failure. `thumbs` maps a card's thumb_url to a bot.cards.Thumb (data, mime).
-        `link` (the issue's link, default: the root card's) names the issue in errors."""
+        `link` (the issue's link, default: the root card's) names the issue in errors.
+        `gates`: who may reply and quote, written with the root (default: everyone, yes).
+        `pin`: make the root the account's pinned post, if this call writes the root."""
         total = len(thread)
         if total == 0 or len(keys) != total:
             raise ValueError(f"{total} posts need as many keys, not {len(keys)}")
@@ -154,7 +169,7 @@ class Publisher:
             event(logger, "bluesky.thread_exists", link=link, posts=total,
                   root=known[0].uri)
             return self._posted(keys, known, set(), FoundBy.ROOT_KEY, total)
-        if root is not None and any(p not in known for p in range(1, min(total, MAX_WRITES))):
+        if root is not None and any(p not in known for p in range(1, min(total, ROOT_BATCH))):
             # The root goes in the first batch, which is atomic: with the root there, that whole
             # batch was written, as the issue read then. A post of it missing now means the issue
             # has changed since (an edit), and an edited issue is not posted again: appending
@@ -166,14 +181,17 @@ class Publisher:
 
         missing = [p for p in range(total) if p not in known]
         blobs = self._upload_thumbs(thread, missing, thumbs or {}, link)
+        gate_writes = self._gate_writes(did, keys[0], gates, when, link) if root is None else []
         written: set[int] = set()
         failures = 0
         while len(known) < total:
-            batch = [p for p in range(total) if p not in known][:MAX_WRITES]
+            pending = [p for p in range(total) if p not in known]
+            extra = gate_writes if pending[0] == 0 else []
+            batch = pending[: MAX_WRITES - len(extra)]
             label = f"{link}: {_posts_label(batch, total)}"
             writes = build_writes(did, thread, keys, batch, known, blobs, when)
             try:
-                results = self._apply(writes, label)
+                results = self._apply([*writes, *extra], label)
             except MaybeWritten as exc:
                 found = self._existing(keys, batch, link, total)
                 event(logger, "bluesky.write_unknown", logging.WARNING, what=label,
@@ -189,7 +207,7 @@ class Publisher:
                     ) from exc.__cause__
                 self.connection.backoff(failures, label, exc.__cause__ or exc)
                 continue
-            for write, ref in zip(writes, results, strict=True):
+            for write, ref in zip(writes, results[: len(writes)], strict=True):
                 if ref.cid != write.cid:  # replies to it would name a wrong CID
                     event(logger, "bluesky.cid_mismatch", logging.ERROR, uri=ref.uri,
                           local=write.cid, server=ref.cid)
@@ -197,7 +215,34 @@ class Publisher:
                 written.add(write.place)
         event(logger, "bluesky.thread_posted", link=link, posts=total, written=len(written),
               root=known[0].uri, seconds=round(self.connection.now() - started, 2))
+        if pin and 0 in written:
+            self._pin(known[0], link)
         return self._posted(keys, known, written, FoundBy.PUBLISHED, total)
+
+    def _gate_writes(
+        self, did: str, root_key: str, gates: Gates | None, when: datetime, link: str
+    ) -> list[Write]:
+        """The creates of the root's gates (bot.bluesky.gates), under the root's key. A gate
+        already there (left by a root deleted in the app, or set there) is kept as it is:
+        creating it again would make the PDS refuse the whole batch, every time."""
+        writes: list[Write] = []
+        for collection, record in (gates or Gates()).records(post_uri(did, root_key), when):
+            what = f"{link}: checking its {collection.rsplit('.', 1)[-1]}"
+            if self.connection.get_record(root_key, what, collection) is not None:
+                event(logger, "bluesky.gate_kept", link=link, collection=collection,
+                      note="already on the root's key; left as it is")
+                continue
+            writes.append(Write(0, root_key, record, record_cid(record), collection))
+        return writes
+
+    def _pin(self, root: StrongRef, link: str) -> None:
+        """Pin the root; a failure is only logged: the thread is posted and stays so."""
+        try:
+            changed = pin_post(self.connection, root, f"{link}: pinning its thread")
+        except PublishError as exc:
+            event(logger, "bluesky.pin_failed", logging.WARNING, link=link, error=str(exc))
+            return
+        event(logger, "bluesky.pinned", link=link, root=root.uri, changed=changed)
 
     def _posted(
         self,

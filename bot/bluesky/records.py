@@ -135,17 +135,19 @@ def created_at(when: datetime, place: int) -> str:
 
 @dataclass(frozen=True)
 class Write:
-    """One create of a batch: the place, key, record and its locally computed CID."""
+    """One create of a batch: the place, key, record and its locally computed CID; a post
+    unless `collection` says otherwise (a gate on the root: bot.bluesky.gates)."""
 
     place: int
     rkey: str
     record: dict[str, Any]
     cid: str
+    collection: str = POST_TYPE
 
     def as_create(self) -> dict[str, Any]:
         return {
             "$type": "com.atproto.repo.applyWrites#create",
-            "collection": POST_TYPE,
+            "collection": self.collection,
             "rkey": self.rkey,
             "value": self.record,
         }

@@ -12,7 +12,7 @@ import click
 from bot.cli.app import check_writable, echo_json, feed_named_by, write_output
 from bot.core.model import Issue
 from bot.core.post import Post, Thread
-from bot.core.profile import Profile
+from bot.core.profile import Profile, ThreadLayout
 from bot.core.review import Action, Verdict, review
 from bot.core.text import graphemes, utf8_len
 
@@ -96,7 +96,8 @@ def preview(
         echo_json([preview_json(issue, threads, fetched, review(issue, profile))
                    for issue, threads in previews])
     else:
-        click.echo("\n\n".join(render_text(issue, threads, review(issue, profile))
+        click.echo("\n\n".join(render_text(issue, threads, profile.thread,
+                                            review(issue, profile))
                                 for issue, threads in previews))
 
 
@@ -137,11 +138,19 @@ def preview_json(
     return element
 
 
-def render_text(issue: Issue, threads: Sequence[Thread], verdict: Verdict | None = None) -> str:
-    """A readable rendering: the issue (and what the daemon's review would do with it, when it
-    would not simply post it), then each thread's posts in order with their sizes, links and
-    cards."""
+def render_text(
+    issue: Issue,
+    threads: Sequence[Thread],
+    layout: ThreadLayout | None = None,
+    verdict: Verdict | None = None,
+) -> str:
+    """A readable rendering: the issue (given the profile's `layout`, Bluesky's settings for its
+    threads; given the review's `verdict`, what the daemon would do when it would not simply
+    post it), then each thread's posts in order with their sizes, links and cards."""
     lines = [f"Issue: {issue.title}", f"       {issue.link}"]
+    if layout is not None:
+        quotes, pin = "on" if layout.quotes else "off", "yes" if layout.pin_latest else "no"
+        lines.append(f"       replies: {layout.replies} · quotes: {quotes} · pin: {pin}")
     if verdict is not None and verdict.reason:
         lines.append(f"Review: {verdict.describe()}")
     for t, thread in enumerate(threads, start=1):

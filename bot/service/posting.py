@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.bluesky.records import FoundBy, PostedThread
@@ -25,6 +26,7 @@ from bot.settings import Settings
 from bot.store.api import IssueState, PostRef, Store, StoredIssue, Upserted
 
 if TYPE_CHECKING:
+    from bot.bluesky.gates import Gates
     from bot.bluesky.publisher import Publisher
     from bot.cards import CardFetcher
     from bot.core.profile import Profile
@@ -197,11 +199,13 @@ class IssuePoster:
                     return self._posted(stored, issue, [found], already=True)
             posted: list[PostedThread] = []
             offset = 0
+            gates, pin = self._thread_settings(stored)
             for part, thread in enumerate(threads):
                 if not self.store.claim(stored.id, self.worker_id, self.lease_seconds):
                     raise PublishError(f"{link}: lost the claim to another worker")
                 thumbs = self._thumbs(thread)
-                done = self.publisher.publish(thread, keys[part], thumbs, link=link)
+                done = self.publisher.publish(thread, keys[part], thumbs, link=link,
+                                              gates=gates, pin=pin and part == 0)
                 self.store.record_posts(stored.id, post_refs(done, offset))
                 offset += len(thread)
                 posted.append(done)
@@ -254,6 +258,22 @@ class IssuePoster:
         if holder and holder_gone(holder, self.worker_id) and self.store.release(stored.id, holder):
             event(logger, "issue.claim_freed", link=stored.link, holder=holder,
                   note="its process is gone")
+
+    def _thread_settings(self, stored: StoredIssue) -> tuple[Gates, bool]:
+        """Who may reply and quote (the profile), and whether the root becomes the pinned post:
+        with `pin_latest`, unless an issue published later is posted already (an old issue
+        posted by hand leaves the newest one pinned)."""
+        from bot.bluesky.gates import Gates
+
+        def when(published: datetime | None) -> datetime:
+            return as_utc(published) or datetime.min.replace(tzinfo=UTC)
+
+        pin = self.profile.thread.pin_latest and not any(
+            when(s.published) > when(stored.published)
+            for s in self.store.issues((_S.POSTED,), feed_url=stored.feed_url)
+            if s.id != stored.id
+        )
+        return Gates.of(self.profile.thread), pin
 
     def _thumbs(self, thread: Thread) -> dict[str, Any]:
         """The thread's card pictures, fetched side by side, each address once."""
