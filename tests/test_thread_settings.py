@@ -296,7 +296,8 @@ def nl():
 def settings_for(nl, db_url, pds_proxy, account) -> Settings:
     return Settings(feed_url=nl.feed_url, bsky_service=pds_proxy.url,
                     bsky_handle=account.handle, bsky_app_password=account.app_password,
-                    database_url=db_url, backfill_hours=48.0, cards_allow_private=True)
+                    database_url=db_url, backfill_hours=48.0, cards_allow_private=True,
+                    post_delay=0)
 
 
 def make_worker(settings, store, tmp_path, profile) -> Worker:
