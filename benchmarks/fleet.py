@@ -110,8 +110,8 @@ def measure(config: Config, pds: Any) -> list[Figure]:
             reqs.add(pds_requests)
             rss.add(ours["rss_after_kb"] / 1024, bare["rss_after_kb"] / 1024)
             log(f"fleet: startup {ours['startup_s']:.2f} s, leases {ours['leases_s']:.2f} s, "
-                f"pass {ours['pass_s']:.2f} s; RSS {ours['rss_startup_kb'] / 1024:.1f} -> "
-                f"{ours['rss_after_kb'] / 1024:.1f} MB")
+                f"pass {ours['pass_s']:.2f} s (CPU {ours['cpu_s']:.2f} s); "
+                f"RSS {ours['rss_startup_kb'] / 1024:.1f} -> {ours['rss_after_kb'] / 1024:.1f} MB")
     wall.note = (f"from the first bot's pass starting to the last one ending, {threads} threads "
                  "(the daemon's pool)")
     return [wall, reqs, rss]
