@@ -20,7 +20,7 @@ from pathlib import Path
 
 from benchmarks.common import ROOT, Config, Figure, log, table, write_json
 
-GROUPS = ("compose", "cards", "publish", "sessions", "idle")
+GROUPS = ("compose", "cards", "publish", "sessions", "idle", "fleet", "accounts")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import cards
 
         figures += cards.measure(config)
-    needs_pds = {"publish", "sessions", "idle"} & set(args.only)
+    needs_pds = {"publish", "sessions", "idle", "fleet", "accounts"} & set(args.only)
     with ExitStack() as stack:
         pds = None
         if needs_pds:
@@ -72,6 +72,14 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks import idle
 
             figures += idle.measure(config, pds)
+        if "fleet" in args.only:
+            from benchmarks import fleet
+
+            figures += fleet.measure(config, pds)
+        if "accounts" in args.only:
+            from benchmarks import accounts
+
+            figures += accounts.measure(config, pds)
 
     print(table(figures), flush=True)
     write_json(args.json, figures, config, {"seconds": round(time.monotonic() - started, 1)})

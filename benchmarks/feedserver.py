@@ -1,5 +1,6 @@
 """A feed on 127.0.0.1 that answers conditional GETs as Substack does: 200 with ETag and
-Last-Modified, then 304 Not Modified while the client sends them back. Counts what it answered."""
+Last-Modified, then 304 Not Modified while the client sends them back, at any path (so one
+server is the feeds of many bots). Counts what it answered."""
 
 from __future__ import annotations
 
@@ -49,7 +50,11 @@ class FeedServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/feed"
+        return self.url_for("feed")
+
+    def url_for(self, path: str) -> str:
+        """Another feed on this server (every path answers the same feed): one per bot."""
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/{path}"
 
     def close(self) -> None:
         self._httpd.shutdown()

@@ -28,6 +28,11 @@ FIGURES = {
     "304 poll: PDS requests",
     "daemon RSS after startup",
     "daemon RSS after 100 polls",
+    "100 bots, 304 pass: wall time",
+    "100 bots, 304 pass: PDS requests",
+    "100 bots, 304 pass: daemon RSS",
+    "10 bots on 10 accounts: applyWrites per thread",
+    "10 bots on 10 accounts: createSession per account",
 }
 
 

@@ -66,6 +66,38 @@ class SharedFeeds:
             return result
 
 
+class _Account:
+    """One Bluesky account of the fleet: its lock (one of its bots posts at a time) and its
+    publisher, made when the first of its bots posts, so a fleet whose feeds answer 304 never
+    imports the Bluesky SDK (tens of MB per process) nor signs in."""
+
+    def __init__(self, settings: Settings, store: Store, sleep: Callable[[float], None]) -> None:
+        self.lock = threading.Lock()
+        self._settings = settings
+        self._store = store
+        self._sleep = sleep
+        self._made = threading.Lock()
+        self._publisher: Publisher | None = None
+
+    def publisher(self) -> Publisher:
+        with self._made:
+            if self._publisher is None:
+                from bot.bluesky.connection import Connection
+                from bot.bluesky.publisher import Publisher
+
+                s = self._settings
+                keeper = self._store.session_keeper(s.bsky_handle or "", s.bsky_service)
+                connection = Connection.from_settings(s, keeper, sleep=self._sleep)
+                self._publisher = Publisher(connection)
+            return self._publisher
+
+    def close(self) -> None:
+        with self._made:
+            if self._publisher is not None:
+                self._publisher.close()
+                self._publisher = None
+
+
 class Fleet:
     """The Workers of `bots` on `store` (see the module docstring). `close()` at the end."""
 
@@ -82,34 +114,29 @@ class Fleet:
         self.store = store
         self.stop_event = threading.Event()
         self.feeds = SharedFeeds() if share_feeds else None
-        self._accounts: dict[tuple[str, str], tuple[Publisher, threading.Lock]] = {}
+        self._accounts: dict[tuple[str, str], _Account] = {}
         self._locks: dict[str, threading.Lock] = {}
         self.workers: dict[str, Worker] = {}
         for settings in self.bots:
-            publisher, lock = self._account(settings)
-            self._locks[settings.name] = lock
+            account = self._account(settings)
+            self._locks[settings.name] = account.lock if account else threading.Lock()
             self.workers[settings.name] = Worker(
                 settings,
                 store.for_bot(settings.name),
-                publisher=publisher,
+                make_publisher=account.publisher if account else None,
                 worker_id=worker_id,
                 stop_event=self.stop_event,
                 feed_fetch=self.feeds.fetch if self.feeds is not None else None,
                 **worker_options,
             )
 
-    def _account(self, settings: Settings) -> tuple[Publisher | None, threading.Lock]:
-        """The publisher of the bot's account, shared by every bot of that account."""
+    def _account(self, settings: Settings) -> _Account | None:
+        """The bot's account, shared by every bot of that account (None for a dry run)."""
         if settings.dry_run:
-            return None, threading.Lock()
+            return None
         key = (settings.bsky_service, settings.bsky_handle or "")
         if key not in self._accounts:
-            from bot.bluesky.connection import Connection
-            from bot.bluesky.publisher import Publisher
-
-            keeper = self.store.session_keeper(key[1], key[0])
-            connection = Connection.from_settings(settings, keeper, sleep=self._sleep)
-            self._accounts[key] = (Publisher(connection), threading.Lock())
+            self._accounts[key] = _Account(settings, self.store, self._sleep)
         return self._accounts[key]
 
     def _sleep(self, seconds: float) -> None:
@@ -133,5 +160,5 @@ class Fleet:
     def close(self) -> None:
         for worker in self.workers.values():
             worker.close()
-        for publisher, _ in self._accounts.values():
-            publisher.close()
+        for account in self._accounts.values():
+            account.close()

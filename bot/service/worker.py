@@ -110,6 +110,7 @@ class Worker(IssuePoster):
         notifier: Notifier | None = None,
         stop_event: threading.Event | None = None,
         feed_fetch: Callable[..., FetchResult] | None = None,
+        make_publisher: Callable[[], Publisher] | None = None,
     ) -> None:
         from bot.core.profile import load_profile
 
@@ -121,7 +122,10 @@ class Worker(IssuePoster):
         )
         self.lease_seconds = lease_seconds
         self._publisher = publisher
-        self._own_publisher = publisher is None
+        # A daemon's bots of one account share a publisher, made when the first of them posts:
+        # the Bluesky SDK (tens of MB) is not even imported while every feed answers 304.
+        self._make_publisher = make_publisher
+        self._own_publisher = publisher is None and make_publisher is None
         self._fetcher = fetcher
         self._own_fetcher = fetcher is None
         self._cache_dir = cache_dir
@@ -171,6 +175,9 @@ class Worker(IssuePoster):
                 raise ConfigError(
                     "BSKY_HANDLE and BSKY_APP_PASSWORD are needed to post (or use a dry run)"
                 )
+            if self._make_publisher is not None:
+                self._publisher = self._make_publisher()
+                return self._publisher
             from bot.bluesky.connection import Connection
             from bot.bluesky.publisher import Publisher
 
@@ -245,7 +252,6 @@ class Worker(IssuePoster):
     def poll(self, should_stop: Callable[[], bool] | None = None) -> PollResult:
         """One pass (docs/how-it-works.md). Raises FeedError, AuthError or StoreError (one
         line each); problems with single issues are in the result instead."""
-        from bot.core.reader import parse_feed
 
         def stopping() -> bool:
             return self._stop.is_set() or bool(should_stop and should_stop())
@@ -261,6 +267,10 @@ class Worker(IssuePoster):
             return result
         if body is None:
             return result
+        # Imported here, not above: a pass answered 304 never needs the reader (~10 MB of
+        # imports a daemon whose feeds have not changed since it started does without).
+        from bot.core.reader import parse_feed
+
         feed = parse_feed(body, self.profile, source=url)
         result.in_feed = len(feed.issues)
         if self.settings.dry_run:
