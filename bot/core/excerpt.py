@@ -18,7 +18,6 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-import ftfy
 from lxml import etree
 
 from bot.core.blocks import clean, parse_html
@@ -39,10 +38,20 @@ _TRAILING_DOTS = re.compile(r"(\s*)(?:…|\.{2,})\s*$")
 _SENTENCE_END = tuple(".!?。！？»”\"')")
 
 
+# What UTF-8 read as Latin-1 or cp1252 leaves behind: a lead byte as "Â"…"ô" followed by a
+# continuation byte as a C1, Latin-1 or cp1252 character (or "Ã " where a NBSP became a space).
+_MOJIBAKE = re.compile(
+    "[\u00c2-\u00f4][\u0080-\u00bf\u0152-\u0178\u02c6\u02dc\u2013-\u203a\u20ac\u2122]|\u00c3 "
+)
+
+
 def repair(text: str) -> str:
-    """`text` with mojibake undone (only where ftfy is sure); anything else unchanged."""
-    if not text or text.isascii():
+    """`text` with mojibake undone (only where ftfy is sure); anything else unchanged. ftfy is
+    loaded only for text that shows mojibake's marks (it costs 8 MB the daemon need not hold)."""
+    if not text or text.isascii() or not _MOJIBAKE.search(text):
         return text
+    import ftfy
+
     return str(ftfy.fix_encoding(text))
 
 
