@@ -12,6 +12,7 @@ import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -34,7 +35,8 @@ from test_migrations import migrate
 from bot.core.profile import load_profile
 from bot.core.reader import parse_feed
 from bot.core.thread import compose
-from bot.service.fleet import SharedFeeds, shared_window
+from bot.service.daemon import Daemon
+from bot.service.fleet import Fleet, SharedFeeds, shared_window
 from bot.service.worker import Worker
 from bot.settings import PROJECT_ROOT, Settings
 from bot.store.api import IssueState, Store, normalize_url
@@ -168,6 +170,30 @@ def test_a_shared_feed_serves_one_round_of_passes_never_a_bots_next_pass():
         now[0] += 9  # the first bot's next pass
         again = feeds.fetch(nl.feed_url, first.validators, retries=0)
         assert nl.counts["/feed"] == 2 and again.body != first.body
+
+
+def test_a_daemon_killed_on_this_host_leaves_its_bots_to_the_others_at_once(tmp_path):
+    """A daemon that died on this host is not counted among the live ones: the one left takes
+    every bot at once, the dead one's too, instead of its share among two for two minutes."""
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    bots = [Settings(name=n, database_url=url, poll_interval=10) for n in ("one", "two")]
+    store = Store(url, bot=None)
+    store.upgrade()
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()  # its pid is now free: the daemon "killed" on this host
+    dead = f"{socket.gethostname()}:{ended.pid}:dead00"
+    store.daemon_seen(dead, alive_for=120)
+    assert store.claim_bot("two", dead, 120)
+    fleet = Fleet(bots, store, cache_dir=tmp_path / "cache")
+    daemon = Daemon(fleet, daemon=f"{socket.gethostname()}:{os.getpid()}:alive0")
+    try:
+        daemon._leases()  # what its lease tick does
+        assert daemon.owned == {"one", "two"}
+        assert {b: h for b, (h, _) in store.bot_holders(["one", "two"]).items()} == {
+            "one": daemon.id, "two": daemon.id}
+    finally:
+        fleet.close()
+        store.close()
 
 
 @pytest.mark.pds
