@@ -86,16 +86,19 @@ def wait_until(what: str, condition: Callable[[], bool], procs: Iterable[subproc
     """Wait (checking every half second) until `condition()`; fail with the daemons' logs (and
     what `show()` says then) when a daemon ends or `timeout` passes first."""
     deadline = time.monotonic() + timeout
+    why = f"not within {timeout:.0f} s"
     while time.monotonic() < deadline:
         if condition():
             return
-        if any(p.poll() is not None for p in procs):
+        ended = [p for p in procs if p.poll() is not None]
+        if ended:
+            why = f"a daemon ended first (exit {ended[0].returncode})"
             break
         time.sleep(0.5)
     tails = "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-2500:]}"
                       for log in logs)
     seen = f" ({show()})" if show is not None else ""
-    pytest.fail(f"{what}: not within {timeout:.0f} s{seen}; the daemons said:\n{tails}")
+    pytest.fail(f"{what}: {why}{seen}; the daemons said:\n{tails}")
 
 
 def roots(pds: Any, acct: Any) -> Counter[str]:
