@@ -289,7 +289,12 @@ class Daemon:
 
     def _balance(self) -> None:
         names = list(self.runners)
-        live = self.store.daemon_seen(self.id, alive_for=self.lease_seconds)
+        seen = self.store.daemon_seen(self.id, alive_for=self.lease_seconds)
+        gone = [d for d in seen if holder_gone(d, self.id)]
+        for daemon in gone:  # killed on this host: not counted, its bots free at once
+            self.store.daemon_gone(daemon)
+            event(logger, "daemon.gone", daemon=daemon, note="its process is gone from this host")
+        live = len(seen) - len(gone)
         fair = math.ceil(len(names) / max(live, 1))
         holders = self.store.bot_holders(names)
         mine = [n for n in names if holders.get(n, ("",))[0] == self.id]

@@ -20,7 +20,15 @@ if TYPE_CHECKING:
     from bot.bluesky.publisher import Publisher
     from bot.feed import FetchResult, Validators
 
-SHARED_FOR = 30.0  # seconds a fetched feed serves the other bots that read it
+SHARED_FOR = 30.0  # seconds a fetched feed serves the other bots that read it (at most)
+
+
+def shared_window(bots: Sequence[Settings]) -> float:
+    """How long a fetched feed serves the other bots: the passes of one round (bots on equal
+    intervals run within their jitter, a tenth of the interval), never a bot's next pass, which
+    must see the feed as it is then (a window past the interval would make POLL_INTERVAL=10
+    fetch every 30 s)."""
+    return min([SHARED_FOR, *(b.poll_interval / 2 for b in bots)])
 
 
 @dataclass
@@ -113,7 +121,7 @@ class Fleet:
         self.bots = list(bots)
         self.store = store
         self.stop_event = threading.Event()
-        self.feeds = SharedFeeds() if share_feeds else None
+        self.feeds = SharedFeeds(shared_window(self.bots)) if share_feeds else None
         self._accounts: dict[tuple[str, str], _Account] = {}
         self._locks: dict[str, threading.Lock] = {}
         self.workers: dict[str, Worker] = {}

@@ -23,11 +23,11 @@ class BotLeases:
     _tx: Callable[..., Any]
     _write: Callable[[str, Callable[[Session], Any]], Any]
 
-    def daemon_seen(self, daemon: str, alive_for: float) -> int:
-        """`daemon` is alive now; returns how many daemons were seen in the last `alive_for`
-        seconds (itself included). Daemons not seen for ten times that are forgotten."""
+    def daemon_seen(self, daemon: str, alive_for: float) -> list[str]:
+        """`daemon` is alive now; returns the daemons seen in the last `alive_for` seconds
+        (itself included). Daemons not seen for ten times that are forgotten."""
 
-        def fn(s: Session) -> int:
+        def fn(s: Session) -> list[str]:
             now = self.now()
             row = s.get(DaemonRow, daemon)
             if row is None:
@@ -38,10 +38,11 @@ class BotLeases:
                 DaemonRow.seen_at < now - timedelta(seconds=10 * alive_for)))
             s.flush()
             since = now - timedelta(seconds=alive_for)
-            return len(s.scalars(select(DaemonRow.id).where(DaemonRow.seen_at >= since)).all())
+            return list(s.scalars(select(DaemonRow.id).where(DaemonRow.seen_at >= since)
+                                  .order_by(DaemonRow.id)))
 
-        n: int = self._write("recording a daemon", fn)
-        return n
+        seen: list[str] = self._write("recording a daemon", fn)
+        return seen
 
     def daemon_gone(self, daemon: str) -> None:
         """A daemon that stops cleanly says so, and lets its bots go at once."""
