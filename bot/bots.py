@@ -120,6 +120,7 @@ def _bot(path: Path, n: int, table: dict[str, Any], env: Mapping[str, str]) -> S
 def _no_duplicates(path: Path, bots: Sequence[Settings]) -> None:
     names: set[str] = set()
     pairs: dict[tuple[str, str, str | None], str] = {}
+    accounts: dict[tuple[str, str | None], Settings] = {}
     for b in bots:
         if b.name in names:
             raise ConfigError(f"BOTS_FILE: {path}: bot {b.name!r}: name: used by two bots")
@@ -131,6 +132,12 @@ def _no_duplicates(path: Path, bots: Sequence[Settings]) -> None:
                 "feed to the same account already"
             )
         pairs[pair] = b.name
+        first = accounts.setdefault((b.bsky_service, b.bsky_handle), b)
+        if first.bsky_app_password != b.bsky_app_password:  # one account, one session
+            raise ConfigError(
+                f"BOTS_FILE: {path}: bot {b.name!r}: app_password_env: bot {first.name!r} posts "
+                f"to {b.bsky_handle} with another app password; give both the same variable"
+            )
 
 
 def pick_bot(bots: Sequence[Settings], name: str | None) -> Settings:
