@@ -88,19 +88,9 @@ def one_pass(daemon: Any) -> dict[str, float]:
 def start_daemon() -> tuple[Any, Any]:
     """The store and Daemon as `run_daemon` makes them (without its signal handlers)."""
     from bot.bots import load_bots
-    from bot.service.daemon import Daemon, daemon_id
-    from bot.service.fleet import Fleet
-    from bot.service.health import verify_refused_credentials
-    from bot.store.api import Store
+    from bot.service.daemon import build_daemon
 
-    bots = load_bots(dotenv=False)
-    store = Store(bots[0].database_url, bot=None)
-    store.upgrade()
-    ident = daemon_id()
-    fleet = Fleet(bots, store, worker_id=ident)
-    for worker in fleet.workers.values():
-        verify_refused_credentials(worker)
-    return store, Daemon(fleet, daemon=ident)
+    return build_daemon(load_bots(dotenv=False))
 
 
 def fleet_pass(prime: bool) -> dict[str, float]:

@@ -342,15 +342,20 @@ def install_signal_handlers(on_stop: Callable[[], None]) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def run_daemon(bots: Sequence[Settings]) -> int:
-    """Migrate, then poll every bot on schedule until a signal. Returns the exit status (0)."""
+def build_daemon(bots: Sequence[Settings]) -> tuple[Store, Daemon]:
+    """The store (migrated) and the daemon of `bots`, as `run` starts them."""
     store = Store(bots[0].database_url, bot=None)
     store.upgrade()
     ident = daemon_id()
     fleet = Fleet(bots, store, worker_id=ident)
     for worker in fleet.workers.values():
         verify_refused_credentials(worker)
-    daemon = Daemon(fleet, daemon=ident)
+    return store, Daemon(fleet, daemon=ident)
+
+
+def run_daemon(bots: Sequence[Settings]) -> int:
+    """Migrate, then poll every bot on schedule until a signal. Returns the exit status (0)."""
+    store, daemon = build_daemon(bots)
     install_signal_handlers(daemon.stop)
     try:
         return daemon.run()
