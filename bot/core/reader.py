@@ -79,16 +79,17 @@ def _issue(entry: Any, profile: Profile, language: str, bases: Sequence[str]) ->
     link = resolved or raw_link
     guid = str(entry.get("id") or link)
     title = repair(_text(entry.get("title"), entry.get("title_detail")))
-    html = repair(_content_html(entry))
+    own = _own_html(entry)
+    html = repair(_content_html(entry))  # the own HTML when there is one
     summary = repair(str(entry.get("summary") or ""))
     # A feed with only a description (no HTML content) says everything there: it is the
     # subtitle. With content, the description is the subtitle only when it is not the content.
-    subtitle = excerpt(summary, link) if summary and summary != _html_content(entry) else ""
-    notes: list[str] = []
+    subtitle = excerpt(summary, link) if summary and summary != (html if own else "") else ""
+    link_warnings: list[str] = []
     if not raw_link:
-        notes.append("the issue has no link: it cannot be announced")
+        link_warnings.append("the issue has no link: it cannot be announced")
     elif resolved is None:
-        notes.append(
+        link_warnings.append(
             f"the issue's link {raw_link!r} is not a web address: posted without a card or link"
         )
     try:
@@ -112,27 +113,26 @@ def _issue(entry: Any, profile: Profile, language: str, bases: Sequence[str]) ->
         follow_ups=sections.follow_ups,
         quick_bites=sections.quick_bites,
         content_hash=hashlib.sha256(html.encode("utf-8", "replace")).hexdigest(),
-        warnings=(*notes, *sections.warnings),
+        warnings=(*link_warnings, *sections.warnings),
         notes=sections.notes,
     )
 
 
-def _html_content(entry: Any) -> str:
-    """The entry's own full HTML (content:encoded, Atom content), repaired; "" without it.
-    A podcast's itunes:summary arrives as text/plain content and is not this."""
+def _own_html(entry: Any) -> str:
+    """The entry's own full HTML (content:encoded, Atom content); "" without it. A podcast's
+    itunes:summary arrives as text/plain content and is not this."""
     for content in entry.get("content") or []:
         if "html" in str(content.get("type", "")) and content.get("value"):
-            return repair(str(content["value"]))
+            return str(content["value"])
     return ""
 
 
 def _content_html(entry: Any) -> str:
-    """The entry's full HTML (content:encoded), else its description."""
-    contents = entry.get("content") or []
-    for content in contents:
-        if "html" in str(content.get("type", "")) and content.get("value"):
-            return str(content["value"])
-    for content in contents:
+    """The entry's full HTML (content:encoded), else any content it has, else its description."""
+    own = _own_html(entry)
+    if own:
+        return own
+    for content in entry.get("content") or []:
         if content.get("value"):
             return str(content["value"])
     return str(entry.get("summary") or "")
