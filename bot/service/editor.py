@@ -185,7 +185,7 @@ def mark_posted(
 def status_rows(
     store: Store,
     limit: int = 20,
-    post_delay: Mapping[str, float] | float = 0.0,
+    post_delay: Mapping[str, float] | None = None,
     bots: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Recent issues, newest first, as `status --json` prints them (no secrets in here), of
@@ -196,8 +196,7 @@ def status_rows(
     for item in store.recent(limit, bots=bots):
         i = item.issue
         roots = thread_roots(i, item.posts)
-        delay = post_delay if isinstance(post_delay, float | int) else post_delay.get(i.bot, 0.0)
-        due = i.created_at + timedelta(minutes=delay)
+        due = i.created_at + timedelta(minutes=(post_delay or {}).get(i.bot, 0.0))
         waiting = i.state is IssueState.QUEUED and due > now
         rows.append(
             {
