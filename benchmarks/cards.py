@@ -10,13 +10,12 @@ fresh fetcher and no cache; the comparison is one fresh fetcher fetching one of 
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-from benchmarks.common import ROOT, Config, Figure, log
+from benchmarks.common import Config, Figure, from_tests, log
 from bot.cards import CardFetcher, compose_with_cards
 from bot.core.model import Issue, Item, Link
 from bot.core.post import Card
@@ -27,18 +26,9 @@ DELAY = 1.0
 TARGET_RATIO = 1.5
 
 
-def _site_class() -> Any:
-    tests = str(ROOT / "tests")
-    if tests not in sys.path:
-        sys.path.insert(0, tests)
-    import card_site  # tests/card_site.py: the card tests' loopback web server
-
-    return card_site
-
-
 @contextmanager
 def _sites() -> Iterator[tuple[Any, list[Any]]]:
-    card_site = _site_class()
+    card_site = from_tests("card_site")  # tests/card_site.py: the card tests' web server
     with ExitStack() as stack:
         home = card_site.Site("127.0.0.1")
         stack.callback(home.close)

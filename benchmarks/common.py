@@ -104,6 +104,16 @@ def timed(fn: Callable[[], Any], loops: int = 1, cpu: bool = False) -> float:
     return (clock() - start) / loops
 
 
+def from_tests(module: str) -> Any:
+    """A helper module of tests/ (its loopback servers and PDS fixture), imported by name."""
+    import importlib
+
+    tests = str(ROOT / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    return importlib.import_module(module)
+
+
 def log(message: str) -> None:
     """Progress on stderr, so stdout carries only the table."""
     print(f"benchmarks: {message}", file=sys.stderr, flush=True)

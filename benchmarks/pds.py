@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -20,18 +19,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from benchmarks.common import ROOT, log
+from benchmarks.common import ROOT, from_tests, log
 
 START_TIMEOUT = 120.0
 
 
 def _fixtures() -> Any:
-    tests = str(ROOT / "tests")
-    if tests not in sys.path:
-        sys.path.insert(0, tests)
-    import fixtures_pds  # tests/fixtures_pds.py (needs pytest importable, which the venv has)
-
-    return fixtures_pds
+    return from_tests("fixtures_pds")  # tests/fixtures_pds.py (needs pytest, which the venv has)
 
 
 def _node_and_dir() -> tuple[str, Path]:
