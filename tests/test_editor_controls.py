@@ -224,7 +224,11 @@ def test_status_check_says_what_is_wrong(nl, store, db_url, tmp_path, pds):
     assert not held.ok
     assert f"held for review: {nl.link('drift')} (0 takeaways found" in held.line
 
-    wrong = dataclasses.replace(settings, bsky_app_password="wrong-pass-word")
+    # Another account's handle: the held issue's check of the account saved this one's session,
+    # which a wrong password would not even be asked for.
+    other = pds.new_account("wcheck2")
+    wrong = dataclasses.replace(settings, bsky_handle=other.handle,
+                                bsky_app_password="wrong-pass-word")
     nl.add("good", published=datetime.now(UTC) - timedelta(minutes=5))
     with make_worker(wrong, store, tmp_path) as worker, pytest.raises(AuthError) as err:
         try:

@@ -304,7 +304,8 @@ def test_pds_down_leaves_issue_queued_and_next_poll_posts_it_once(nl, store, db_
 @pytest.mark.pds
 def test_wrong_app_password_stops_pass_and_keeps_issue_queued(nl, tmp_path, sqlite_url,
                                                                sqlite_store, pds, pds_proxy):
-    """Refused credentials end the pass with one AuthError; the issue waits, unclaimed."""
+    """Refused credentials end the pass with one AuthError; the issue waits, unclaimed, queued
+    (not stuck in `posting`: the account is read before the issue is claimed)."""
     acct = pds.new_account("wauth")
     nl.add("one")
     url, store = sqlite_url, sqlite_store
@@ -314,7 +315,7 @@ def test_wrong_app_password_stops_pass_and_keeps_issue_queued(nl, tmp_path, sqli
             worker.poll()
     assert "wrong-pass-word" not in str(err.value)
     stored = store.find_issue(nl.feed_url, nl.link("one"))
-    assert stored is not None and stored.state is IssueState.POSTING
+    assert stored is not None and stored.state is IssueState.QUEUED
     assert stored.claimed_by is None
     assert pds_proxy.count("com.atproto.server.createSession") == 1
 

@@ -58,6 +58,24 @@ def _dry(settings: Any) -> Any:
     )
 
 
+def dry_store(ctx: click.Context, settings: Any, bot: str | None = "") -> Any:
+    """A dry run's store: the bot's database when it exists (read, never written, not even
+    migrated); else — or when it is not at the newest migration — an empty one in memory."""
+    from bot.store.api import Store
+
+    name = settings.name if bot == "" else bot
+    if _no_store(settings) is None:
+        store = Store(settings.database_url, bot=name)
+        if store.revision() == store.head_revision():
+            ctx.call_on_close(store.close)
+            return store
+        store.close()
+    store = Store(DRY_RUN_DATABASE, bot=name)
+    ctx.call_on_close(store.close)
+    store.upgrade()
+    return store
+
+
 def _no_store(settings: Any) -> str | None:
     """The SQLite file of the settings when it does not exist yet (nothing recorded yet)."""
     from bot.settings import sqlite_path
@@ -109,11 +127,12 @@ def poll(ctx: click.Context, bot_name: str | None) -> None:
     bots = load_bots()
     if bot_name is not None:
         bots = [pick_bot(bots, bot_name)]
-    if len(bots) == 1 and bots[0].dry_run:
-        bots = [_dry(bots[0])]
-    store = Store(bots[0].database_url, bot=None)
-    ctx.call_on_close(store.close)
-    store.upgrade()
+    if len(bots) == 1 and bots[0].dry_run:  # it reads the database, writes nothing
+        store = dry_store(ctx, bots[0], bot=None)
+    else:
+        store = Store(bots[0].database_url, bot=None)
+        ctx.call_on_close(store.close)
+        store.upgrade()
     fleet = Fleet(bots, store)
     install_signal_handlers(fleet.stop)
     problems: list[str] = []
@@ -171,12 +190,14 @@ def post(
     from bot.service.editor import post_one
     from bot.service.worker import Worker
 
-    if dry_run:  # no database, no Bluesky, no card cache: it writes nothing anywhere
+    if dry_run:  # reads the database and the account, writes nothing anywhere
         _logging(ctx)
-        settings, store = _setup(ctx, _dry(_bot(bot_name)))
+        settings = _bot(bot_name)
+        store = dry_store(ctx, settings)
     else:
         settings, store = _setup(ctx, bot_name=bot_name)
-    with Worker(settings, store) as worker, feed_named_by("--feed" if feed else None):
+    with Worker(settings, store, dry_run=dry_run) as worker, \
+            feed_named_by("--feed" if feed else None):
         issue, outcome, threads = post_one(
             worker, entry=entry, source=feed, force=force, dry_run=dry_run
         )
@@ -191,6 +212,8 @@ def _print_posted(issue: Any, outcome: Any, threads: Any) -> None:
     if outcome.outcome is Outcome.WOULD_POST:
         click.echo(render_text(issue, threads))
         click.echo(f"\ndry run: would post {issue.link} ({outcome.posts} posts); nothing posted")
+    elif outcome.plan is not None:  # a dry run that would not post: what the real one would do
+        click.echo(f"dry run: {issue.link}: {outcome.plan}; nothing posted")
     elif outcome.outcome is Outcome.POSTED:
         click.echo(f"Posted {issue.link}: {outcome.posts} posts")
         click.echo("\n".join(f"  {u}" for u in outcome.urls))

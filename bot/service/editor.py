@@ -16,12 +16,13 @@ from datetime import timedelta
 from typing import Any
 
 from bot.core.model import Issue
+from bot.core.plan import Asker
 from bot.core.post import Thread, post_url
 from bot.core.reader import pick_issue
 from bot.errors import BotError
 from bot.log import event
 from bot.service.outcomes import IssueOutcome, Outcome, thread_roots
-from bot.service.posting import record_issue
+from bot.service.posting import dry_outcome, record_issue
 from bot.service.worker import Worker
 from bot.settings import Settings
 from bot.store.api import IssueState, PostRef, Store, StoredIssue
@@ -50,11 +51,16 @@ def post_one(
     issue = pick_issue(parse_feed(data, worker.profile, source=src).issues, entry, src)
     event(logger, "post.start", link=issue.link, force=force or None, dry_run=dry_run or None)
     threads = worker.compose(issue)
-    if dry_run:  # nothing recorded: a dry run writes nothing
-        return issue, worker.post_issue(None, issue, dry_run=True, threads=threads), threads
+    by = Asker.FORCE if force else Asker.POST
+    if dry_run:  # the plan, asked of what the store and account say
+        stored = _stored(worker, issue)
+        considered = worker.consider(stored, issue, by=by, threads=threads)
+        return issue, dry_outcome(considered.plan, stored, issue), threads
     _ = worker.publisher  # no credentials: ConfigError now, before anything changes
     stored = _record(worker, issue)
-    outcome = worker.post_issue(stored, issue, force=force, threads=threads)
+    considered = worker.consider(stored, issue, by=by, threads=threads)
+    outcome = worker.post_issue(stored, issue, force=force, threads=threads,
+                                considered=considered)
     if outcome.outcome is Outcome.BUSY:
         holder = worker.store.issue(stored.id).claimed_by or "another worker"
         raise BotError(
@@ -101,13 +107,18 @@ def _what_now(outcome: IssueOutcome, link: str) -> IssueOutcome:
     return dataclasses.replace(outcome, error=f"{error}; {hint}")
 
 
+def _stored(worker: Worker, issue: Issue) -> StoredIssue | None:
+    """The issue as stored under FEED_URL (None: not recorded)."""
+    url = worker.settings.feed_url
+    return worker.store.find_issue(url, issue.guid) or worker.store.find_by_link(issue.link)
+
+
 def _record(worker: Worker, issue: Issue) -> StoredIssue:
     """The issue as stored under FEED_URL (recorded as seen when new)."""
-    url = worker.settings.feed_url
-    found = worker.store.find_issue(url, issue.guid) or worker.store.find_by_link(issue.link)
+    found = _stored(worker, issue)
     if found is not None:
         return found
-    return record_issue(worker.store, url, issue).issue
+    return record_issue(worker.store, worker.settings.feed_url, issue).issue
 
 
 def find_issue(

@@ -10,12 +10,14 @@ import logging
 import os
 import socket
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.bluesky.records import FoundBy, PostedThread
 from bot.core.model import Issue
 from bot.core.news import as_utc
+from bot.core.plan import Plan, Step
 from bot.core.post import Thread, post_url
 from bot.core.rkey import is_tid, keys_from_root, thread_keys
 from bot.errors import AuthError, PublishError, RecordInvalid, StoreError, ThreadError
@@ -78,6 +80,42 @@ def anchored_keys(found: PostedThread, threads: Sequence[Thread]) -> list[list[s
         return None
 
 
+@dataclass(frozen=True)
+class Considered:
+    """The plan for an issue (bot.core.plan) and what was read to make it: the composed
+    threads, and the thread the PDS found (`asked`: the PDS was asked, so `found` — None or a
+    thread — is its answer and is not asked again in this pass). `error`: it cannot be
+    composed."""
+
+    plan: Plan
+    threads: Sequence[Thread] | None = None
+    found: PostedThread | None = None
+    asked: bool = False
+    error: str | None = None
+
+
+_DRY = {
+    Step.POST: Outcome.WOULD_POST,
+    Step.ANNOUNCE: Outcome.WOULD_POST,
+    Step.COMPLETE: Outcome.WOULD_POST,
+    Step.WAIT: Outcome.WAITING,
+    Step.HOLD: Outcome.HELD,
+    Step.ALREADY_POSTED: Outcome.ALREADY_POSTED,
+    Step.GONE: Outcome.GONE,
+    Step.IGNORE: Outcome.IGNORED,
+}
+
+
+def dry_outcome(plan: Plan, stored: StoredIssue | None, issue: Issue | None) -> IssueOutcome:
+    """What a dry run reports: the plan, as the outcome the real command would have."""
+    link = issue.link if issue is not None else stored.link if stored is not None else ""
+    title = issue.title if issue is not None else stored.title if stored is not None else ""
+    outcome = _DRY[plan.step]
+    error = plan.reason if outcome is not Outcome.WOULD_POST else None
+    return IssueOutcome(link, title, outcome, plan.posts or 0, plan.where, error=error,
+                        due=plan.due, plan=plan.describe())
+
+
 class Stopped(Exception):
     """A stop was requested while waiting (a backoff); the pass ends, the next one resumes."""
 
@@ -128,6 +166,16 @@ class IssuePoster:
         fetcher = self.fetcher if self.settings.cards != "off" else None
         return compose_with_cards(issue, self.profile, fetcher, self.settings.cards)
 
+    def keys_for(
+        self, stored: StoredIssue | None, issue: Issue, threads: Sequence[Thread]
+    ) -> list[list[str]]:
+        """`keys`, also for an issue the store has not recorded (a dry run): generation 0."""
+        if stored is not None:
+            return self.keys(stored, threads)
+        published = as_utc(issue.published)
+        return [thread_keys(issue.guid, published, len(t), 0, part)
+                for part, t in enumerate(threads)]
+
     def keys(self, stored: StoredIssue, threads: Sequence[Thread]) -> list[list[str]]:
         """Record keys per thread (part = the thread's index); those of a thread with posts on
         record follow from its recorded first key (bot.core.rkey.keys_from_root)."""
@@ -141,12 +189,12 @@ class IssuePoster:
 
     def post_issue(
         self,
-        stored: StoredIssue | None,
+        stored: StoredIssue,
         issue: Issue,
         *,
         force: bool = False,
-        dry_run: bool = False,
         threads: Sequence[Thread] | None = None,
+        considered: Considered | None = None,
     ) -> IssueOutcome:
         """Post one issue now, exactly once: THE decision, made by the poll pass for each queued
         issue and by the editor's `post` for the issue it names (docs/how-it-works.md, step 4).
@@ -155,16 +203,11 @@ class IssuePoster:
         its first thread is recorded, per the PDS (its root key, or a post linking to it). A
         thread found half-written is completed. An issue the editor names may be in any state:
         seen, skipped and failed ones are queued first. `force`: a new thread (generation + 1,
-        new record keys), except that an interrupted post (still posting) is completed. `dry_run`:
-        only composed, nothing written (`stored` may then be None: not recorded). `threads`: the
-        issue composed already, if the caller has it. Raises AuthError and StoreError; other
-        trouble is the returned outcome."""
+        new record keys), except that an interrupted post (still posting) is completed.
+        `threads`: the issue composed already, if the caller has it; `considered`: the plan the
+        caller asked (Worker.consider), whose PDS answer is used instead of asking again. Raises
+        AuthError and StoreError; other trouble is the returned outcome."""
         link = issue.link
-        if dry_run:
-            threads = self.compose(issue) if threads is None else threads
-            return IssueOutcome(link, issue.title, Outcome.WOULD_POST, sum(len(t) for t in threads))
-        if stored is None:
-            raise ValueError(f"{link}: only a dry run may post an issue the store has not recorded")
         ready = self._ready_to_post(stored, issue, force)
         if isinstance(ready, IssueOutcome):
             return ready
@@ -191,7 +234,10 @@ class IssuePoster:
                 generation=stored.generation or None,
             )
             if stored.generation == 0 and not self.store.posts(stored.id):
-                found = self.publisher.find_thread(link, keys[0])
+                if considered is not None and considered.asked:
+                    found = considered.found  # asked once in this pass, not again
+                else:
+                    found = self.publisher.find_thread(link, keys[0])
                 anchored = anchored_keys(found, threads) if found is not None else None
                 if anchored is not None:
                     keys = anchored

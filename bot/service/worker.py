@@ -7,6 +7,7 @@ docs/how-it-works.md.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -21,9 +22,9 @@ from urllib.parse import urlsplit
 
 from bot.core.model import Issue
 from bot.core.news import Verdict, as_utc, judge, published_key
+from bot.core.plan import GONE, Asker, Known, OnAccount, Rules, Step, plan
 from bot.core.post import Thread
-from bot.core.review import Action, review
-from bot.errors import ConfigError, StoreError
+from bot.errors import ConfigError, StoreError, ThreadError
 from bot.log import event
 from bot.notify import Alert, Notifier
 from bot.service.outcomes import (
@@ -31,8 +32,17 @@ from bot.service.outcomes import (
     IssueOutcome,
     Outcome,
     PollResult,
+    thread_roots,
 )
-from bot.service.posting import IssuePoster, Stopped, record_issue
+from bot.service.posting import (
+    Considered,
+    IssuePoster,
+    Stopped,
+    anchored_keys,
+    dry_outcome,
+    record_issue,
+    whole_on_pds,
+)
 from bot.settings import Settings, card_cache_dir
 from bot.store.api import IssueState, Store, StoredIssue
 
@@ -40,6 +50,7 @@ if TYPE_CHECKING:
     import httpx
 
     from bot.bluesky.publisher import Publisher
+    from bot.bluesky.records import PostedThread
     from bot.cards import CardFetcher
     from bot.core.profile import Profile
     from bot.feed import FetchResult
@@ -50,10 +61,7 @@ _S = IssueState
 _PENDING = (_S.QUEUED, _S.POSTING)
 LEASE_SECONDS = 600.0
 # Only words for the editor: that an issue left the feed is kept in `left_feed`, not in this text.
-GONE = (
-    "it is no longer in the feed (unpublished?); it is queued again if it comes back; "
-    "`post --entry LINK --feed FILE` posts it from a saved copy of the feed"
-)
+_EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 def is_url(source: str) -> bool:
@@ -79,6 +87,20 @@ class _Known:
             now=self.now,
             backfill_hours=self.backfill_hours,
         )
+
+
+class ReadOnlySessions:
+    """A dry run's session keeper: the saved session is used, a new one is not saved."""
+
+    def __init__(self, keeper: Any) -> None:
+        self._keeper = keeper
+
+    def load(self) -> str | None:
+        loaded: str | None = self._keeper.load()
+        return loaded
+
+    def save(self, session_string: str) -> None:
+        pass
 
 
 def _back_in_feed(stored: StoredIssue) -> bool:
@@ -111,11 +133,14 @@ class Worker(IssuePoster):
         stop_event: threading.Event | None = None,
         feed_fetch: Callable[..., FetchResult] | None = None,
         make_publisher: Callable[[], Publisher] | None = None,
+        dry_run: bool = False,
     ) -> None:
         from bot.core.profile import load_profile
 
         self.settings = settings
         self.store = store
+        # A dry run reads (the store, and the account when there are credentials), writes nothing.
+        self.dry_run = dry_run or settings.dry_run
         self.profile = profile or load_profile(settings.bot_config)
         self.worker_id = worker_id or (
             f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -181,9 +206,11 @@ class Worker(IssuePoster):
             from bot.bluesky.connection import Connection
             from bot.bluesky.publisher import Publisher
 
-            sessions = self.store.session_keeper(
+            sessions: Any = self.store.session_keeper(
                 self.settings.bsky_handle or "", self.settings.bsky_service
             )
+            if self.dry_run:  # it reads the account, and writes nothing: not even the session
+                sessions = ReadOnlySessions(sessions)
             self._publisher = Publisher(
                 Connection.from_settings(self.settings, sessions, sleep=self._sleep)
             )
@@ -195,7 +222,7 @@ class Worker(IssuePoster):
             from bot.cards import CardFetcher
 
             # A dry run writes nothing, not even the card cache.
-            cache = None if self.settings.dry_run else card_cache_dir(self.settings)
+            cache = None if self.dry_run else card_cache_dir(self.settings)
             self._fetcher = CardFetcher(self._cache_dir or cache,
                                         allow_private=self.settings.cards_allow_private)
         return self._fetcher
@@ -235,12 +262,12 @@ class Worker(IssuePoster):
         try:
             fetched = (self._feed_fetch or fetch_feed)(url, validators, **self._feed_kwargs(url))
         except Exception as exc:
-            if not self.settings.dry_run and not isinstance(exc, Stopped):
+            if not self.dry_run and not isinstance(exc, Stopped):
                 self.store.record_check(url, f"failed: {exc}")
             raise
         if fetched.not_modified:
             result.fetched = Fetched.NOT_MODIFIED
-            if not self.settings.dry_run:
+            if not self.dry_run:
                 self.store.record_check(url, "not_modified")
             return None
         result.fetched = Fetched.FETCHED
@@ -257,7 +284,7 @@ class Worker(IssuePoster):
             return self._stop.is_set() or bool(should_stop and should_stop())
 
         url = self.settings.feed_url
-        result = PollResult(feed_url=url, dry_run=self.settings.dry_run)
+        result = PollResult(feed_url=url, dry_run=self.dry_run)
         self._validators = None
         self.store.reopen_if_lost()  # a database deleted since the last pass: a fresh start
         try:
@@ -273,7 +300,7 @@ class Worker(IssuePoster):
 
         feed = parse_feed(body, self.profile, source=url)
         result.in_feed = len(feed.issues)
-        if self.settings.dry_run:
+        if self.dry_run:
             return self._dry_pass(feed.issues, result)
         self._record(feed.issues, result)
         in_feed = {i.guid: i for i in feed.issues}
@@ -281,12 +308,8 @@ class Worker(IssuePoster):
             if stopping():
                 result.stopped = True
                 break
-            issue = in_feed.get(s.guid)
-            if issue is None:
-                result.outcomes.append(self._gone(s))
-                continue
             try:
-                outcome = self._post_new(s, issue)
+                outcome = self._act(s, in_feed.get(s.guid))
             except Stopped:
                 result.stopped = True
                 break
@@ -345,9 +368,13 @@ class Worker(IssuePoster):
                 )
 
     def _dry_pass(self, issues: Sequence[Issue], result: PollResult) -> PollResult:
-        """What a pass would post, without writing anything anywhere."""
+        """What a pass would do, asked of the same plan, without writing anything anywhere: the
+        issues the real pass would act on (queued or posting once the feed is recorded, and
+        queued ones gone from the feed), each with the plan's answer."""
         known = self._known()
-        for issue in sorted(issues, key=published_key):
+        in_feed = {i.guid for i in issues}
+        chosen: list[tuple[StoredIssue | None, Issue | None]] = []
+        for issue in issues:
             old = known.issues.get(issue.guid)
             if old is None:
                 verdict = known.judge(issue)
@@ -355,22 +382,111 @@ class Worker(IssuePoster):
                 result.queued += verdict.state is _S.QUEUED
                 if verdict.reason:
                     logger.info("dry run: would not post %s: %s", issue.link, verdict.reason)
-                state = verdict.state
+                    continue
+            elif old.state not in _PENDING and not _back_in_feed(old):
+                continue
+            chosen.append((old, issue))
+        chosen += [(s, None) for s in known.issues.values()
+                   if s.state is _S.QUEUED and s.guid not in in_feed]
+        chosen.sort(key=lambda pair: published_key(pair[1]) if pair[1] is not None
+                    else as_utc(pair[0].published if pair[0] else None) or _EPOCH)
+        for old, maybe in chosen:
+            considered = self.consider(old, maybe, known=known)
+            outcome = dry_outcome(considered.plan, old, maybe)
+            if outcome.outcome is Outcome.WOULD_POST:
+                link = outcome.link
+                logger.info("dry run: would post %s (%d posts)", link, outcome.posts)
             else:
-                state = _S.QUEUED if _back_in_feed(old) else old.state
-            if state not in _PENDING:
-                continue
-            looks = review(issue, self.profile)
-            if looks.action is Action.HOLD and not (old and old.approved):
-                logger.info("dry run: would hold %s for the editor: %s", issue.link, looks.reason)
-                result.outcomes.append(
-                    IssueOutcome(issue.link, issue.title, Outcome.HELD, error=looks.reason)
-                )
-                continue
-            outcome = self.post_issue(old, issue, dry_run=True)
-            logger.info("dry run: would post %s (%d posts)", issue.link, outcome.posts)
+                logger.info("dry run: %s %s", outcome.link, considered.plan.describe())
             result.outcomes.append(outcome)
         return result
+
+    # -- the plan: what happens to an issue now (bot.core.plan) ---------------------------------
+
+    @property
+    def rules(self) -> Rules:
+        return Rules(self.settings.backfill_hours, self.settings.post_delay)
+
+    def known_of(self, stored: StoredIssue | None, known: _Known | None = None,
+                 on_account: OnAccount | None = None) -> Known:
+        """What the store knows of an issue, as the plan takes it (`known`: the feed's issues
+        in the store, for deciding whether a new issue is news)."""
+        if stored is None:
+            known = known or self._known()
+            return Known(first_run=not known.issues, newest_known=known.newest,
+                         on_account=on_account)
+        roots: tuple[str, ...] = ()
+        if stored.state is _S.POSTED:
+            roots = tuple(thread_roots(stored, self.store.posts(stored.id)))
+        return Known(state=stored.state, first_seen=stored.created_at, approved=stored.approved,
+                     left_feed=stored.left_feed, error=stored.error, posted=roots,
+                     on_account=on_account)
+
+    def can_read_account(self) -> bool:
+        """Whether this worker may ask the PDS (it has credentials; a dry run may, too)."""
+        return (not self.settings.dry_run or self._publisher is not None
+                or self._make_publisher is not None)
+
+    def consider(
+        self,
+        stored: StoredIssue | None,
+        issue: Issue | None,
+        *,
+        by: Asker = Asker.PASS,
+        threads: Sequence[Thread] | None = None,
+        known: _Known | None = None,
+    ) -> Considered:
+        """The plan for an issue, asked with what the store says; and, when the plan would
+        write to Bluesky or hold a new issue, composed and asked again with what the account
+        says (one PDS read: the thread found here is the one `post_issue` uses)."""
+        kn = self.known_of(stored, known)
+        now = self._clock()
+        first = plan(issue, kn, self.profile, now, self.rules, by=by)
+        checks = first.writes or (first.step is Step.HOLD and kn.state is not _S.HELD)
+        if issue is None or not checks:
+            return Considered(first)
+        if threads is None:
+            try:
+                threads = self.compose(issue)
+            except ThreadError as exc:
+                if first.writes:
+                    return Considered(first, error=str(exc))
+                threads = None
+        found: PostedThread | None = None
+        asked = False
+        generation = stored.generation if stored is not None else 0
+        recorded = stored is not None and bool(self.store.posts(stored.id))
+        if (by is not Asker.FORCE and generation == 0 and not recorded
+                and self.can_read_account()):
+            wanted = threads if first.step is not Step.ANNOUNCE or not threads else [threads[0][:1]]
+            keys = self.keys_for(stored, issue, wanted)[0] if wanted else []
+            found = self.publisher.find_thread(issue.link, keys)
+            asked = True
+            if found is not None:
+                anchored = anchored_keys(found, wanted or [])
+                whole = anchored is None and whole_on_pds(found, wanted or [])
+                roots = (found.root_uri,)
+                kn = dataclasses.replace(kn, on_account=OnAccount(roots, whole))
+        final = plan(issue, kn, self.profile, now, self.rules, by=by, threads=threads)
+        return Considered(final, threads=threads, found=found, asked=asked)
+
+    def _act(self, stored: StoredIssue, issue: Issue | None) -> IssueOutcome:
+        """The pass does what the plan says with a queued or posting issue."""
+        considered = self.consider(stored, issue)
+        p = considered.plan
+        if p.step is Step.GONE or issue is None:
+            return self._gone(stored)
+        if p.step is Step.WAIT:
+            due = p.due.isoformat() if p.due else None
+            event(logger, "issue.waiting", link=issue.link, due=due)
+            return IssueOutcome(issue.link, issue.title, Outcome.WAITING, due=p.due)
+        if considered.error is not None:
+            return self._failed_unclaimed(stored, issue, considered.error)
+        if p.step is Step.HOLD:
+            return self._hold(stored, issue, p.reason or "")
+        if p.step is Step.ANNOUNCE:
+            event(logger, "issue.announce_only", link=issue.link, reason=p.reason)
+        return self.post_issue(stored, issue, threads=p.threads, considered=considered)
 
     def _gone(self, s: StoredIssue) -> IssueOutcome:
         """A queued issue that left the feed: it cannot be composed any more."""
@@ -381,32 +497,17 @@ class Worker(IssuePoster):
             return IssueOutcome(s.link, s.title, Outcome.GONE, error=GONE)
         return IssueOutcome(s.link, s.title, Outcome.BUSY, error="claimed by another worker")
 
-    # -- the editor's controls: the grace window and the review hold ----------------------------
+    def _failed_unclaimed(self, stored: StoredIssue, issue: Issue, error: str) -> IssueOutcome:
+        """An issue that cannot be composed: failed, under its claim."""
+        if not self.store.claim(stored.id, self.worker_id, self.lease_seconds):
+            return IssueOutcome(issue.link, issue.title, Outcome.BUSY,
+                                error="claimed by another worker")
+        return self._failed(stored, issue, error)
 
     def due(self, stored: StoredIssue) -> datetime:
         """When a new issue may go out: POST_DELAY minutes after the bot first saw it (not its
         pubDate, which an author may backdate or set ahead)."""
         return stored.created_at + timedelta(minutes=self.settings.post_delay)
-
-    def _post_new(self, stored: StoredIssue, issue: Issue) -> IssueOutcome:
-        """The pass's way to post a queued issue: after the grace window, and only as the
-        review allows (held for the editor, or announced only). An interrupted post (posting)
-        is completed whatever the window or the review say."""
-        threads: list[Thread] | None = None
-        if stored.state is _S.QUEUED:
-            due = self.due(stored)
-            if self.settings.post_delay > 0 and self._clock() < due:  # 0: at once, as ever
-                event(logger, "issue.waiting", link=issue.link, due=due.isoformat())
-                return IssueOutcome(issue.link, issue.title, Outcome.WAITING, due=due)
-            verdict = review(issue, self.profile)
-            if stored.approved or verdict.action is Action.POST:
-                pass
-            elif verdict.action is Action.HOLD:
-                return self._hold(stored, issue, verdict.reason or "")
-            else:  # announce: the root post and its card only
-                event(logger, "issue.announce_only", link=issue.link, reason=verdict.reason)
-                threads = [self.compose(issue)[0][:1]]
-        return self.post_issue(stored, issue, threads=threads)
 
     def _hold(self, stored: StoredIssue, issue: Issue, reason: str) -> IssueOutcome:
         try:
