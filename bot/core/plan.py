@@ -156,6 +156,11 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def _held(known: Known, link: str) -> str:
+    """Why a held issue waits: the store's reason, and what the editor can do."""
+    return known.error or f"waiting for the editor; approve, post or skip --entry {link}"
+
+
 def _left_alone(known: Known, link: str) -> str:
     """Why a known issue the pass does not post is left alone."""
     if known.state is _S.SKIPPED:
@@ -197,9 +202,9 @@ def plan(
         return writing(Step.COMPLETE)
     # 2. On the account already.
     if by is not Asker.FORCE:
-        if state is _S.POSTED:
-            return Plan(Step.ALREADY_POSTED, where=known.posted)
         found = known.on_account
+        if state is _S.POSTED:
+            return Plan(Step.ALREADY_POSTED, where=known.posted or (found.roots if found else ()))
         if found is not None and found.whole:
             return Plan(Step.ALREADY_POSTED, where=found.roots)
         if found is not None:
@@ -214,7 +219,7 @@ def plan(
         if state is _S.QUEUED:
             return Plan(Step.GONE, GONE)
         if state is _S.HELD:
-            return Plan(Step.HOLD, known.error)
+            return Plan(Step.HOLD, _held(known, link))
         return Plan(Step.IGNORE, _left_alone(known, link))
     first_seen = known.first_seen
     if state is None:
@@ -228,7 +233,7 @@ def plan(
     elif state is _S.FAILED and known.left_feed and in_feed:
         pass  # back in the feed: news again, queued
     elif state is _S.HELD:
-        return Plan(Step.HOLD, known.error)
+        return Plan(Step.HOLD, _held(known, link))
     elif state is not _S.QUEUED:
         return Plan(Step.IGNORE, _left_alone(known, link))
     # Queued: the grace window, then the review.
