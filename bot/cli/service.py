@@ -58,6 +58,23 @@ def _dry(settings: Any) -> Any:
     )
 
 
+def read_store(settings: Any) -> Any:
+    """The bot's database to read (never written, not migrated), or None when there is none
+    yet or it is not at the newest migration. The caller closes it."""
+    from bot.store.api import Store
+
+    if _no_store(settings) is not None:
+        return None
+    store = Store(settings.database_url, bot=settings.name)
+    try:
+        if store.revision() == store.head_revision():
+            return store
+    except Exception:  # unreachable or not ours: nothing known, as without a database
+        pass
+    store.close()
+    return None
+
+
 def dry_store(ctx: click.Context, settings: Any, bot: str | None = "") -> Any:
     """A dry run's store: the bot's database when it exists (read, never written, not even
     migrated); else — or when it is not at the newest migration — an empty one in memory."""

@@ -12,17 +12,18 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.core.model import Issue
-from bot.core.plan import Asker
+from bot.core.plan import Asker, Known, Plan, Rules, plan
 from bot.core.post import Thread, post_url
+from bot.core.profile import Profile
 from bot.core.reader import pick_issue
 from bot.errors import BotError
 from bot.log import event
 from bot.service.outcomes import IssueOutcome, Outcome, thread_roots
-from bot.service.posting import dry_outcome, record_issue
+from bot.service.posting import dry_outcome, known_of, record_issue
 from bot.service.worker import Worker
 from bot.settings import Settings
 from bot.store.api import IssueState, PostRef, Store, StoredIssue
@@ -88,6 +89,20 @@ def approve(
     store.approve(found.id)
     event(logger, "issue.approved", link=found.link)
     return post_one(worker, entry=found.link, source=source)
+
+
+def preview_plan(settings: Settings, store: Store | None, profile: Profile, issue: Issue,
+                 threads: Sequence[Thread]) -> Plan:
+    """What `preview` says the bot does with `issue`: the plan, asked of what the store knows
+    (`store` None: no database yet). An issue the store has not recorded is asked about as the
+    pass asks when it comes to post it (queued, its grace window over): the review decides."""
+    stored = None
+    if store is not None:
+        stored = store.find_issue(settings.feed_url, issue.guid) or store.find_by_link(issue.link)
+    known = known_of(store, stored) if store is not None and stored is not None else Known(
+        state=_S.QUEUED)
+    rules = Rules(settings.backfill_hours, settings.post_delay)
+    return plan(issue, known, profile, datetime.now(UTC), rules, threads=threads)
 
 
 def _what_now(outcome: IssueOutcome, link: str) -> IssueOutcome:

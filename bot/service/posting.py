@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from bot.bluesky.records import FoundBy, PostedThread
 from bot.core.model import Issue
 from bot.core.news import as_utc
-from bot.core.plan import Plan, Step
+from bot.core.plan import Known, OnAccount, Plan, Step
 from bot.core.post import Thread, post_url
 from bot.core.rkey import is_tid, keys_from_root, thread_keys
 from bot.errors import AuthError, PublishError, RecordInvalid, StoreError, ThreadError
@@ -114,6 +114,21 @@ def dry_outcome(plan: Plan, stored: StoredIssue | None, issue: Issue | None) -> 
     error = plan.reason if outcome is not Outcome.WOULD_POST else None
     return IssueOutcome(link, title, outcome, plan.posts or 0, plan.where, error=error,
                         due=plan.due, plan=plan.describe())
+
+
+def known_of(store: Store, stored: StoredIssue | None, *, first_run: bool = False,
+             newest_known: datetime | None = None,
+             on_account: OnAccount | None = None) -> Known:
+    """What the store knows of an issue, as the plan (bot.core.plan) takes it; for an issue
+    it has not recorded, whether its feed is new to it (`first_run`) and its newest issue."""
+    if stored is None:
+        return Known(first_run=first_run, newest_known=newest_known, on_account=on_account)
+    roots: tuple[str, ...] = ()
+    if stored.state is _S.POSTED:
+        roots = tuple(thread_roots(stored, store.posts(stored.id)))
+    return Known(state=stored.state, first_seen=stored.created_at, approved=stored.approved,
+                 left_feed=stored.left_feed, error=stored.error, posted=roots,
+                 on_account=on_account)
 
 
 class Stopped(Exception):

@@ -32,7 +32,6 @@ from bot.service.outcomes import (
     IssueOutcome,
     Outcome,
     PollResult,
-    thread_roots,
 )
 from bot.service.posting import (
     Considered,
@@ -40,6 +39,7 @@ from bot.service.posting import (
     Stopped,
     anchored_keys,
     dry_outcome,
+    known_of,
     record_issue,
     whole_on_pds,
 )
@@ -407,20 +407,14 @@ class Worker(IssuePoster):
     def rules(self) -> Rules:
         return Rules(self.settings.backfill_hours, self.settings.post_delay)
 
-    def known_of(self, stored: StoredIssue | None, known: _Known | None = None,
-                 on_account: OnAccount | None = None) -> Known:
+    def known_of(self, stored: StoredIssue | None, known: _Known | None = None) -> Known:
         """What the store knows of an issue, as the plan takes it (`known`: the feed's issues
         in the store, for deciding whether a new issue is news)."""
         if stored is None:
             known = known or self._known()
-            return Known(first_run=not known.issues, newest_known=known.newest,
-                         on_account=on_account)
-        roots: tuple[str, ...] = ()
-        if stored.state is _S.POSTED:
-            roots = tuple(thread_roots(stored, self.store.posts(stored.id)))
-        return Known(state=stored.state, first_seen=stored.created_at, approved=stored.approved,
-                     left_feed=stored.left_feed, error=stored.error, posted=roots,
-                     on_account=on_account)
+            return known_of(self.store, None, first_run=not known.issues,
+                            newest_known=known.newest)
+        return known_of(self.store, stored)
 
     def can_read_account(self) -> bool:
         """Whether this worker may ask the PDS (it has credentials; a dry run may, too)."""
