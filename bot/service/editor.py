@@ -12,11 +12,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.core.model import Issue
-from bot.core.plan import Asker, Known, Plan, Rules, plan
+from bot.core.plan import Asker, Known, Plan, Rules, Step, plan
 from bot.core.post import Thread, post_url
 from bot.core.profile import Profile
 from bot.core.reader import pick_issue
@@ -215,15 +215,26 @@ def status_rows(
     bots: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Recent issues, newest first, as `status --json` prints them (no secrets in here), of
-    every bot the store reads (or of `bots`). A queued issue in its bot's grace window
-    (`post_delay` minutes, per bot) has its `due` time."""
+    every bot the store reads (or of `bots`). Each row's `plan` is what the bot does with the
+    issue (bot.core.plan, asked of what the store knows; the feed is not read): a queued issue
+    in its bot's grace window (`post_delay` minutes, per bot) has its `due` time; one whose bot
+    Bluesky refused says so."""
+    from bot.core.profile import load_profile
+
     rows = []
     now = store.now()
+    profile = load_profile()  # not asked: without the feed's content there is no review
+    refused = {b.bot: b.auth_error for b in store.heartbeats() if b.auth_error}
     for item in store.recent(limit, bots=bots):
         i = item.issue
         roots = thread_roots(i, item.posts)
-        due = i.created_at + timedelta(minutes=(post_delay or {}).get(i.bot, 0.0))
-        waiting = i.state is IssueState.QUEUED and due > now
+        rules = Rules(post_delay=(post_delay or {}).get(i.bot, 0.0))
+        known = dataclasses.replace(known_of(store, i), posted=tuple(roots))
+        p = plan(None, known, profile, now, rules, in_feed=None)
+        says = p.describe()
+        if p.writes and i.bot in refused:
+            says += f" once Bluesky accepts the credentials (refused: {refused[i.bot]})"
+        waiting = p.due if p.step is Step.WAIT else None
         rows.append(
             {
                 "bot": i.bot,
@@ -237,7 +248,8 @@ def status_rows(
                 "generation": i.generation,
                 "posts": len(item.posts),
                 "threads": [{"uri": r, "url": post_url(r)} for r in roots],
-                "due": due.isoformat() if waiting else None,
+                "due": waiting.isoformat() if waiting else None,
+                "plan": says,
             }
         )
     return rows
