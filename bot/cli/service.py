@@ -125,31 +125,40 @@ def run(ctx: click.Context) -> None:
 
 @click.command()
 @click.option("--bot", "bot_name", metavar="NAME", help=EVERY_BOT_HELP)
+@click.option("--dry-run", is_flag=True,
+              help="Say what the pass would do; read the database and the account, write nothing.")
 @click.pass_context
-def poll(ctx: click.Context, bot_name: str | None) -> None:
+def poll(ctx: click.Context, bot_name: str | None, dry_run: bool) -> None:
     """One pass of what `run` does, then exit: fetch each bot's feed, post what is new.
 
     Prints a summary. Exits 1 when a feed, the database or Bluesky failed, or an issue could
-    not be posted. SIGTERM/Ctrl-C: the thread being written is finished first.
+    not be posted. SIGTERM/Ctrl-C: the thread being written is finished first. Without
+    credentials, or with --dry-run, it says what the pass would do (each issue in the words of
+    `post --dry-run`, `preview` and `status`) and writes nothing.
 
-    Example: python -m bot poll
+    Example: python -m bot poll --dry-run
     """
     from bot.bots import load_bots, pick_bot
     from bot.service.daemon import install_signal_handlers
     from bot.service.fleet import Fleet
     from bot.service.health import record_pass
+    from bot.service.worker import Worker
     from bot.store.api import Store
 
     _logging(ctx)
     bots = load_bots()
     if bot_name is not None:
         bots = [pick_bot(bots, bot_name)]
-    if len(bots) == 1 and bots[0].dry_run:  # it reads the database, writes nothing
+    dry_run = dry_run or (len(bots) == 1 and bots[0].dry_run)
+    if dry_run:  # it reads the database (and each account it has credentials for), writes nothing
         store = dry_store(ctx, bots[0], bot=None)
-    else:
-        store = Store(bots[0].database_url, bot=None)
-        ctx.call_on_close(store.close)
-        store.upgrade()
+        for settings in bots:
+            with Worker(settings, store.for_bot(settings.name), dry_run=True) as worker:
+                click.echo(worker.poll().summary())
+        return
+    store = Store(bots[0].database_url, bot=None)
+    ctx.call_on_close(store.close)
+    store.upgrade()
     fleet = Fleet(bots, store)
     install_signal_handlers(fleet.stop)
     problems: list[str] = []
@@ -250,9 +259,12 @@ def _print_posted(issue: Any, outcome: Any, threads: Any) -> None:
 @click.option(
     "--feed", metavar="PATH|URL", help="Read the issue from this feed (default FEED_URL)."
 )
+@click.option("--dry-run", is_flag=True,
+              help="Say what approving would post; read the database and account, write nothing.")
 @bot_option
 @click.pass_context
-def approve(ctx: click.Context, entry: str, feed: str | None, bot_name: str | None) -> None:
+def approve(ctx: click.Context, entry: str, feed: str | None, bot_name: str | None,
+            dry_run: bool) -> None:
     """Post an issue the review held (status shows why), as the bot composes it, now.
 
     It is never held again. `post --entry LINK` does the same for any issue; `skip --entry
@@ -263,9 +275,15 @@ def approve(ctx: click.Context, entry: str, feed: str | None, bot_name: str | No
     from bot.service.editor import approve as approve_issue
     from bot.service.worker import Worker
 
-    settings, store = _setup(ctx, bot_name=bot_name)
-    with Worker(settings, store) as worker, feed_named_by("--feed" if feed else None):
-        issue, outcome, threads = approve_issue(worker, entry, source=feed)
+    if dry_run:
+        _logging(ctx)
+        settings = _bot(bot_name)
+        store = dry_store(ctx, settings)
+    else:
+        settings, store = _setup(ctx, bot_name=bot_name)
+    with Worker(settings, store, dry_run=dry_run) as worker, \
+            feed_named_by("--feed" if feed else None):
+        issue, outcome, threads = approve_issue(worker, entry, source=feed, dry_run=dry_run)
     _print_posted(issue, outcome, threads)
 
 

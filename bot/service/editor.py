@@ -71,7 +71,7 @@ def post_one(
 
 
 def approve(
-    worker: Worker, entry: str, source: str | None = None
+    worker: Worker, entry: str, source: str | None = None, *, dry_run: bool = False
 ) -> tuple[Issue, IssueOutcome, list[Thread]]:
     """`approve`: an issue the review held is posted now, as the bot composes it from the feed
     (`source`, default FEED_URL), and never held again (if Bluesky fails now, the daemon posts it
@@ -85,6 +85,8 @@ def approve(
             f"{found.link} is {found.state.value}, not held: nothing to approve "
             "(`post --entry LINK` posts an issue now)"
         )
+    if dry_run:  # what approving would post, asked of the same plan; nothing written
+        return post_one(worker, entry=found.link, source=source, dry_run=True)
     _ = worker.publisher  # no credentials: ConfigError now, before anything changes
     store.approve(found.id)
     event(logger, "issue.approved", link=found.link)
