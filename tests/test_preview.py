@@ -58,8 +58,9 @@ def test_golden_json_records():
     assert element == json.loads(
         (GOLDEN / "bwr-vol3-no28.json").read_text(encoding="utf-8")
     )[0]
-    posts = sum(len(t) for t in element["threads"])
-    assert plan == {"step": "post", "says": f"posts it ({posts} posts)", "due": None}
+    # Without a database the bot is on the feed's first pass: an issue of 2025 is history.
+    assert plan == {"step": "ignore", "due": None, "says": (
+        "not posted: outside the backfill window of 48 h; post --entry LINK posts it")}
 
 
 def test_json_follows_the_contract():

@@ -61,7 +61,7 @@ def preview(
     from bot.core.profile import load_profile
     from bot.core.reader import parse_feed, pick_issue
     from bot.feed import read_source
-    from bot.service.editor import preview_plan
+    from bot.service.editor import preview_plans
     from bot.settings import card_cache_dir
 
     if html_path is not None:
@@ -79,7 +79,7 @@ def preview(
     store = read_store(settings)
     try:
         composed = [(i, compose_with_cards(i, profile, fetcher, mode)) for i in issues]
-        plans = [preview_plan(settings, store, profile, i, t) for i, t in composed]
+        plans = preview_plans(settings, store, profile, composed, fetcher)
         previews = [(i, list(p.threads) if p.threads is not None and p.writes else t)
                     for (i, t), p in zip(composed, plans, strict=True)]
         fetched = {c.uri: fetcher.fetched(c.uri) for _, t in previews for c in cards_of(t)

@@ -12,11 +12,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.core.model import Issue
-from bot.core.plan import Asker, Known, Plan, Rules, Step, plan
+from bot.core.plan import Asker, Plan, Rules, Step, plan
 from bot.core.post import Thread, post_url
 from bot.core.profile import Profile
 from bot.core.reader import pick_issue
@@ -27,6 +26,9 @@ from bot.service.posting import dry_outcome, known_of, record_issue
 from bot.service.worker import Worker
 from bot.settings import Settings
 from bot.store.api import IssueState, PostRef, Store, StoredIssue
+
+if TYPE_CHECKING:
+    from bot.cards import CardFetcher
 
 logger = logging.getLogger(__name__)
 
@@ -93,18 +95,33 @@ def approve(
     return post_one(worker, entry=found.link, source=source)
 
 
-def preview_plan(settings: Settings, store: Store | None, profile: Profile, issue: Issue,
-                 threads: Sequence[Thread]) -> Plan:
-    """What `preview` says the bot does with `issue`: the plan, asked of what the store knows
-    (`store` None: no database yet). An issue the store has not recorded is asked about as the
-    pass asks when it comes to post it (queued, its grace window over): the review decides."""
-    stored = None
-    if store is not None:
-        stored = store.find_issue(settings.feed_url, issue.guid) or store.find_by_link(issue.link)
-    known = known_of(store, stored) if store is not None and stored is not None else Known(
-        state=_S.QUEUED)
-    rules = Rules(settings.backfill_hours, settings.post_delay)
-    return plan(issue, known, profile, datetime.now(UTC), rules, threads=threads)
+def preview_plans(
+    settings: Settings,
+    store: Store | None,
+    profile: Profile,
+    composed: Sequence[tuple[Issue, Sequence[Thread]]],
+    fetcher: CardFetcher | None = None,
+) -> list[Plan]:
+    """What `preview` says the bot does with each issue: the plan, asked exactly as a dry
+    `poll` asks it (Worker.consider) — of what the store knows (`store` None: no database yet,
+    so the feed's first pass) and, with credentials, of what the account has. Writes nothing."""
+    from bot.store.api import Store as OwnStore
+
+    own = store is None
+    if store is None:
+        store = OwnStore("sqlite://", bot=settings.name)
+        store.upgrade()
+    try:
+        with Worker(settings, store, profile=profile, dry_run=True, fetcher=fetcher) as worker:
+            known = worker.known()
+            plans = []
+            for issue, threads in composed:
+                stored = known.issues.get(issue.guid) or store.find_by_link(issue.link)
+                plans.append(worker.consider(stored, issue, threads=threads, known=known).plan)
+            return plans
+    finally:
+        if own:
+            store.close()
 
 
 def _what_now(outcome: IssueOutcome, link: str) -> IssueOutcome:
@@ -252,6 +269,7 @@ def status_rows(
                 "threads": [{"uri": r, "url": post_url(r)} for r in roots],
                 "due": waiting.isoformat() if waiting else None,
                 "plan": says,
+                "step": p.step.value,
             }
         )
     return rows

@@ -69,7 +69,7 @@ def is_url(source: str) -> bool:
 
 
 @dataclass(frozen=True)
-class _Known:
+class FeedKnown:
     """The feed's issues in the store at the start of a pass (by guid), and what is news beside
     them."""
 
@@ -326,10 +326,10 @@ class Worker(IssuePoster):
             )
         return result
 
-    def _known(self) -> _Known:
+    def known(self) -> FeedKnown:
         """The feed's issues in the store now, for deciding what is news in this pass."""
         known = {s.guid: s for s in self.store.issues(feed_url=self.settings.feed_url)}
-        return _Known(
+        return FeedKnown(
             issues=known,
             newest=max((s.published for s in known.values() if s.published), default=None),
             now=self._clock(),
@@ -339,7 +339,7 @@ class Worker(IssuePoster):
     def _record(self, issues: Sequence[Issue], result: PollResult) -> None:
         """Record the feed's issues, newest first (unchanged known ones are not written)."""
         url = self.settings.feed_url
-        known = self._known()
+        known = self.known()
         first_run = not known.issues
         for issue in sorted(issues, key=published_key, reverse=True):
             old = known.issues.get(issue.guid)
@@ -371,7 +371,7 @@ class Worker(IssuePoster):
         """What a pass would do, asked of the same plan, without writing anything anywhere: the
         issues the real pass would act on (queued or posting once the feed is recorded, and
         queued ones gone from the feed), each with the plan's answer."""
-        known = self._known()
+        known = self.known()
         in_feed = {i.guid for i in issues}
         chosen: list[tuple[StoredIssue | None, Issue | None]] = []
         for issue in issues:
@@ -407,11 +407,11 @@ class Worker(IssuePoster):
     def rules(self) -> Rules:
         return Rules(self.settings.backfill_hours, self.settings.post_delay)
 
-    def known_of(self, stored: StoredIssue | None, known: _Known | None = None) -> Known:
+    def known_of(self, stored: StoredIssue | None, known: FeedKnown | None = None) -> Known:
         """What the store knows of an issue, as the plan takes it (`known`: the feed's issues
         in the store, for deciding whether a new issue is news)."""
         if stored is None:
-            known = known or self._known()
+            known = known or self.known()
             return known_of(self.store, None, first_run=not known.issues,
                             newest_known=known.newest)
         return known_of(self.store, stored)
@@ -428,7 +428,7 @@ class Worker(IssuePoster):
         *,
         by: Asker = Asker.PASS,
         threads: Sequence[Thread] | None = None,
-        known: _Known | None = None,
+        known: FeedKnown | None = None,
     ) -> Considered:
         """The plan for an issue, asked with what the store says; and, when the plan would
         write to Bluesky or hold a new issue, composed and asked again with what the account
