@@ -435,7 +435,8 @@ class Worker(IssuePoster):
         says (one PDS read: the thread found here is the one `post_issue` uses)."""
         kn = self.known_of(stored, known)
         now = self._clock()
-        first = plan(issue, kn, self.profile, now, self.rules, by=by)
+        in_feed = issue is not None  # the pass and the editor read the feed: not in it is gone
+        first = plan(issue, kn, self.profile, now, self.rules, by=by, in_feed=in_feed)
         checks = first.writes or (first.step is Step.HOLD and kn.state is not _S.HELD)
         if issue is None or not checks:
             return Considered(first)
@@ -461,7 +462,8 @@ class Worker(IssuePoster):
                 whole = anchored is None and whole_on_pds(found, wanted or [])
                 roots = (found.root_uri,)
                 kn = dataclasses.replace(kn, on_account=OnAccount(roots, whole))
-        final = plan(issue, kn, self.profile, now, self.rules, by=by, threads=threads)
+        final = plan(issue, kn, self.profile, now, self.rules, by=by, threads=threads,
+                     in_feed=in_feed)
         return Considered(final, threads=threads, found=found, asked=asked)
 
     def _act(self, stored: StoredIssue, issue: Issue | None) -> IssueOutcome:
