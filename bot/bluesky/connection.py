@@ -33,8 +33,6 @@ from atproto_client.exceptions import BadRequestError, RateLimitExceededError, U
 from atproto_core.exceptions import AtProtocolError
 
 from bot.bluesky.failures import (
-    MaybeWritten,
-    SwapConflict,
     describe,
     kind,
     rate_wait,
@@ -42,7 +40,7 @@ from bot.bluesky.failures import (
 )
 from bot.bluesky.session import PdsClient, SessionKeeper
 from bot.core.post import POST_TYPE
-from bot.errors import AuthError, PublishError, RecordInvalid
+from bot.errors import AuthError, MaybeWritten, PublishError, RecordInvalid, SwapConflict
 from bot.log import event
 
 if TYPE_CHECKING:

@@ -32,7 +32,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.bluesky.connection import PAGE, Connection
-from bot.bluesky.failures import MaybeWritten
 from bot.bluesky.gates import Gates
 from bot.bluesky.pin import pin_post
 from bot.bluesky.records import (
@@ -48,7 +47,7 @@ from bot.bluesky.records import (
     rkey_of,
 )
 from bot.core.post import Post
-from bot.errors import PublishError, RecordInvalid
+from bot.errors import MaybeWritten, PublishError, RecordInvalid
 from bot.log import event
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,14 @@ from bot.core.news import as_utc
 from bot.core.plan import Known, OnAccount, Plan, Step
 from bot.core.post import Thread, post_url
 from bot.core.rkey import is_tid, keys_from_root, thread_keys
-from bot.errors import AuthError, PublishError, RecordInvalid, StoreError, ThreadError
+from bot.errors import (
+    AuthError,
+    PublishError,
+    RecordInvalid,
+    Stopped,
+    StoreConflict,
+    ThreadError,
+)
 from bot.log import event
 from bot.notify import Alert, Notifier
 from bot.service.outcomes import IssueOutcome, Outcome, post_refs, thread_roots
@@ -129,10 +136,6 @@ def known_of(store: Store, stored: StoredIssue | None, *, first_run: bool = Fals
     return Known(state=stored.state, first_seen=stored.created_at, approved=stored.approved,
                  left_feed=stored.left_feed, error=stored.error, posted=roots,
                  on_account=on_account)
-
-
-class Stopped(Exception):
-    """A stop was requested while waiting (a backoff); the pass ends, the next one resumes."""
 
 
 def holder_gone(holder: str | None, me: str) -> bool:
@@ -348,7 +351,7 @@ class IssuePoster:
             refs.extend(post_refs(t, len(refs)))
         try:
             self.store.mark_posted(stored.id, refs)
-        except StoreError:
+        except StoreConflict:
             if self.store.issue(stored.id).state is not _S.POSTED:
                 raise  # someone moved it elsewhere meanwhile: say so
         roots = tuple(t.root_uri for t in threads)

@@ -24,7 +24,7 @@ from bot.core.model import Issue
 from bot.core.news import Verdict, as_utc, judge, published_key
 from bot.core.plan import GONE, Asker, Known, OnAccount, Rules, Step, plan
 from bot.core.post import Thread
-from bot.errors import ConfigError, StoreError, ThreadError
+from bot.errors import ConfigError, Stopped, StoreConflict, ThreadError
 from bot.log import event
 from bot.notify import Alert, Notifier
 from bot.service.outcomes import (
@@ -36,7 +36,6 @@ from bot.service.outcomes import (
 from bot.service.posting import (
     Considered,
     IssuePoster,
-    Stopped,
     anchored_keys,
     dry_outcome,
     known_of,
@@ -508,7 +507,7 @@ class Worker(IssuePoster):
     def _hold(self, stored: StoredIssue, issue: Issue, reason: str) -> IssueOutcome:
         try:
             self.store.hold(stored.id, reason)
-        except StoreError:  # another worker moved it meanwhile: its outcome, not ours
+        except StoreConflict:  # another worker moved it meanwhile: its outcome, not ours
             return IssueOutcome(issue.link, issue.title, Outcome.BUSY, error="moved meanwhile")
         event(logger, "issue.held", logging.WARNING, link=issue.link, reason=reason)
         self.notifier.send(

@@ -22,10 +22,10 @@ from typing import Any, cast
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from bot.errors import StoreError, one_line
+from bot.errors import StoreConflict, StoreError, StoreOutage, one_line
 from bot.log import event as log_event
 from bot.settings import DEFAULT_BOT
 from bot.store.engine import (
@@ -179,6 +179,10 @@ class Store(HeartbeatRecords, BotLeases):
                     yield session
         except IntegrityError:
             raise  # callers that expect races retry on it; _write turns it into StoreError
+        except (OperationalError, InterfaceError) as exc:  # down, refused, locked: an outage
+            msg = (f"database ({self.dialect}) unreachable: {action} failed: {one_line(exc)}; "
+                   "nothing was changed, the next pass tries again")
+            raise StoreOutage(msg) from exc
         except SQLAlchemyError as exc:
             msg = f"database ({self.dialect}): {action} failed: {one_line(exc)}"
             raise StoreError(msg) from exc
@@ -404,7 +408,7 @@ class Store(HeartbeatRecords, BotLeases):
             current = self.issue(issue_id)  # raises if there is no such issue
             held = f" (claimed by {current.claimed_by})" if current.claimed_by else ""
             state = current.state.value
-            raise StoreError(f"cannot {what} issue {current.link}: it is {state}{held}")
+            raise StoreConflict(f"cannot {what} issue {current.link}: it is {state}{held}")
         return self.issue(issue_id)
 
     def queue(self, issue_id: int) -> StoredIssue:
