@@ -167,6 +167,8 @@ class Publisher:
         if len(known) == total:
             event(logger, "bluesky.thread_exists", link=link, posts=total,
                   root=known[0].uri)
+            if pin:  # written before a crash that came before its pin: pinned now (or kept)
+                self._pin(known[0], link)
             return self._posted(keys, known, set(), FoundBy.ROOT_KEY, total)
         if root is not None and any(p not in known for p in range(1, min(total, ROOT_BATCH))):
             # The root goes in the first batch, which is atomic: with the root there, that whole
@@ -233,6 +235,10 @@ class Publisher:
                 continue
             writes.append(Write(0, root_key, record, record_cid(record), collection))
         return writes
+
+    def pin_thread(self, thread: PostedThread, link: str) -> None:
+        """Make `thread`'s root the pinned post (nothing written when it is already)."""
+        self._pin(thread.root.ref, link)
 
     def _pin(self, root: StrongRef, link: str) -> None:
         """Pin the root; a failure is only logged: the thread is posted and stays so."""

@@ -242,6 +242,7 @@ class IssuePoster:
                 except ThreadError as exc:
                     return self._failed(stored, issue, str(exc))
             keys = self.keys(stored, threads)
+            gates, pin = self._thread_settings(stored)
             total = sum(len(t) for t in threads)
             event(
                 logger,
@@ -260,10 +261,13 @@ class IssuePoster:
                 if anchored is not None:
                     keys = anchored
                 elif found is not None and whole_on_pds(found, threads):
+                    if pin and found.found_by is FoundBy.ROOT_KEY:
+                        # Written before a crash (or a lost database), never pinned: pinned now
+                        # (a thread already pinned costs one read, no write).
+                        self.publisher.pin_thread(found, link)
                     return self._posted(stored, issue, [found], already=True)
             posted: list[PostedThread] = []
             offset = 0
-            gates, pin = self._thread_settings(stored)
             for part, thread in enumerate(threads):
                 if not self.store.claim(stored.id, self.worker_id, self.lease_seconds):
                     raise PublishError(f"{link}: lost the claim to another worker")
