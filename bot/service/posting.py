@@ -266,18 +266,24 @@ class IssuePoster:
                         # (a thread already pinned costs one read, no write).
                         self.publisher.pin_thread(found, link)
                     return self._posted(stored, issue, [found], already=True)
+            # The PDS was asked in this pass and has nothing of it: publish need not ask again.
+            absent = considered is not None and considered.asked and found is None
             posted: list[PostedThread] = []
-            offset = 0
+            offset = recorded = 0
             for part, thread in enumerate(threads):
-                if not self.store.claim(stored.id, self.worker_id, self.lease_seconds):
+                if part and not self.store.claim(stored.id, self.worker_id, self.lease_seconds):
                     raise PublishError(f"{link}: lost the claim to another worker")
                 thumbs = self._thumbs(thread)
                 done = self.publisher.publish(thread, keys[part], thumbs, link=link,
-                                              gates=gates, pin=pin and part == 0)
-                self.store.record_posts(stored.id, post_refs(done, offset))
+                                              gates=gates, pin=pin and part == 0,
+                                              absent=absent and part == 0)
+                if part < len(threads) - 1:  # a crash before the next part keeps this one's rows
+                    self.store.record_posts(stored.id, post_refs(done, offset))
+                    recorded = offset + len(thread)
                 offset += len(thread)
                 posted.append(done)
-            return self._posted(stored, issue, posted, already=sum(p.written for p in posted) == 0)
+            return self._posted(stored, issue, posted, already=sum(p.written for p in posted) == 0,
+                                recorded=recorded)
         except RecordInvalid as exc:
             return self._failed(stored, issue, str(exc))
         except AuthError:
@@ -348,13 +354,16 @@ class IssuePoster:
         return dict(self.fetcher.thumbs(p.card.thumb_url for p in thread if p.card))
 
     def _posted(
-        self, stored: StoredIssue, issue: Issue, threads: Sequence[PostedThread], *, already: bool
+        self, stored: StoredIssue, issue: Issue, threads: Sequence[PostedThread], *, already: bool,
+        recorded: int = 0,
     ) -> IssueOutcome:
+        """posting → posted under the claim, with the rows of the posts not `recorded` yet
+        (each post row is written once)."""
         refs: list[PostRef] = []
         for t in threads:
             refs.extend(post_refs(t, len(refs)))
         try:
-            self.store.mark_posted(stored.id, refs)
+            self.store.mark_posted(stored.id, refs[recorded:], self.worker_id)
         except StoreConflict:
             if self.store.issue(stored.id).state is not _S.POSTED:
                 raise  # someone moved it elsewhere meanwhile: say so
@@ -390,7 +399,7 @@ class IssuePoster:
         )
 
     def _failed(self, stored: StoredIssue, issue: Issue, error: str) -> IssueOutcome:
-        self.store.mark_failed(stored.id, error)
+        self.store.mark_failed(stored.id, error, worker_id=self.worker_id)
         event(logger, "issue.failed", logging.ERROR, link=issue.link, error=error)
         self.notifier.send(
             Alert.FAILED,

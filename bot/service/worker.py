@@ -486,7 +486,7 @@ class Worker(IssuePoster):
     def _gone(self, s: StoredIssue) -> IssueOutcome:
         """A queued issue that left the feed: it cannot be composed any more."""
         if self.store.claim(s.id, self.worker_id, self.lease_seconds):
-            self.store.mark_failed(s.id, GONE, left_feed=True)
+            self.store.mark_failed(s.id, GONE, left_feed=True, worker_id=self.worker_id)
             event(logger, "issue.gone", logging.WARNING, link=s.link)
             self.notifier.send(Alert.FAILED, f"Not posted: {s.title}: {GONE}", s.link)
             return IssueOutcome(s.link, s.title, Outcome.GONE, error=GONE)

@@ -453,17 +453,31 @@ class Store(HeartbeatRecords, BotLeases):
         return self._move(issue_id, [_S.QUEUED, _S.POSTING], "start posting",
                           extra=IssueRow.claimed_by == worker_id, state=_S.POSTING.value)
 
-    def mark_posted(self, issue_id: int, posts: Sequence[PostRef] = ()) -> StoredIssue:
-        """queued/posting → posted, recording its thread's posts and releasing the claim."""
+    @staticmethod
+    def _holder(worker_id: str | None) -> Any:
+        """The condition of a move out of `posting`: the worker holds the claim (None: a move
+        that needs no claim — queued, or the editor's)."""
+        if worker_id is None:
+            return None
+        return or_(IssueRow.state != _S.POSTING.value, IssueRow.claimed_by == worker_id)
+
+    def mark_posted(self, issue_id: int, posts: Sequence[PostRef] = (),
+                    worker_id: str | None = None) -> StoredIssue:
+        """queued/posting → posted, recording its thread's posts and releasing the claim; out of
+        `posting` only for `worker_id`, the claim's holder (StoreConflict otherwise)."""
         return self._move(issue_id, [_S.QUEUED, _S.POSTING], "mark as posted", posts=posts,
+                          extra=self._holder(worker_id),
                           state=_S.POSTED.value, error=None, posted_at=self.now(),
                           claimed_by=None, claim_expires_at=None)
 
-    def mark_failed(self, issue_id: int, error: str, *, left_feed: bool = False) -> StoredIssue:
-        """queued/posting → failed with `error` (one line for the editor), releasing the claim.
+    def mark_failed(self, issue_id: int, error: str, *, left_feed: bool = False,
+                    worker_id: str | None = None) -> StoredIssue:
+        """queued/posting → failed with `error` (one line for the editor), releasing the claim;
+        out of `posting` only for `worker_id`, the claim's holder (StoreConflict otherwise).
         `left_feed`: it failed because it is no longer in the feed (it is news again if it comes
         back); kept apart from `error`, whose wording may change between releases."""
         return self._move(issue_id, [_S.QUEUED, _S.POSTING], "mark as failed",
+                          extra=self._holder(worker_id),
                           state=_S.FAILED.value, error=error, left_feed=left_feed,
                           claimed_by=None, claim_expires_at=None)
 
