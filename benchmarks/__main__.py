@@ -20,7 +20,7 @@ from pathlib import Path
 
 from benchmarks.common import ROOT, Config, Figure, log, table, write_json
 
-GROUPS = ("compose", "cards", "publish", "sessions", "idle", "fleet", "accounts")
+GROUPS = ("compose", "cards", "publish", "pass", "sessions", "idle", "fleet", "accounts")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import cards
 
         figures += cards.measure(config)
-    needs_pds = {"publish", "sessions", "idle", "fleet", "accounts"} & set(args.only)
+    needs_pds = {"publish", "pass", "sessions", "idle", "fleet", "accounts"} & set(args.only)
     with ExitStack() as stack:
         pds = None
         if needs_pds:
@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks import publish
 
             figures += publish.measure(config, pds)
+        if "pass" in args.only:
+            from benchmarks import one_pass
+
+            figures += one_pass.measure(config, pds)
         if "sessions" in args.only:
             from benchmarks import sessions
 
