@@ -32,7 +32,7 @@ from bot.log import event
 from bot.notify import Alert, Notifier
 from bot.service.outcomes import IssueOutcome, Outcome, post_refs, thread_roots
 from bot.settings import Settings
-from bot.store.api import IssueState, PostRef, Store, StoredIssue, Upserted
+from bot.store.api import IssueState, PostRef, Store, StoredIssue, StoredPost, Upserted
 
 if TYPE_CHECKING:
     from bot.bluesky.gates import Gates
@@ -185,19 +185,23 @@ class IssuePoster:
         return compose_with_cards(issue, self.profile, fetcher, self.settings.cards)
 
     def keys_for(
-        self, stored: StoredIssue | None, issue: Issue, threads: Sequence[Thread]
+        self, stored: StoredIssue | None, issue: Issue, threads: Sequence[Thread],
+        recorded: Sequence[StoredPost] | None = None,
     ) -> list[list[str]]:
         """`keys`, also for an issue the store has not recorded (a dry run): generation 0."""
         if stored is not None:
-            return self.keys(stored, threads)
+            return self.keys(stored, threads, recorded)
         published = as_utc(issue.published)
         return [thread_keys(issue.guid, published, len(t), 0, part)
                 for part, t in enumerate(threads)]
 
-    def keys(self, stored: StoredIssue, threads: Sequence[Thread]) -> list[list[str]]:
+    def keys(self, stored: StoredIssue, threads: Sequence[Thread],
+             recorded: Sequence[StoredPost] | None = None) -> list[list[str]]:
         """Record keys per thread (part = the thread's index); those of a thread with posts on
-        record follow from its recorded first key (bot.core.rkey.keys_from_root)."""
-        root = next((p.rkey for p in self.store.posts(stored.id) if p.place == 0), None)
+        record (`recorded`, read from the store when not given) follow from its recorded first
+        key (bot.core.rkey.keys_from_root)."""
+        posts = self.store.posts(stored.id) if recorded is None else recorded
+        root = next((p.rkey for p in posts if p.place == 0), None)
         if root is not None and is_tid(root):
             return [keys_from_root(root, len(t), part) for part, t in enumerate(threads)]
         return [
@@ -231,17 +235,19 @@ class IssuePoster:
             return ready
         stored = ready
         self._free_dead_claim(stored)
-        if not self.store.claim(stored.id, self.worker_id, self.lease_seconds):
+        moved = self.store.claim_posting(stored.id, self.worker_id, self.lease_seconds)
+        if moved is None:
             event(logger, "issue.busy", link=link, note="another worker holds its claim")
             return IssueOutcome(link, issue.title, Outcome.BUSY, error="claimed by another worker")
+        stored = moved
         try:
-            stored = self.store.mark_posting(stored.id, self.worker_id)
             if threads is None:
                 try:
                     threads = self.compose(issue)
                 except ThreadError as exc:
                     return self._failed(stored, issue, str(exc))
-            keys = self.keys(stored, threads)
+            recorded_posts = self.store.posts(stored.id)
+            keys = self.keys(stored, threads, recorded_posts)
             gates, pin = self._thread_settings(stored)
             total = sum(len(t) for t in threads)
             event(
@@ -252,7 +258,7 @@ class IssuePoster:
                 posts=total,
                 generation=stored.generation or None,
             )
-            if stored.generation == 0 and not self.store.posts(stored.id):
+            if stored.generation == 0 and not recorded_posts:
                 if considered is not None and considered.asked:
                     found = considered.found  # asked once in this pass, not again
                 else:

@@ -315,14 +315,15 @@ class Worker(IssuePoster):
             result.outcomes.append(outcome)
             if outcome.outcome is Outcome.DEFERRED:
                 break  # the PDS is unwell: the others wait for the next pass too
-        if self._validators is not None and not result.stopped:
-            v = self._validators
-            self.store.save_validators(url, v.etag, v.last_modified)
+        checked = None
         if result.fetched is Fetched.FETCHED:
             problems = len(result.problems)
-            self.store.record_check(
-                url, f"processed, {problems} problems" if problems else "processed"
-            )
+            checked = f"processed, {problems} problems" if problems else "processed"
+        if self._validators is not None and not result.stopped:
+            v = self._validators  # and the check, in the same transaction
+            self.store.save_validators(url, v.etag, v.last_modified, checked)
+        elif checked is not None:
+            self.store.record_check(url, checked)
         return result
 
     def known(self) -> FeedKnown:
@@ -449,11 +450,11 @@ class Worker(IssuePoster):
         found: PostedThread | None = None
         asked = False
         generation = stored.generation if stored is not None else 0
-        recorded = stored is not None and bool(self.store.posts(stored.id))
+        recorded = self.store.posts(stored.id) if stored is not None else []
         if (by is not Asker.FORCE and generation == 0 and not recorded
                 and self.can_read_account()):
             wanted = threads if first.step is not Step.ANNOUNCE or not threads else [threads[0][:1]]
-            keys = self.keys_for(stored, issue, wanted)[0] if wanted else []
+            keys = self.keys_for(stored, issue, wanted, recorded)[0] if wanted else []
             found = self.publisher.find_thread(issue.link, keys)
             asked = True
             if found is not None:

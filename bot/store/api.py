@@ -254,12 +254,16 @@ class Store(HeartbeatRecords, BotLeases):
             return FeedState(url=url, etag=row.etag, last_modified=row.last_modified,
                              last_checked_at=row.last_checked_at, last_outcome=row.last_outcome)
 
-    def save_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
-        """Remember the feed's ETag and Last-Modified, for the next conditional GET."""
+    def save_validators(self, url: str, etag: str | None, last_modified: str | None,
+                        outcome: str | None = None) -> None:
+        """Remember the feed's ETag and Last-Modified, for the next conditional GET (and, given
+        `outcome`, the check as record_check does: one transaction for both)."""
 
         def fn(s: Session) -> None:
             row = self._feed_row(s, url)
             row.etag, row.last_modified = etag, last_modified
+            if outcome is not None:
+                row.last_checked_at, row.last_outcome = self.now(), outcome
 
         self._write("saving the feed's validators", fn)
 
@@ -395,21 +399,27 @@ class Store(HeartbeatRecords, BotLeases):
         allowed_values = [x.value for x in allowed]
         values.setdefault("left_feed", False)
 
-        def fn(s: Session) -> bool:
+        def fn(s: Session) -> StoredIssue | None:
             q = update(IssueRow).where(IssueRow.id == issue_id, IssueRow.state.in_(allowed_values))
             if extra is not None:
                 q = q.where(extra)
             done = _updated(s, q.values(updated_at=self.now(), **values)) == 1
-            if done and posts:
+            if not done:
+                return None
+            if posts:
                 self._record_posts(s, issue_id, posts)
-            return done
+            # The issue as moved, read in the same transaction (not one more).
+            found = s.execute(self._select_issues().where(IssueRow.id == issue_id)
+                              .execution_options(populate_existing=True)).one()
+            return _issue(*found)
 
-        if not self._write(what, fn):
+        moved: StoredIssue | None = self._write(what, fn)
+        if moved is None:
             current = self.issue(issue_id)  # raises if there is no such issue
             held = f" (claimed by {current.claimed_by})" if current.claimed_by else ""
             state = current.state.value
             raise StoreConflict(f"cannot {what} issue {current.link}: it is {state}{held}")
-        return self.issue(issue_id)
+        return moved
 
     def queue(self, issue_id: int) -> StoredIssue:
         """seen → queued: to be posted by the next worker that claims it."""
@@ -523,6 +533,22 @@ class Store(HeartbeatRecords, BotLeases):
 
         won: bool = self._write("claiming an issue", fn)
         return won
+
+    def claim_posting(self, issue_id: int, worker_id: str,
+                      lease_seconds: float) -> StoredIssue | None:
+        """claim + mark_posting in one transaction: take the lease of this queued/posting issue
+        (as `claim`) and move it to posting; the issue as moved, or None when another worker
+        holds the claim (or it is no longer queued or posting)."""
+        now = self.now()
+        free = or_(IssueRow.claimed_by.is_(None), IssueRow.claim_expires_at < now,
+                   IssueRow.claimed_by == worker_id)
+        try:
+            return self._move(issue_id, [_S.QUEUED, _S.POSTING], "claim for posting",
+                              extra=free, claimed_by=worker_id,
+                              claim_expires_at=now + timedelta(seconds=lease_seconds),
+                              state=_S.POSTING.value)
+        except StoreConflict:
+            return None
 
     def release(self, issue_id: int, worker_id: str) -> bool:
         """Give the lease back (True if this worker held it)."""
