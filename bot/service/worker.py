@@ -46,13 +46,11 @@ from bot.settings import Settings, card_cache_dir
 from bot.store.api import IssueState, Store, StoredIssue
 
 if TYPE_CHECKING:
-    import httpx
-
     from bot.bluesky.publisher import Publisher
     from bot.bluesky.records import PostedThread
     from bot.cards import CardFetcher
     from bot.core.profile import Profile
-    from bot.feed import FetchResult
+    from bot.feed import FeedTransport, FetchResult
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +123,7 @@ class Worker(IssuePoster):
         cache_dir: Path | None = None,
         worker_id: str | None = None,
         lease_seconds: float = LEASE_SECONDS,
-        feed_transport: httpx.BaseTransport | None = None,
+        feed_transport: FeedTransport | None = None,
         feed_options: dict[str, Any] | None = None,
         clock: Callable[[], datetime] | None = None,
         notifier: Notifier | None = None,
