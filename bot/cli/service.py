@@ -261,13 +261,17 @@ def _print_posted(issue: Any, outcome: Any, threads: Any) -> None:
 )
 @click.option("--dry-run", is_flag=True,
               help="Say what approving would post; read the database and account, write nothing.")
+@click.option("--as-now", is_flag=True,
+              help="Post the issue as the feed has it now, also when it changed since it was held.")
 @bot_option
 @click.pass_context
 def approve(ctx: click.Context, entry: str, feed: str | None, bot_name: str | None,
-            dry_run: bool) -> None:
+            dry_run: bool, as_now: bool) -> None:
     """Post an issue the review held (status shows why), as the bot composes it, now.
 
-    It is never held again. `post --entry LINK` does the same for any issue; `skip --entry
+    It is posted as it was when held (what `preview` showed the editor); if the feed has changed
+    it since, nothing is posted and it says so (--as-now posts the feed's version). It is never
+    held again. `post --entry LINK` does the same for any issue; `skip --entry
     LINK` drops a held issue instead.
 
     Example: python -m bot approve --entry https://aablanco.substack.com/p/some-issue
@@ -283,7 +287,8 @@ def approve(ctx: click.Context, entry: str, feed: str | None, bot_name: str | No
         settings, store = _setup(ctx, bot_name=bot_name)
     with Worker(settings, store, dry_run=dry_run) as worker, \
             feed_named_by("--feed" if feed else None):
-        issue, outcome, threads = approve_issue(worker, entry, source=feed, dry_run=dry_run)
+        issue, outcome, threads = approve_issue(worker, entry, source=feed, dry_run=dry_run,
+                                                as_now=as_now)
     _print_posted(issue, outcome, threads)
 
 

@@ -42,16 +42,15 @@ def post_one(
     source: str | None = None,
     force: bool = False,
     dry_run: bool = False,
+    issue: Issue | None = None,
 ) -> tuple[Issue, IssueOutcome, list[Thread]]:
     """`post`: the issue with link (or guid) `entry`, else the newest, read from `source`
-    (default FEED_URL), posted now by `Worker.post_issue`, the decision the poll pass makes too
-    (`force` and `dry_run` are its arguments). Returns the issue, the outcome and the composed
-    thread(s). When it is not posted, the outcome's error says what the editor can do (a
-    one-off `post` is not retried by itself)."""
-    from bot.core.reader import parse_feed
-
-    data, src = worker.read_feed(source)
-    issue = pick_issue(parse_feed(data, worker.profile, source=src).issues, entry, src)
+    (default FEED_URL; or `issue`, read already), posted now by `Worker.post_issue`, the
+    decision the poll pass makes too (`force` and `dry_run` are its arguments). Returns the
+    issue, the outcome and the composed thread(s). When it is not posted, the outcome's error
+    says what the editor can do (a one-off `post` is not retried by itself)."""
+    if issue is None:
+        issue = read_issue(worker, entry, source)
     event(logger, "post.start", link=issue.link, force=force or None, dry_run=dry_run or None)
     threads = worker.compose(issue)
     by = Asker.FORCE if force else Asker.POST
@@ -72,12 +71,24 @@ def post_one(
     return issue, _what_now(outcome, issue.link), threads
 
 
+def read_issue(worker: Worker, entry: str | None, source: str | None = None) -> Issue:
+    """The issue with link (or guid) `entry`, else the newest, read from `source` (default
+    FEED_URL)."""
+    from bot.core.reader import parse_feed
+
+    data, src = worker.read_feed(source)
+    return pick_issue(parse_feed(data, worker.profile, source=src).issues, entry, src)
+
+
 def approve(
-    worker: Worker, entry: str, source: str | None = None, *, dry_run: bool = False
+    worker: Worker, entry: str, source: str | None = None, *, dry_run: bool = False,
+    as_now: bool = False,
 ) -> tuple[Issue, IssueOutcome, list[Thread]]:
-    """`approve`: an issue the review held is posted now, as the bot composes it from the feed
-    (`source`, default FEED_URL), and never held again (if Bluesky fails now, the daemon posts it
-    later without holding it). BotError when the issue is not held."""
+    """`approve`: an issue the review held is posted now, as the editor previewed it — the
+    issue as it was when held — and never held again (if Bluesky fails now, the daemon posts it
+    later without holding it). When the feed (`source`, default FEED_URL) has changed it since,
+    BotError saying so, unless `as_now`: the feed's version is posted. BotError when the issue
+    is not held."""
     store = worker.store
     found = store.find_by_link(entry) or store.find_issue(worker.settings.feed_url, entry)
     if found is None:
@@ -87,12 +98,19 @@ def approve(
             f"{found.link} is {found.state.value}, not held: nothing to approve "
             "(`post --entry LINK` posts an issue now)"
         )
+    issue = read_issue(worker, found.link, source)
+    if found.held_hash and issue.content_hash != found.held_hash and not as_now:
+        raise BotError(
+            f"{found.link} has changed in the feed since it was held: nothing posted; "
+            f"`preview --entry {found.link}` shows it as it is now, "
+            f"`approve --entry {found.link} --as-now` posts that"
+        )
     if dry_run:  # what approving would post, asked of the same plan; nothing written
-        return post_one(worker, entry=found.link, source=source, dry_run=True)
+        return post_one(worker, entry=found.link, dry_run=True, issue=issue)
     _ = worker.publisher  # no credentials: ConfigError now, before anything changes
     store.approve(found.id)
-    event(logger, "issue.approved", link=found.link)
-    return post_one(worker, entry=found.link, source=source)
+    event(logger, "issue.approved", link=found.link, as_now=as_now or None)
+    return post_one(worker, entry=found.link, issue=issue)
 
 
 def preview_plans(

@@ -65,7 +65,7 @@ def _issue(row: IssueRow, feed_url: str, bot: str) -> StoredIssue:
         published=row.published, content_hash=row.content_hash, state=IssueState(row.state),
         error=row.error, left_feed=row.left_feed, approved=row.approved, generation=row.generation,
         claimed_by=row.claimed_by, claim_expires_at=row.claim_expires_at, created_at=row.created_at,
-        updated_at=row.updated_at, posted_at=row.posted_at,
+        updated_at=row.updated_at, posted_at=row.posted_at, held_hash=row.held_hash,
     )
 
 
@@ -438,9 +438,11 @@ class Store(HeartbeatRecords, BotLeases):
                           state=_S.SKIPPED.value, claimed_by=None, claim_expires_at=None)
 
     def hold(self, issue_id: int, reason: str) -> StoredIssue:
-        """queued → held for the editor's review, with the reason (in `error`)."""
+        """queued → held for the editor's review, with the reason (in `error`) and the content
+        hash it is held with (`held_hash`: what the editor previews and approves)."""
         return self._move(issue_id, [_S.QUEUED], "hold", state=_S.HELD.value, error=reason,
-                          claimed_by=None, claim_expires_at=None)
+                          held_hash=IssueRow.content_hash, claimed_by=None,
+                          claim_expires_at=None)
 
     def approve(self, issue_id: int) -> StoredIssue:
         """held → queued, approved: the editor read it, and it is posted without another hold."""

@@ -63,6 +63,7 @@ class StoredIssue:
     created_at: datetime
     updated_at: datetime
     posted_at: datetime | None
+    held_hash: str | None = None  # the content hash when the review held it
 
 
 @dataclass(frozen=True)
