@@ -20,6 +20,8 @@ from bot.core.profile import load_profile
 from bot.core.reader import parse_feed
 from bot.core.thread import compose
 from bot.errors import AuthError, FeedError
+from bot.service.editor import status_rows
+from bot.service.health import record_pass
 from bot.service.posting import record_issue
 from bot.service.worker import Worker
 from bot.settings import Settings
@@ -313,10 +315,15 @@ def test_wrong_app_password_stops_pass_and_keeps_issue_queued(nl, tmp_path, sqli
     with make_worker(settings, store, tmp_path) as worker:
         with pytest.raises(AuthError) as err:
             worker.poll()
+        record_pass(worker, error=err.value)
     assert "wrong-pass-word" not in str(err.value)
     stored = store.find_issue(nl.feed_url, nl.link("one"))
     assert stored is not None and stored.state is IssueState.QUEUED
     assert stored.claimed_by is None
+    # `status` says why it waits, without the password.
+    (row,) = status_rows(store, post_delay={"default": 0})
+    assert row["plan"].startswith("posts it once Bluesky accepts the credentials (refused: ")
+    assert "wrong-pass-word" not in row["plan"]
     assert pds_proxy.count("com.atproto.server.createSession") == 1
 
 

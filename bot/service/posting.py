@@ -6,6 +6,7 @@ thread a link scan found (`anchored_keys`)."""
 
 from __future__ import annotations
 
+import abc
 import logging
 import os
 import socket
@@ -156,7 +157,7 @@ def holder_gone(holder: str | None, me: str) -> bool:
         return False
 
 
-class IssuePoster:
+class IssuePoster(abc.ABC):
     """The posting half of bot.service.worker.Worker (see the module docstring)."""
 
     settings: Settings
@@ -167,12 +168,14 @@ class IssuePoster:
     notifier: Notifier
 
     @property
-    def publisher(self) -> Publisher:  # the Worker's, signed in on first use
-        raise NotImplementedError
+    @abc.abstractmethod
+    def publisher(self) -> Publisher:
+        """The Worker's Bluesky publisher, signed in on first use."""
 
     @property
-    def fetcher(self) -> CardFetcher:  # the Worker's card fetcher
-        raise NotImplementedError
+    @abc.abstractmethod
+    def fetcher(self) -> CardFetcher:
+        """The Worker's card fetcher."""
 
     # -- posting one issue ----------------------------------------------------------------------
 
@@ -293,7 +296,11 @@ class IssuePoster:
         except RecordInvalid as exc:
             return self._failed(stored, issue, str(exc))
         except AuthError:
-            self.store.release(stored.id, self.worker_id)
+            if stored.state is _S.POSTING and not self.store.posts(stored.id):
+                # Nothing written: queued again, not left looking like an interrupted post.
+                self.store.requeue(stored.id, self.worker_id)
+            else:
+                self.store.release(stored.id, self.worker_id)
             raise
         except Stopped:
             self.store.release(stored.id, self.worker_id)

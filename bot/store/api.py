@@ -536,6 +536,13 @@ class Store(HeartbeatRecords, BotLeases):
         won: bool = self._write("claiming an issue", fn)
         return won
 
+    def requeue(self, issue_id: int, worker_id: str) -> StoredIssue:
+        """posting → queued, releasing the claim `worker_id` holds: nothing of its thread was
+        written (e.g. Bluesky refused the sign-in), so it is not an interrupted post."""
+        return self._move(issue_id, [_S.POSTING], "queue again",
+                          extra=IssueRow.claimed_by == worker_id, state=_S.QUEUED.value,
+                          claimed_by=None, claim_expires_at=None)
+
     def claim_posting(self, issue_id: int, worker_id: str,
                       lease_seconds: float) -> StoredIssue | None:
         """claim + mark_posting in one transaction: take the lease of this queued/posting issue
