@@ -84,6 +84,7 @@ class Connection:
         self._max_backoff = max_backoff
         self.requests: Counter[str] = Counter()
         self._did: str | None = None
+        self._session: Session | None = None  # the SDK's, as its session-change callback told
         self._refused = False  # the credentials were refused: never try them again
         self._last_create: float | None = None  # when a sign-in last succeeded
         self._sign_in_blocked_until = 0.0  # a rate limit on createSession: no call before
@@ -123,8 +124,14 @@ class Connection:
         self.requests[request.url.path.rsplit("/", 1)[-1]] += 1
 
     def _session_changed(self, change: SessionEvent, session: Session) -> None:
+        # The SDK's public callback tells us every session it holds (created, imported,
+        # refreshed): the DID and the tokens are read from here, never from its private state.
+        self._session = session
         if change not in (SessionEvent.CREATE, SessionEvent.REFRESH):
             return
+        self._save(session, change)
+
+    def _save(self, session: Session, change: SessionEvent) -> None:
         try:
             self._sessions.save(session.export())
         except Exception as exc:  # a session we cannot save costs a sign-in next run, no more
@@ -159,8 +166,8 @@ class Connection:
         saved = self._usable_saved()
         if saved is not None:
             self._client.login(session_string=saved, fetch_bsky_profile=False)  # no request
-            assert self._client._session is not None
-            self._did = self._client._session.did
+            assert self._session is not None  # set by the import's session-change callback
+            self._did = self._session.did
             event(logger, "bluesky.signed_in", handle=self.handle, reused=True)
             return self._did
         self._create_session(reason="no_saved_login")
@@ -194,13 +201,13 @@ class Connection:
             signing_in=True,
         )
         self._last_create = now
-        assert self._client._session is not None
-        self._did = self._client._session.did
+        assert self._session is not None  # set by the sign-in's session-change callback
+        self._did = self._session.did
         event(logger, "bluesky.signed_in", handle=self.handle, reused=False, reason=reason)
 
     def _reauthenticate(self) -> None:
         """The PDS refused our token: refresh it when the SDK has not just tried, else sign in."""
-        session = self._client._session
+        session = self._session
         if session is not None:
             try:
                 now = self._clock()
@@ -212,7 +219,7 @@ class Connection:
                 refresh_ok = access_fresh = False
             if refresh_ok and access_fresh:
                 try:
-                    self._client._refresh_and_set_session()
+                    self._refresh(session)
                     event(logger, "bluesky.token_refreshed", reason="refused")
                     return
                 except (AtProtocolError, httpx.HTTPError) as exc:
@@ -221,6 +228,19 @@ class Connection:
                             f"refreshing the Bluesky login: {describe(exc)}"
                         ) from exc
         self._create_session(reason="login_refused")
+
+    def _refresh(self, session: Session) -> None:
+        """Refresh the session through the SDK's public surface: the refreshSession call with
+        the refresh token, then the new session imported as a session string (and saved: the
+        refresh token rotates)."""
+        fresh = self._client.com.atproto.server.refresh_session(
+            headers={"Authorization": f"Bearer {session.refresh_jwt}"},
+            ignore_session_check=True,  # not "refresh first": this call is the refresh
+        )
+        renewed = Session(handle=fresh.handle, did=fresh.did, access_jwt=fresh.access_jwt,
+                          refresh_jwt=fresh.refresh_jwt, pds_endpoint=session.pds_endpoint)
+        self._client.login(session_string=renewed.export(), fetch_bsky_profile=False)
+        self._save(renewed, SessionEvent.REFRESH)
 
     # -- calls with retries ----------------------------------------------------------------
 
