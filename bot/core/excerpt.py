@@ -14,6 +14,7 @@ Pure: lxml, ftfy and the stdlib.
 
 from __future__ import annotations
 
+import html as htmllib
 import re
 from collections.abc import Iterable
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -21,6 +22,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 from lxml import etree
 
 from bot.core.blocks import clean, parse_html
+from bot.core.boilerplate import drop_boilerplate
 
 # Elements that are never the description's words: pictures, scripts, Blogger's footer of feeds.
 _DROP_TAGS = frozenset({"img", "script", "style", "iframe", "video", "audio", "figure", "svg"})
@@ -35,7 +37,28 @@ _TRAILING_CUT = re.compile(r"\s*(?:\[(?:…|\.{2,}|\?|&hellip;)\]|\(…\))\s*$")
 # A relative reference looks like a path; a bare word ("right", "1") is not an address at all.
 _RELATIVE = re.compile(r"^(?:/|\./|\.\./|\?|#)|/")
 _TRAILING_DOTS = re.compile(r"(\s*)(?:…|\.{2,})\s*$")
+# Markup left in a description's text: it was escaped twice.
+_MARKUP = re.compile(
+    r"<(?:p|div|br|span|a|img|b|i|em|strong|ul|li|h[1-6])\b[^>]*>|<!--|&lt;[a-z/!]", re.IGNORECASE
+)
+_ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,31});", re.IGNORECASE)
+# "Â" alone before a space (or at a word's end): half of a NBSP's mojibake.
+_STRAY_A = re.compile("(?<=\\S)\u00c2(?=[ \u00a0]|$)|(?<= )\u00c2(?= )")
+# A word that looks like a web address: a cut must never end on one ("…" would join its link).
+_ADDRESS_WORD = re.compile(r"(?i)^\W*(?:https?://|www\.)\S*$")
+# Words that do not end a thought (articles, prepositions, conjunctions) in the languages of the
+# real feeds: a cut excerpt does not end on one ("the…", "de…").
+_FUNCTION_WORDS = frozenset(
+    """a an the and or but nor of to in on at by for from with as into than that this these
+    those its his her their our your my is are was were be been has have had will would can
+    de la le les du des un une et ou au aux en par pour sur dans que qui
+    der die das den dem des ein eine einen und oder mit von zu im am auf für ist
+    el los las lo una unos y o del al con por para e os as um uma do da dos das no na em com
+    il lo gli di del della che per con nel van het een en of op te voor met""".split()
+)
 _SENTENCE_END = tuple(".!?。！？»”\"')")
+# A sentence's last stop, with any closing quote or bracket, and a space or the text's end after.
+_SENTENCE_STOP = re.compile(r"(?:[.!?]|[。！？])[\"'”’»)\]]*(?=\s|$)|[。！？]")
 
 
 # What UTF-8 read as Latin-1 or cp1252 leaves behind: a lead byte as "Â"…"ô" followed by a
@@ -47,33 +70,73 @@ _MOJIBAKE = re.compile(
 
 def repair(text: str) -> str:
     """`text` with mojibake undone (only where ftfy is sure); anything else unchanged. ftfy is
-    loaded only for text that shows mojibake's marks (it costs 8 MB the daemon need not hold)."""
-    if not text or text.isascii() or not _MOJIBAKE.search(text):
+    loaded only for text that shows mojibake's marks (it costs 8 MB the daemon need not hold).
+    A non-breaking space read as "Â" + NBSP whose NBSP became a plain space on the way ("Â ")
+    is what ftfy cannot see: that "Â" goes too."""
+    if not text or text.isascii():
         return text
-    import ftfy
+    if _MOJIBAKE.search(text):
+        import ftfy
 
-    return str(ftfy.fix_encoding(text))
+        text = str(ftfy.fix_encoding(text))
+    return _STRAY_A.sub("", text) if "\u00c2" in text else text
 
 
-def excerpt(html: str, item_link: str = "") -> str:
-    """A description (HTML or text) as one line of plain text for the subtitle, without its
-    trailing read-more and with a cut ending made clean."""
+def excerpt(html: str, item_link: str = "", _again: bool = True) -> str:
+    """A description (HTML or text) as plain text for the subtitle — paragraphs and line breaks
+    kept as line breaks — without its trailing read-more and the platforms' boilerplate, with
+    entities decoded and a cut ending made clean. A description escaped twice (its text still
+    markup after one reading) is read once more."""
     if not html.strip():
         return ""
     root = parse_html(html) if ("<" in html or "&" in html) else None
     if root is None:
-        return end_cleanly(clean(html))
-    _drop_noise(root)
-    _drop_trailing_self_links(root, item_link)
-    _space_blocks(root)
-    return end_cleanly(clean("".join(root.itertext())))
+        text = clean(html, keep_newlines=True)
+    else:
+        _drop_noise(root)
+        _drop_trailing_self_links(root, item_link)
+        _break_blocks(root)
+        text = clean("".join(root.itertext()), keep_newlines=True)
+    if _again and _MARKUP.search(text):
+        return excerpt(text, item_link, _again=False)
+    text = decode_entities(text)
+    return end_cleanly(drop_boilerplate(repair(text)))
 
 
-def _space_blocks(root: etree._Element) -> None:
-    """A space where one block ends and the next begins, and nowhere else: inline tags join
-    their words as written ("<b>None</b>." stays "None.")."""
+def decode_entities(text: str) -> str:
+    """`text` with entities a feed escaped twice ("&#39;", "AT&amp;T") decoded; NFC after, so a
+    decoded combining accent ("&#769;") joins its letter."""
+    if "&" not in text or not _ENTITY.search(text):
+        return text
+    return clean(htmllib.unescape(text), keep_newlines=True)
+
+
+def without_title(subtitle: str, title: str) -> str:
+    """The subtitle, unless it only repeats the title (then ""); a subtitle that starts with
+    the title loses that start."""
+    if not subtitle or not title:
+        return subtitle
+    folded, head = subtitle.casefold(), title.casefold().rstrip(" .:!?…")
+    if folded.rstrip(" .:!?…") == head:
+        return ""
+    if len(head) >= 12 and folded.startswith(head):
+        rest = subtitle[len(head) :].lstrip(" .:!?…–—-|\n")
+        return rest if rest else ""
+    return subtitle
+
+
+def _break_blocks(root: etree._Element) -> None:
+    """A line break where one block ends and the next begins (and at <br>), and nowhere else:
+    inline tags join their words as written ("<b>None</b>." stays "None."); cells of a table
+    row are apart by a space."""
     for el in root.iter():
-        if isinstance(el.tag, str) and el.tag.lower() in _BLOCKS | {"br", "td", "th", "tr"}:
+        if not isinstance(el.tag, str):
+            continue
+        tag = el.tag.lower()
+        if tag in _BLOCKS | {"br", "tr"}:
+            el.text = "\n" + (el.text or "")
+            el.tail = "\n" + (el.tail or "")
+        elif tag in ("td", "th"):
             el.text = " " + (el.text or "")
             el.tail = " " + (el.tail or "")
 
@@ -98,25 +161,69 @@ def end_cleanly(text: str) -> str:
 
 
 def _ellipsis(head: str) -> str:
-    """`head` ended with "…", unless it already ends a sentence."""
-    head = head.rstrip(" ,;:–—-")
-    if not head:
+    """`head` ended with "…", unless it already ends a sentence. A web address is never the
+    last word before "…": it may be cut, and "…" would join its link."""
+    head = head.rstrip(" ,;:–—-\n")
+    words = head.split(" ")
+    while len(words) > 1 and _ADDRESS_WORD.match(words[-1].split("\n")[-1]):
+        words.pop()
+        head = " ".join(words).rstrip(" ,;:–—-\n")
+    if not head or (len(words) == 1 and _ADDRESS_WORD.match(head)):
         return ""
     return head if head.endswith(_SENTENCE_END) else head + "…"
 
 
 def cut_to_words(text: str, limit: int) -> str:
-    """`text` shortened to at most `limit` characters, ended at its last whole word with "…"
-    (or at a character, for scripts written without spaces)."""
+    """`text` shortened to at most `limit` characters: at the end of a sentence when one ends in
+    the last third of the room (then without "…"); else after its last whole word that is not a
+    function word ("the", "de"), with "…" (or at a character, for scripts written without
+    spaces). Never inside or right after a web address."""
     if len(text) <= limit:
         return text
     if limit < 2:
         return ""
+    sentence = _last_sentence_end(text, limit)
+    if sentence is not None:
+        return sentence
     head = text[: limit - 1]
-    space = head.rfind(" ")
+    space = max(head.rfind(" "), head.rfind("\n"))
     if space > limit // 2:  # a word boundary not too far back; else the text has no spaces
         head = head[:space]
-    return _ellipsis(head)
+    return _ellipsis(_last_good_word(head))
+
+
+def _last_sentence_end(text: str, limit: int) -> str | None:
+    """`text` up to the last sentence that ends within `limit` characters and past two thirds
+    of it; None when there is none."""
+    for m in reversed(list(_SENTENCE_STOP.finditer(text, 0, limit + 1))):
+        end = m.end()
+        if end < limit * 2 // 3:
+            return None
+        if end <= limit and _ends_a_sentence(text, m.start()):
+            return text[:end].rstrip()
+    return None
+
+
+def _ends_a_sentence(text: str, stop: int) -> bool:
+    """Whether the stop at `stop` ends a sentence: not an initial ("J. Smith"), not "e.g."."""
+    if text[stop] in "。！？":
+        return True
+    word = text[:stop].rsplit(None, 1)[-1] if text[:stop].strip() else ""
+    return len(word.strip("\"'“‘(")) > 1 and "." not in word
+
+
+def _last_good_word(head: str) -> str:
+    """`head` without the trailing words a cut must not end on: function words, web addresses."""
+    words = head.rstrip().split(" ")
+    for _ in range(4):
+        if len(words) < 2:
+            break
+        last = words[-1].strip(" ,;:–—-\n").casefold()
+        if last in _FUNCTION_WORDS or _ADDRESS_WORD.match(words[-1].split("\n")[-1]):
+            words.pop()
+        else:
+            break
+    return " ".join(words)
 
 
 def web_address(link: str, bases: Iterable[str] = ()) -> str | None:
