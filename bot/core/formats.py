@@ -125,12 +125,16 @@ def feed_named_in(data: bytes, source: str) -> str | None:
     return None
 
 
-def readable(problem: str | None) -> str:
+def readable(problem: str | None, data: bytes = b"") -> str:
     """A parser's complaint without its noise: "<unknown>:2:0: not well-formed" becomes
-    "not well-formed (line 2)"."""
+    "not well-formed (line 2)" — the file's line: feedparser counts one more when it added an
+    XML declaration the file did not have."""
     if not problem:
         return ""
     m = _PARSER_NOISE.match(problem)
     if m:
-        return f"{problem[m.end():]} (line {m.group(1)})"
+        line = int(m.group(1))
+        if data and not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<?xml"):
+            line = max(1, line - 1)
+        return f"{problem[m.end():]} (line {line})"
     return problem

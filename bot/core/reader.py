@@ -65,8 +65,13 @@ def parse_feed(data: bytes, profile: Profile, source: str = "the feed") -> Feed:
             raise FeedError(f"{source} could not be parsed as a feed: {one_line(exc)}") from exc
         entries = parsed.get("entries") or []
         if parsed.get("bozo"):
-            problem = readable(one_line(parsed.get("bozo_exception")))
-        if not entries and (problem or not parsed.get("version")):
+            problem = readable(one_line(parsed.get("bozo_exception")), sniffed.data)
+        version = str(parsed.get("version") or "")
+        if not entries and (
+            problem
+            or not version
+            or (version.startswith("rss") and b"<channel" not in sniffed.data.lower())
+        ):
             raise FeedError(
                 f"{source} {what_it_is(sniffed.data, source, problem)}; "
                 "check FEED_URL or the file"
@@ -170,9 +175,9 @@ def _issue(
             warnings=(f"the issue's HTML could not be read: {one_line(exc)}",)
         )
     is_bwr = bool(sections.takeaways or sections.follow_ups or sections.quick_bites)
-    if not subtitle and own and not is_bwr:
+    if not subtitle and not is_bwr and (own or not summary):
         # The description was the content itself (or absent): the entry's own words.
-        subtitle = excerpt(own, link)
+        subtitle = excerpt(own or html, link)
     subtitle = without_title(subtitle, title)
     language = language_tag(entry.get("language")) or declared
     if not language:
