@@ -307,6 +307,19 @@ def test_no_link_facet_holds_text_its_source_url_did_not(words, limit, ending):
             assert any(u.rstrip(".,") == uri or u == uri for u in urls), (shown, uri)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("And then we waited...", "And then we waited…"),
+     ("The river rose and the river fell; " * 3 + "and then the river...",
+      "The river rose and the river fell; " * 3 + "and then the river…"),
+     ("Word " * 25 + "renovaç...", ("Word " * 25).strip() + "…")],
+)  # fmt: skip
+def test_a_sources_own_dots_keep_a_whole_last_word(text, expected):
+    """'...' after a whole word keeps it (a short text, or a word written whole before); after a
+    program's cut inside a word ("renovaç...") the word goes."""
+    assert excerpt(text) == expected
+
+
 # -- links --------------------------------------------------------------------------------------
 
 

@@ -98,18 +98,22 @@ def test_description_only_feed_posts_its_description_without_read_more(profile):
 
 
 def test_wordpress_excerpt_loses_its_cut_marker_and_the_post_appeared_first_on(profile):
-    """A WordPress excerpt ends '…' at a whole word; 'The post … appeared first on …' is gone."""
+    """A WordPress excerpt cut with '[…]' ends at its last sentence when one ends in its last
+    third (as the bot's own cuts do); 'The post … appeared first on …' is gone."""
     issue = _issues("canonrumors_wordpress.rss", profile)[0]
-    assert issue.subtitle.endswith("It has been quite…")
+    assert issue.subtitle.endswith("for the EOS R50, EOS R10 and EOS R7.")
+    assert "It has been quite" not in issue.subtitle
     assert "appeared first" not in issue.subtitle
     assert "[" not in issue.subtitle
 
 
 def test_cut_excerpts_end_at_a_whole_word(profile):
-    """'renovaç...' (the feed's cut inside a word) becomes '… de…'; '[?]' becomes '…'."""
+    """A feed's cut ends at its last sentence when one ends in the text's last third
+    ('… em 2019. O termo de renovaç...' ends '… em 2019.'), else at a whole word that is not a
+    function word, with '…'; '[?]' is a cut too."""
     subtitles = {i.title[:20]: i.subtitle for i in _issues("uol_noticias.rss", profile)}
-    assert subtitles["Apucarana garante co"].endswith("O termo de…")
-    assert subtitles["Ibope: Bolsonaro est"].endswith("3 pontos percentuais em…")
+    assert subtitles["Apucarana garante co"].endswith("terá continuidade em 2019.")
+    assert subtitles["Ibope: Bolsonaro est"].endswith("quando teve a mesma pontuação.")
     assert subtitles["Fama \"A\" é campeã da"].endswith("ao vencer a Estamparia…")
 
 

@@ -16,7 +16,8 @@ _READ_MORE = (
     r"|leer más|seguir leyendo|continua a leggere|leggi tutto|lees meer|verder lezen"
     r"|czytaj dalej|читать далее|далее"
 )
-_TAIL = r"[\s.…:!»›>→)\]]*"
+# What may follow it: arrows, dots, and a date in brackets ("Leia mais (09/24/2018 - 19h22)").
+_TAIL = r"[\s.…:!»›>→)\]]*(?:\(\d[\d/.: h-]{4,30}\)\s*)?"
 _LINE_RULES = (
     # Reddit: "submitted by /u/name to r/gifs [link] [12 comments]" (its own line or the end).
     re.compile(

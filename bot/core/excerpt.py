@@ -37,6 +37,8 @@ _TRAILING_CUT = re.compile(r"\s*(?:\[(?:…|\.{2,}|\?|&hellip;)\]|\(…\))\s*$")
 # A relative reference looks like a path; a bare word ("right", "1") is not an address at all.
 _RELATIVE = re.compile(r"^(?:/|\./|\.\./|\?|#)|/")
 _TRAILING_DOTS = re.compile(r"(\s*)(?:…|\.{2,})\s*$")
+# Programs cut excerpts at 100 characters and more; a shorter text's "..." is the author's.
+_PROGRAM_EXCERPT = 100
 # Markup left in a description's text: it was escaped twice.
 _MARKUP = re.compile(
     r"<(?:p|div|br|span|a|img|b|i|em|strong|ul|li|h[1-6])\b[^>]*>|<!--|&lt;[a-z/!]", re.IGNORECASE
@@ -143,11 +145,13 @@ def _break_blocks(root: etree._Element) -> None:
 
 def end_cleanly(text: str) -> str:
     """`text` without trailing arrows or bracketed ellipses; a trailing "..." (the feed's own
-    cut) becomes "…" after the last whole word."""
+    cut) becomes "…" after the last whole word. Where a program cut the text ("[…]", or dots
+    after 100 characters and more), the cut ends as ours do (`cut_to_words`): at a sentence's
+    end in the last third of the text, else not on a function word."""
     text = _TRAILING_ARROW.sub("", text).rstrip()
     cut = _TRAILING_CUT.search(text)
     if cut:  # "[…]": the platform cut here, after a whole word
-        return _ellipsis(text[: cut.start()])
+        return _end_of_cut(text[: cut.start()])
     m = _TRAILING_DOTS.search(text)
     if not m:
         return text
@@ -156,8 +160,27 @@ def end_cleanly(text: str) -> str:
         # Dots a program added stick to a word: that word may be cut ("renovaç..."), so it
         # goes. (A "…" is ours or the author's: the word before it is whole.)
         space = max(head.rfind(" "), head.rfind("\n"))
-        head = head[:space] if space > 0 else head
-    return _ellipsis(head)
+        if space > 0 and not _whole_before_dots(head[:space], head[space + 1 :]):
+            head = head[:space]
+    return _end_of_cut(head) if len(head) >= _PROGRAM_EXCERPT else _ellipsis(head)
+
+
+def _end_of_cut(head: str) -> str:
+    """A text a program cut, ended as `cut_to_words` ends ours."""
+    head = head.rstrip()
+    sentence = _last_sentence_end(head, len(head))
+    if sentence is not None and sentence != head:
+        return sentence
+    return _ellipsis(_last_good_word(head))
+
+
+def _whole_before_dots(before: str, word: str) -> bool:
+    """Whether `word`, which "..." sticks to, is whole: it is written whole earlier in the text,
+    or the text is too short to be a program's excerpt (those run to 100 characters and more)
+    and the word is longer than an initial ("T...")."""
+    if len(word) > 2 and re.search(rf"(?<!\w){re.escape(word)}(?!\w)", before, re.IGNORECASE):
+        return True
+    return len(before) < _PROGRAM_EXCERPT and len(word) > 2
 
 
 def _ellipsis(head: str) -> str:
