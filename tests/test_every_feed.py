@@ -205,6 +205,16 @@ def test_entities_escaped_twice_are_decoded_in_titles_and_text(troubles):
     assert issue.subtitle == "The deal: AT&T pays €80 billion."
 
 
+def test_a_card_page_that_escaped_its_description_twice_reads_as_words():
+    """A page's og:description 'AT&amp;amp;T&amp;#39;s deal' is the card's "AT&T's deal"."""
+    from bot.cards.page import parse_head
+
+    head = page('<meta property="og:title" content="Deal &amp;amp; more">'
+                '<meta property="og:description" content="AT&amp;amp;T&amp;#39;s deal">')
+    fields = parse_head(head, "https://news.example/")
+    assert fields["title"] == "Deal & more" and fields["description"] == "AT&T's deal"
+
+
 def test_a_decoded_combining_accent_joins_its_letter():
     assert excerpt("Cafe&amp;#769; Noir") == "Café Noir"
 
@@ -305,6 +315,28 @@ def test_no_link_facet_holds_text_its_source_url_did_not(words, limit, ending):
     for shown in (cut_to_words(excerpt(source), limit), excerpt(source)):
         for _visible, uri in linked(shown).links():
             assert any(u.rstrip(".,") == uri or u == uri for u in urls), (shown, uri)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(WORD, URL), min_size=20, max_size=80))
+def test_no_posted_link_facet_holds_text_its_source_did_not(words):
+    """The announcement of an item whose long description holds addresses: each link facet of
+    the post is the item's link or an address of the description, whole, with no '…'."""
+    source = " ".join(words)
+    urls = {w.rstrip(".,") for w in words if w.startswith("https://")}
+    issue = Issue(guid="g", link="https://item.example/p", title="An item",
+                  subtitle=excerpt(source))  # fmt: skip
+    for thread in compose(issue, _profile()):
+        for post in thread:
+            raw = post.text.encode("utf-8")
+            for facet in post.facets:
+                (feature,) = facet["features"]
+                uri = feature.get("uri")
+                if uri is None:
+                    continue
+                shown = raw[facet["index"]["byteStart"] : facet["index"]["byteEnd"]].decode()
+                assert "…" not in shown and "…" not in uri
+                assert uri == issue.link or uri in urls, (post.text, uri)
 
 
 @pytest.mark.parametrize(
