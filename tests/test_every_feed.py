@@ -262,7 +262,9 @@ def test_boilerplate_of_the_platforms_is_dropped(troubles, title, expected):
      ("News. Check 'em out by clicking the read more link!", "News."),
      # The author's own words stay.
      ("How to read more books every year", "How to read more books every year"),
-     ("Things you see more", "Things you see more"), ("Read more", "Read more")],
+     ("Things you see more", "Things you see more"),
+     # Nothing but boilerplate: nothing (the post is the title and the card).
+     ("submitted by bob to mildlyinteresting\n[link]", ""), ("Read more", "")],
 )  # fmt: skip
 def test_boilerplate_list(text, expected):
     assert drop_boilerplate(text) == expected
@@ -361,6 +363,17 @@ def test_feedburner_orig_link_is_preferred_and_untracked(troubles):
 
 def test_tracking_parameters_are_removed(troubles):
     assert troubles["Tracked"].link == "https://troubles.example/tracked?p=12"
+
+
+def test_the_link_as_the_feed_gives_it_still_picks_the_issue():
+    """preview --entry with the feed's tracked link finds the issue (posted untracked)."""
+    tracked = ("https://troubles.example/tracked?source=rss_feed&fbclid=IwAR0x&p=12&mc_cid=a1"
+               "&mc_eid=b2&ref=rss")  # fmt: skip
+    result = invoke("preview", "--offline", "--json", "--entry", tracked, "--feed",
+                    str(FEEDS / "troubles.rss"))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (element,) = json.loads(result.stdout)
+    assert element["entry"]["link"] == "https://troubles.example/tracked?p=12"
 
 
 @pytest.mark.parametrize(

@@ -49,5 +49,4 @@ def drop_boilerplate(text: str) -> str:
             lines[-1] = last.rstrip()
             break
         lines.pop()
-    # Text that was nothing but such words is the author's after all (a post titled so).
-    return "\n".join(lines).strip() or text.strip()
+    return "\n".join(lines).strip()

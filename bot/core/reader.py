@@ -255,7 +255,8 @@ def pick_issue(issues: Sequence[Issue], entry: str | None, source: str) -> Issue
     """The issue whose link or guid is `entry`, else the newest; BotError when there is none."""
     if entry is not None:
         for issue in issues:
-            if entry in (issue.link, issue.guid):
+            # The link as the feed gives it finds the issue too (with its tracking parameters).
+            if entry in (issue.link, issue.guid) or untracked(entry) == issue.link:
                 return issue
         raise BotError(
             f"no issue with link {entry} in {source}; `inspect --feed {source}` lists them"
