@@ -98,7 +98,11 @@ def parse_feed(data: bytes, profile: Profile, source: str = "the feed") -> Feed:
     issues: list[Issue] = []
     skipped: list[str] = []
     for position, entry in enumerate(entries, start=1):
-        issue = _issue(entry, profile, declared, bases, info.title)
+        try:
+            issue = _issue(entry, profile, declared, bases, info.title)
+        except Exception as exc:  # a safety net: one strange entry must not stop the feed
+            skipped.append(f"entry {position} could not be read ({one_line(exc)}): not posted")
+            continue
         if issue.link:
             issues.append(issue)
         else:
@@ -141,8 +145,10 @@ def _entry_link(entry: Any, bases: Sequence[str]) -> tuple[str, str | None]:
             address = web_address(candidate, own_bases)
             if address is not None:
                 return raw or candidate, untracked(address)
-    if guid and entry.get("guidislink", True) is not False:
-        address = web_address(guid) if guid.lower().startswith(("http://", "https://")) else None
+    # A guid that is an http(s) address is the item's, even marked isPermaLink="false"
+    # (WordPress's "https://site/?p=123" answers with the post).
+    if guid.lower().startswith(("http://", "https://")):
+        address = web_address(guid)
         if address is not None:
             return raw or guid, untracked(address)
     return raw, None
