@@ -89,6 +89,27 @@ def test_a_poll_pass_goes_on_past_an_entry_without_a_link(tmp_path: Path):
     assert "  entry 3 ('Example entry, again') has no link: not posted" in result.stdout
 
 
+def test_readers_full_feeds_read_entry_by_entry(profile):
+    """lemon24/reader's full.rss: one posted, four named; its full.json: the item's own
+    language, no audio attachment taken for a picture, the untitled item's card titled with
+    the feed's name."""
+    real = ROOT / "tests" / "fixtures" / "real"
+    rss = parse_feed((real / "reader_full.rss").read_bytes(), profile)
+    assert [i.title for i in rss.issues] == ["Example entry"]
+    assert rss.skipped == (
+        "entry 2 ('Example entry, again') has no link: not posted",
+        "entry 3 (guid 'source:only-url') has no link: not posted",
+        "entry 4 (guid 'source:only-title') has no link: not posted",
+        "entry 5 (guid 'source:empty') has no link: not posted",
+    )
+    titled, untitled = parse_feed((real / "reader_full.json").read_bytes(), profile).issues
+    assert (titled.title, titled.subtitle, titled.language) == ("Title", "A summary", "de")
+    assert titled.cover_image is None
+    assert untitled.subtitle == "Hello, world!"
+    (root,) = compose(untitled, profile)[0]
+    assert root.card is not None and root.card.title == "My Example Feed"
+
+
 # -- formats ------------------------------------------------------------------------------------
 
 

@@ -63,7 +63,7 @@ def _enclosures(item: dict[str, Any]) -> list[dict[str, str]]:
     out = []
     for key in ("image", "banner_image"):
         if item.get(key):
-            out.append({"href": _str(item[key]), "type": "image/"})
+            out.append({"href": _str(item[key]), "type": "image/"})  # pictures by the spec
     for attachment in item.get("attachments") or []:
         if isinstance(attachment, dict) and attachment.get("url"):
             out.append({"href": _str(attachment["url"]),

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import mimetypes
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import feedparser
 
@@ -250,10 +252,12 @@ def _published(entry: Any) -> datetime | None:
 
 def _cover(entry: Any) -> str | None:
     for enclosure in entry.get("enclosures") or []:
-        href = enclosure.get("href")
-        kind = str(enclosure.get("type") or "image/")
+        href = str(enclosure.get("href") or "")
+        # Without a type, the address's extension says what it is ("….jpg"); an enclosure that
+        # says nothing (a podcast's "…/episode") is not taken for a picture.
+        kind = str(enclosure.get("type") or mimetypes.guess_type(urlsplit(href).path)[0] or "")
         if href and kind.startswith("image/"):
-            return web_address(str(href))
+            return web_address(href)
     return None
 
 
