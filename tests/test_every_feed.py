@@ -178,6 +178,15 @@ def test_not_a_feed_says_what_the_file_is(profile, data, said):
     assert "<unknown>" not in message and "\n" not in message
 
 
+def test_a_wordpress_page_names_its_feed_not_its_rest_api():
+    """A page's feed types come before "application/json" (WordPress's REST API)."""
+    from bot.core.formats import feed_named_in
+
+    head = (b'<html><head><link rel="alternate" type="application/json" href="/wp-json/wp/v2/1">'
+            b'<link rel="alternate" type="application/rss+xml" href="/feed/"></head></html>')
+    assert feed_named_in(head, "https://blog.example/a-post/") == "https://blog.example/feed/"
+
+
 def test_preview_of_a_web_page_names_its_feed_and_does_not_follow_it():
     """Given a blog's home page, preview says where its feed is and exits 1."""
     page_path = FEEDS / "page_with_feed.html"

@@ -115,14 +115,19 @@ def feed_named_in(data: bytes, source: str) -> str | None:
         page = lhtml.fromstring(data)
     except (etree.ParserError, ValueError):
         return None
+    found: dict[str, str] = {}
     for el in page.iter("link"):
         rel = (el.get("rel") or "").lower().split()
         kind = (el.get("type") or "").lower().split(";")[0].strip()
         href = (el.get("href") or "").strip()
         if "alternate" in rel and kind in _FEED_TYPES and href:
-            base = source if source.lower().startswith(("http://", "https://")) else ""
-            return urljoin(base, href) if base else href
-    return None
+            found.setdefault(kind, href)
+    # A feed's own types first: a WordPress page's "application/json" is its REST API.
+    href = next((found[kind] for kind in _FEED_TYPES if kind in found), None)
+    if href is None:
+        return None
+    base = source if source.lower().startswith(("http://", "https://")) else ""
+    return urljoin(base, href) if base else href
 
 
 def readable(problem: str | None, data: bytes = b"") -> str:
