@@ -313,6 +313,12 @@ def test_a_cut_ends_at_a_sentence_in_the_last_part_of_the_room():
     assert cut == "A short one. The ferries stopped for a week. The ferries stopped for a week."
 
 
+def test_a_stop_that_ends_no_sentence_is_not_a_cut():
+    """'Dr.' ends no sentence: the cut is at a word, with '…'."""
+    text = "We asked the good Dr. Smith about the river and the ferries"
+    assert cut_to_words(text, 30) == "We asked the good Dr. Smith…"
+
+
 def test_a_cut_never_ends_on_a_function_word():
     """'…the…', '…de…': the cut goes back to a word that carries meaning."""
     assert cut_to_words("We walked along the river and then over the bridge", 33) == (

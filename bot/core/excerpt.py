@@ -59,6 +59,10 @@ _FUNCTION_WORDS = frozenset(
     il lo gli di del della che per con nel van het een en of op te voor met""".split()
 )
 _SENTENCE_END = tuple(".!?。！？»”\"')")
+# The last word of a text, with the space before it (none for the text's only word).
+_LAST_WORD = re.compile(r"(?:^|\s+)(\S+)\s*$")
+# Titles and abbreviations whose stop does not end a sentence ("Dr. Smith", "No. 5").
+_ABBREVIATIONS = frozenset("mr mrs ms dr st sr jr vs prof no nr ca etc approx fig vol".split())
 # A sentence's last stop, with any closing quote or bracket, and a space or the text's end after.
 _SENTENCE_STOP = re.compile(r"(?:[.!?]|[。！？])[\"'”’»)\]]*(?=\s|$)|[。！？]")
 
@@ -187,11 +191,9 @@ def _ellipsis(head: str) -> str:
     """`head` ended with "…", unless it already ends a sentence. A web address is never the
     last word before "…": it may be cut, and "…" would join its link."""
     head = head.rstrip(" ,;:–—-\n")
-    words = head.split(" ")
-    while len(words) > 1 and _ADDRESS_WORD.match(words[-1].split("\n")[-1]):
-        words.pop()
-        head = " ".join(words).rstrip(" ,;:–—-\n")
-    if not head or (len(words) == 1 and _ADDRESS_WORD.match(head)):
+    while (last := _LAST_WORD.search(head)) is not None and _ADDRESS_WORD.match(last.group(1)):
+        head = head[: last.start()].rstrip(" ,;:–—-\n")
+    if not head:
         return ""
     return head if head.endswith(_SENTENCE_END) else head + "…"
 
@@ -222,7 +224,8 @@ def _last_sentence_end(text: str, limit: int) -> str | None:
         end = m.end()
         if end < limit * 2 // 3:
             return None
-        if end <= limit and _ends_a_sentence(text, m.start()):
+        followed = end == len(text) or text[end].isspace()  # not "3.5", not "example.org"
+        if end <= limit and followed and _ends_a_sentence(text, m.start()):
             return text[:end].rstrip()
     return None
 
@@ -232,21 +235,23 @@ def _ends_a_sentence(text: str, stop: int) -> bool:
     if text[stop] in "。！？":
         return True
     word = text[:stop].rsplit(None, 1)[-1] if text[:stop].strip() else ""
-    return len(word.strip("\"'“‘(")) > 1 and "." not in word
+    word = word.strip("\"'“‘(")
+    return len(word) > 1 and "." not in word and word.casefold() not in _ABBREVIATIONS
 
 
 def _last_good_word(head: str) -> str:
-    """`head` without the trailing words a cut must not end on: function words, web addresses."""
-    words = head.rstrip().split(" ")
+    """`head` without the trailing words a cut must not end on: function words, web addresses
+    (a few at most: "…and of the…" goes back to the word before "and")."""
     for _ in range(4):
-        if len(words) < 2:
+        last = _LAST_WORD.search(head)
+        if last is None or last.start() == 0:
             break
-        last = words[-1].strip(" ,;:–—-\n").casefold()
-        if last in _FUNCTION_WORDS or _ADDRESS_WORD.match(words[-1].split("\n")[-1]):
-            words.pop()
+        word = last.group(1)
+        if word.strip(",;:–—-").casefold() in _FUNCTION_WORDS or _ADDRESS_WORD.match(word):
+            head = head[: last.start()]
         else:
             break
-    return " ".join(words)
+    return head
 
 
 def web_address(link: str, bases: Iterable[str] = ()) -> str | None:
