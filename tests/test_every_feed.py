@@ -31,6 +31,12 @@ from bot.errors import FeedError
 FEEDS = ROOT / "tests" / "fixtures" / "feeds"
 ENV = {"BOT_CONFIG": str(ROOT / "config" / "bwr.toml"), "BSKY_HANDLE": None,
        "BSKY_APP_PASSWORD": None, "CARDS": None, "BOTS_FILE": None}  # fmt: skip
+URL = st.builds(
+    lambda host, path: f"https://{host}.example/{path}",
+    st.text(alphabet="abcdefghij", min_size=1, max_size=8),
+    st.text(alphabet="abcdefghij0123456789/-_%.", max_size=40),
+)
+WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyzéü.,", min_size=1, max_size=9)
 
 
 def read(name: str, profile, data: bytes | None = None):
@@ -121,6 +127,29 @@ def test_json_feed_and_atom_read_as_rss_does(profile, name):
     assert [shape(i) for i in feed.issues] == expected
     assert feed.info.title == "Field Notes" and feed.info.link == "https://notes.example/"
     assert feed.problem is None and feed.skipped == ()
+
+
+JSON_VALUE = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=3),
+    max_leaves=6,
+)  # fmt: skip
+ITEM_KEYS = st.sampled_from(["id", "url", "external_url", "title", "content_html", "content_text",
+                             "summary", "date_published", "date_modified", "image", "language",
+                             "attachments"])  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.dictionaries(ITEM_KEYS, JSON_VALUE | URL, max_size=8), max_size=5),
+       JSON_VALUE)  # fmt: skip
+def test_any_json_feed_items_read_without_a_traceback(profile, items, title):
+    """Whatever a JSON Feed's items hold (any JSON types), the feed reads: every issue has an
+    http(s) link or the entry is named as skipped."""
+    doc = {"version": "https://jsonfeed.org/version/1.1", "title": title, "items": items}
+    feed = parse_feed(json.dumps(doc).encode(), profile)
+    assert len(feed.issues) + len(feed.skipped) == len(items)
+    assert all(i.link for i in feed.issues)
 
 
 def test_a_json_feed_previews_like_any_feed():
@@ -335,12 +364,6 @@ def test_a_cut_never_ends_against_a_web_address():
     assert excerpt("Details at http://www.moe.gov.sg/media/press/2009...") == "Details at…"
 
 
-URL = st.builds(
-    lambda host, path: f"https://{host}.example/{path}",
-    st.text(alphabet="abcdefghij", min_size=1, max_size=8),
-    st.text(alphabet="abcdefghij0123456789/-_%.", max_size=40),
-)
-WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyzéü.,", min_size=1, max_size=9)
 
 
 @settings(max_examples=300, deadline=None)

@@ -64,7 +64,8 @@ def _enclosures(item: dict[str, Any]) -> list[dict[str, str]]:
     for key in ("image", "banner_image"):
         if item.get(key):
             out.append({"href": _str(item[key]), "type": "image/"})  # pictures by the spec
-    for attachment in item.get("attachments") or []:
+    attachments = item.get("attachments")
+    for attachment in attachments if isinstance(attachments, list) else []:
         if isinstance(attachment, dict) and attachment.get("url"):
             out.append({"href": _str(attachment["url"]),
                         "type": _str(attachment.get("mime_type"))})  # fmt: skip
