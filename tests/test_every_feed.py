@@ -216,6 +216,19 @@ def test_a_wordpress_page_names_its_feed_not_its_rest_api():
     assert feed_named_in(head, "https://blog.example/a-post/") == "https://blog.example/feed/"
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([b"", b"<!doctype html><html><head>", b"{", b"[", b"\x00<\x00r",
+                        b"<?xml version='1.0'?><rss", b"<feed"]),
+       st.binary(max_size=300))  # fmt: skip
+def test_whatever_the_bytes_the_answer_is_a_feed_or_one_line(profile, start, rest):
+    """Bytes that start like HTML, JSON, UTF-16 or XML and go on anyhow: a Feed, or one
+    FeedError line with no parser noise."""
+    try:
+        parse_feed(start + rest, profile, source="f")
+    except FeedError as err:
+        assert "\n" not in str(err) and "<unknown>" not in str(err)
+
+
 def test_preview_of_a_web_page_names_its_feed_and_does_not_follow_it():
     """Given a blog's home page, preview says where its feed is and exits 1."""
     page_path = FEEDS / "page_with_feed.html"
