@@ -271,6 +271,12 @@ def test_repair(text, expected):
     assert repair(text) == expected
 
 
+def test_wordpress_mojibake_of_a_non_breaking_space_leaves_one_space():
+    """SimplePie's RSS.com feed: 'podcast.Â  Youâ€™re' and '(sats)Â through' read as words."""
+    assert excerpt("<p>start a podcast.Â  Youâ€™re going</p>") == "start a podcast. You’re going"
+    assert excerpt("<p>Bitcoin (sats)Â through apps.</p>") == "Bitcoin (sats) through apps."
+
+
 def test_entities_escaped_twice_are_decoded_in_titles_and_text(troubles):
     """'AT&amp;T', '&#39;', '&#8364;' read as the characters."""
     issue = troubles["AT&T buys 'Time'"]

@@ -106,7 +106,8 @@ def excerpt(html: str, item_link: str = "", _again: bool = True) -> str:
     if _again and _MARKUP.search(text):
         return excerpt(text, item_link, _again=False)
     text = decode_entities(text)
-    return end_cleanly(drop_boilerplate(repair(text)))
+    # Repaired mojibake may leave a non-breaking space where the words had two spaces.
+    return end_cleanly(drop_boilerplate(clean(repair(text), keep_newlines=True)))
 
 
 def decode_entities(text: str) -> str:
