@@ -52,7 +52,9 @@ def preview(
 
     Each post shows its text, its size (graphemes / bytes, limits 300 / 3000), its links
     (visible text → full address) and its card: the title, description and picture address
-    its page gives (CARDS), or the feed's. Nothing is posted.
+    its page gives (CARDS), or the feed's. Nothing is posted. With --all, progress goes to
+    stderr, card pages are fetched for the newest 25 issues only, and an entry that cannot be
+    posted (no link) is named on stderr while the others are shown.
 
     Example: python -m bot preview --feed ../shared/fixtures/bwr/feed.xml --latest --html p.html
     """
