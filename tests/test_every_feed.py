@@ -74,6 +74,21 @@ def test_preview_all_goes_on_past_an_entry_without_a_link():
     assert "issue ''" not in result.output
 
 
+def test_preview_all_goes_on_past_an_issue_it_cannot_compose(tmp_path):
+    """An entry with only a link that is no web address has nothing to post: preview --all
+    names it on stderr and shows the other."""
+    feed = tmp_path / "f.rss"
+    feed.write_text('<rss version="2.0"><channel><title>F</title><language>en</language>'
+                    "<item><link>urn:uuid:1</link></item>"
+                    "<item><title>Good</title><link>https://f.example/good</link></item>"
+                    "</channel></rss>")  # fmt: skip
+    result = invoke("preview", "--offline", "--all", "--feed", str(feed))
+    assert result.exit_code == 0, result.output
+    assert "Issue: Good" in result.stdout
+    assert ("warning: issue 'urn:uuid:1' has no title, subtitle or web address to post: not"
+            " previewed") in result.stderr  # fmt: skip
+
+
 def test_inspect_and_its_json_name_the_entry_without_a_link():
     """inspect lists it under "not posted"; inspect --json under "skipped"."""
     text = invoke("inspect", "--feed", str(FEEDS / "one_without_link.rss"))

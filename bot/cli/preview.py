@@ -142,8 +142,7 @@ def _compose_all(
             except BotError as exc:
                 if not several:
                     raise
-                click.echo(f"\nwarning: {issue.title or issue.link!r}: {exc}: not previewed",
-                           err=True)  # fmt: skip
+                click.echo(f"\nwarning: {exc}: not previewed", err=True)  # names the issue
                 continue
             out.append((issue, as_reviewed(issue, profile, threads)))
     return out
