@@ -14,6 +14,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from bot.core.address import AtUri
 from bot.core.model import Issue
 from bot.core.plan import Asker, Plan, Rules, Step, plan
 from bot.core.post import Thread, post_url
@@ -233,13 +234,16 @@ def mark_posted(
     the thread's root): the bot will not post it."""
     posts: list[PostRef] = []
     if uri is not None:
-        parts = uri.removeprefix("at://").split("/")
-        if not uri.startswith("at://") or len(parts) != 3 or parts[1] != "app.bsky.feed.post":
+        try:
+            address = AtUri.parse(uri)
+        except ValueError:
+            address = None
+        if address is None or not address.is_post:
             raise BotError(
                 f"--uri {uri!r} is not a post's at:// URI like "
                 "at://did:plc:…/app.bsky.feed.post/3l…"
             )
-        posts = [PostRef(0, parts[2], uri)]
+        posts = [PostRef(0, address.rkey, uri)]
     issue = store.mark_posted_by_hand(find_issue(settings, store, link, source).id, posts)
     event(logger, "issue.marked_posted", link=issue.link, root=uri)
     return issue
