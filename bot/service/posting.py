@@ -100,6 +100,7 @@ class Considered:
     found: PostedThread | None = None
     asked: bool = False
     error: str | None = None
+    fresh: bool = False  # first recorded in this pass: it has no post rows
 
 
 _DRY = {
@@ -249,7 +250,8 @@ class IssuePoster(abc.ABC):
                     threads = self.compose(issue)
                 except ThreadError as exc:
                     return self._failed(stored, issue, str(exc))
-            recorded_posts = self.store.posts(stored.id)
+            fresh = considered is not None and considered.fresh
+            recorded_posts = [] if fresh else self.store.posts(stored.id)
             keys = self.keys(stored, threads, recorded_posts)
             gates, pin = self._thread_settings(stored)
             total = sum(len(t) for t in threads)

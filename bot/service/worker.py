@@ -157,6 +157,8 @@ class Worker(IssuePoster):
         self._stop = stop_event or threading.Event()  # a daemon's bots share one
         self._feed_fetch = feed_fetch  # bot.feed.fetch_feed, or a daemon's shared fetches
         self._validators: Any = None  # of the 200 being processed; saved at the end of a pass
+        # Issues first recorded in this pass: nothing of them is recorded yet (no post rows).
+        self._fresh: set[int] = set()
         self.notifier = notifier or Notifier.from_settings(settings)
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -252,9 +254,8 @@ class Worker(IssuePoster):
             return self.read_feed(url)[0]
         state = self.store.feed(url)
         validators: Validators | None = Validators(state.etag, state.last_modified)
-        pending = self.store.issues(_PENDING, feed_url=url)
-        if pending:  # their content is needed: a 304 would not carry it
-            event(logger, "feed.refetch", url=url, pending=len(pending))
+        if state.pending:  # their content is needed: a 304 would not carry it
+            event(logger, "feed.refetch", url=url, pending=state.pending)
             validators = None
         try:
             fetched = (self._feed_fetch or fetch_feed)(url, validators, **self._feed_kwargs(url))
@@ -283,6 +284,7 @@ class Worker(IssuePoster):
         url = self.settings.feed_url
         result = PollResult(feed_url=url, dry_run=self.dry_run)
         self._validators = None
+        self._fresh = set()
         self.store.reopen_if_lost()  # a database deleted since the last pass: a fresh start
         try:
             body = self._fetch(result)
@@ -355,6 +357,7 @@ class Worker(IssuePoster):
             verdict = known.judge(issue)
             up = record_issue(self.store, url, issue, verdict.state)
             if up.created:
+                self._fresh.add(up.issue.id)
                 result.new += 1
                 result.queued += up.issue.state is _S.QUEUED
                 event(
@@ -449,7 +452,8 @@ class Worker(IssuePoster):
         found: PostedThread | None = None
         asked = False
         generation = stored.generation if stored is not None else 0
-        recorded = self.store.posts(stored.id) if stored is not None else []
+        fresh = stored is None or stored.id in self._fresh
+        recorded = [] if fresh or stored is None else self.store.posts(stored.id)
         if (by is not Asker.FORCE and generation == 0 and not recorded
                 and self.can_read_account()):
             wanted = threads if first.step is not Step.ANNOUNCE or not threads else [threads[0][:1]]
@@ -463,7 +467,8 @@ class Worker(IssuePoster):
                 kn = dataclasses.replace(kn, on_account=OnAccount(roots, whole))
         final = plan(issue, kn, self.profile, now, self.rules, by=by, threads=threads,
                      in_feed=in_feed)
-        return Considered(final, threads=threads, found=found, asked=asked)
+        return Considered(final, threads=threads, found=found, asked=asked,
+                          fresh=stored is not None and fresh)
 
     def _act(self, stored: StoredIssue, issue: Issue | None) -> IssueOutcome:
         """The pass does what the plan says with a queued or posting issue."""

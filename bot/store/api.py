@@ -246,13 +246,18 @@ class Store(HeartbeatRecords, BotLeases):
         return row
 
     def feed(self, url: str) -> FeedState:
-        """The feed's validators and last check (empty for a feed never seen)."""
+        """The feed's validators, last check and how many of its issues are queued or posting
+        (empty for a feed never seen)."""
         with self._tx("reading the feed", read_only=True) as s:
             row = s.scalar(select(FeedRow).where(FeedRow.bot == self._bot, FeedRow.url == url))
             if row is None:
                 return FeedState(url=url)
+            pending = s.scalar(select(func.count()).select_from(IssueRow).where(
+                IssueRow.feed_id == row.id,
+                IssueRow.state.in_([_S.QUEUED.value, _S.POSTING.value])))
             return FeedState(url=url, etag=row.etag, last_modified=row.last_modified,
-                             last_checked_at=row.last_checked_at, last_outcome=row.last_outcome)
+                             last_checked_at=row.last_checked_at, last_outcome=row.last_outcome,
+                             pending=int(pending or 0))
 
     def save_validators(self, url: str, etag: str | None, last_modified: str | None,
                         outcome: str | None = None) -> None:

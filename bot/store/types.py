@@ -17,6 +17,7 @@ class FeedState:
     last_modified: str | None = None
     last_checked_at: datetime | None = None
     last_outcome: str | None = None
+    pending: int = 0  # its issues queued or posting (read in the same transaction)
 
 
 @dataclass(frozen=True)
