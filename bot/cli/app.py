@@ -70,7 +70,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
     Settings come from the environment and .env (see .env.example).
 
-    Example: python -m bot preview --feed ../shared/fixtures/bwr/feed.xml --latest
+    Example: python -m bot preview --feed examples/bwr-feed.xml --latest
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug

@@ -49,7 +49,7 @@ def preview(
     (visible text → full address) and its card: the title, description and picture address
     its page gives (CARDS), or the feed's. Nothing is posted.
 
-    Example: python -m bot preview --feed ../shared/fixtures/bwr/feed.xml --latest --html p.html
+    Example: python -m bot preview --feed examples/bwr-feed.xml --latest --html p.html
     """
     if sum((entry is not None, latest, all_)) > 1:
         raise click.UsageError("choose one of --entry LINK, --latest and --all")
