@@ -165,4 +165,5 @@ def write_json(
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-__all__ = ["Config", "Figure", "FIXTURES", "ROOT", "SAMPLE_FEED", "asdict", "log", "table", "timed", "write_json"]
+__all__ = ["Config", "Figure", "FIXTURES", "ROOT", "SAMPLE_FEED", "asdict", "log", "table", "timed",
+           "write_json"]

@@ -6,8 +6,9 @@ least any feed bot does: `feedparser.parse(data)` of the same bytes. Target: wit
 Measured as CPU time of this process (single-threaded work; steadier than wall time when the
 machine is shared).
 
-Two feeds: the 20-item real Substack feed (tests/fixtures/substack/kofacts_obodugo_substack-feed.xml,
-not a BWR newsletter: root posts only) and the seed BWR issue repeated 20 times (every section present,
+Two feeds: the 20-item real Substack feed
+(tests/fixtures/substack/kofacts_obodugo_substack-feed.xml, not a BWR newsletter: root posts only)
+and the seed BWR issue repeated 20 times (every section present,
 17 posts each), which is the bot's real workload.
 """
 

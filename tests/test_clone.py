@@ -142,7 +142,8 @@ def test_the_one_line_local_bluesky_example_posts_the_sample_issue(clone: Path):
         if not (clone / "tests" / "pds" / part).exists():
             (clone / "tests" / "pds" / part).symlink_to((pds / part).resolve())
     readme = (clone / "README.md").read_text(encoding="utf-8")
-    line = re.search(r"^    (bash scripts/local-bluesky\.sh \.venv/bin/bwr-bot post .*)$", readme, re.M)
+    line = re.search(r"^    (bash scripts/local-bluesky\.sh \.venv/bin/bwr-bot post .*)$", readme,
+                     re.M)
     assert line, "the README's one-line example is gone"
     env = _env(clone)
     env.pop("DATABASE_URL")

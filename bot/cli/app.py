@@ -57,7 +57,8 @@ class BotGroup(click.Group):
         except BotError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo(f"Error: {exc}", err=True)
+            for line in str(exc).splitlines():  # several problems (a bots file): one line each
+                click.echo(f"Error: {line}", err=True)
             ctx.exit(exc.exit_code)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from bot.cli.app import feed_named_by, setup_logging
-from bot.errors import BotError, PublishError
+from bot.errors import BotError, ConfigError, PublishError
 
 ENTRY_HELP = "The issue's link (or guid), as in the feed."
 FEED_HELP = "Read the issue from this feed when the database does not know it."
@@ -83,8 +83,8 @@ def run(ctx: click.Context) -> None:
 
     _logging(ctx)
     bots = load_bots()
-    if len(bots) == 1 and bots[0].dry_run:
-        bots = [_dry(bots[0])]
+    if all(b.dry_run for b in bots):  # nothing to post: a store in memory, nothing written
+        bots = [_dry(b) for b in bots]
     ctx.exit(run_daemon(bots))
 
 
@@ -109,8 +109,8 @@ def poll(ctx: click.Context, bot_name: str | None) -> None:
     bots = load_bots()
     if bot_name is not None:
         bots = [pick_bot(bots, bot_name)]
-    if len(bots) == 1 and bots[0].dry_run:
-        bots = [_dry(bots[0])]
+    if all(b.dry_run for b in bots):  # nothing to post: a store in memory, nothing written
+        bots = [_dry(b) for b in bots]
     store = Store(bots[0].database_url, bot=None)
     ctx.call_on_close(store.close)
     store.upgrade()
@@ -171,16 +171,27 @@ def post(
     from bot.service.editor import post_one
     from bot.service.worker import Worker
 
-    if dry_run:  # no database, no Bluesky, no card cache: it writes nothing anywhere
-        _logging(ctx)
-        settings, store = _setup(ctx, _dry(_bot(bot_name)))
-    else:
-        settings, store = _setup(ctx, bot_name=bot_name)
+    _logging(ctx)
+    chosen = _bot(bot_name)
+    # Without a password the issue is still read (a wrong --feed or entry is said first), as in
+    # --dry-run: no database, no Bluesky, no card cache, nothing written anywhere.
+    cannot_post = chosen.dry_run and not dry_run
+    settings, store = _setup(ctx, _dry(chosen) if dry_run or cannot_post else chosen)
     with Worker(settings, store) as worker, feed_named_by("--feed" if feed else None):
         issue, outcome, threads = post_one(
-            worker, entry=entry, source=feed, force=force, dry_run=dry_run
+            worker, entry=entry, source=feed, force=force, dry_run=dry_run or cannot_post
         )
+    if cannot_post:
+        raise ConfigError(_needs_password(chosen))
     _print_posted(issue, outcome, threads)
+
+
+def _needs_password(settings: Any) -> str:
+    """Why a bot without its password cannot post, in its own terms."""
+    if settings.bsky_handle:  # a bot of BOTS_FILE whose app_password_env variable is unset
+        return (f"bot {settings.name!r} has no app password (the variable its app_password_env "
+                "names is not set): set it to post, or use --dry-run")
+    return "BSKY_HANDLE and BSKY_APP_PASSWORD are needed to post (or use --dry-run)"
 
 
 def _print_posted(issue: Any, outcome: Any, threads: Any) -> None:

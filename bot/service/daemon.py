@@ -201,7 +201,9 @@ class Daemon:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         for s in self.fleet.bots:
-            if s.dry_run:
+            # A bot of BOTS_FILE keeps its handle and was named as a dry run when the file was
+            # read (its password variable is unset); the environment's one bot is said here.
+            if s.dry_run and not s.bsky_handle:
                 logger.warning(DRY_RUN_NOTICE + (f" (bot {s.name})" if len(self.runners) > 1
                                                  else ""))
         first = self.fleet.bots[0]
