@@ -73,7 +73,8 @@ def bots_from_file(path: Path, env: Mapping[str, str]) -> list[Settings]:
         raise ConfigError("\n".join(dict.fromkeys(problems)))  # each problem once
     for f in found:
         for note in f.notes:
-            logger.warning('bots.note bot=%s note="%s"', f.settings.name if f.settings else "", note)
+            name = f.settings.name if f.settings else ""
+            logger.warning('bots.note bot=%s note="%s"', name, note)
     return bots
 
 
