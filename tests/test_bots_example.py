@@ -59,7 +59,7 @@ def test_the_example_copied_as_the_readme_says_runs_every_command_as_a_dry_run(t
     import sys
 
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("BSKY_", "FEED_URL", "BOTS_FILE", "DATABASE_URL", "BWR_"))}
+           if not k.startswith(("BSKY_", "FEED_URL", "BOTS_FILE", "DATABASE_URL", "BWR_", "POST_"))}
     env.update(BOTS_FILE=str(EXAMPLE), DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}",
                PYTHONPATH=str(ROOT), CARDS="off")  # nothing fetched
 
@@ -69,7 +69,14 @@ def test_the_example_copied_as_the_readme_says_runs_every_command_as_a_dry_run(t
 
     status = bot("status")
     assert status.returncode == 0, status.stderr
-    assert status.stdout.startswith("No issues recorded yet")
+    assert status.stdout.splitlines()[:4] == [  # each bot's settings, as it runs with them
+        "bot bwr: https://aablanco.substack.com/feed · dry run (no password) · every 300 s · "
+        "POST_DELAY 10 min · BACKFILL_HOURS 48 · CARDS off · alerts none",
+        "bot bwr-ru: https://bwr-ru.substack.com/feed · dry run (no password) · every 600 s · "
+        "POST_DELAY 30 min · BACKFILL_HOURS 48 · CARDS off · alerts none",
+        "",
+        "No issues recorded yet (`python -m bot poll` reads the feed).",
+    ]
     notes = [line.split(" WARNING ", 1)[1] for line in status.stderr.splitlines()]
     assert notes == [
         'bots.note bot=bwr note="BWR_APP_PASSWORD is not set: a dry run for this bot, nothing is '
@@ -89,3 +96,26 @@ def test_the_example_copied_as_the_readme_says_runs_every_command_as_a_dry_run(t
         "Error: bot 'bwr-ru' has no app password (the variable its app_password_env names is not "
         "set): set it to post, or use --dry-run")
     assert not (tmp_path / "bot.db").exists()  # nothing was written by any of them
+
+
+def test_status_json_lists_each_bots_effective_settings_without_secrets(tmp_path):
+    """The environment's POST_DELAY is every bot's unless its table says otherwise; `status
+    --json` lists what each bot runs with under "bots", never a password or a webhook."""
+    import json
+
+    from click.testing import CliRunner
+
+    from bot.cli.app import cli
+
+    env = {"BOTS_FILE": str(EXAMPLE), "BWR_APP_PASSWORD": "a-b-c-d", "POST_DELAY": "2",
+           "BWR_WEBHOOK_URL": "https://hooks.x.test/secret-token", "BWR_RU_APP_PASSWORD": "",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}", "NOTIFY_ON": "failed,auth"}
+    done = CliRunner().invoke(cli, ["status", "--json"], env=env)
+    assert done.exit_code == 0, done.output
+    assert "a-b-c-d" not in done.output and "secret-token" not in done.output
+    bots = {b["bot"]: b for b in json.loads(done.stdout)["bots"]}
+    assert (bots["bwr"]["post_delay"], bots["bwr"]["dry_run"], bots["bwr"]["alerts"]) == (
+        2.0, False, ["failed", "auth"])
+    assert (bots["bwr-ru"]["post_delay"], bots["bwr-ru"]["dry_run"], bots["bwr-ru"]["alerts"]) == (
+        30.0, True, [])
+
