@@ -199,6 +199,37 @@ def test_a_daemon_killed_on_this_host_leaves_its_bots_to_the_others_at_once(tmp_
         store.close()
 
 
+def test_a_second_daemon_says_in_words_that_it_stands_by_and_when_it_takes_over(tmp_path, caplog):
+    """A daemon whose bot another live daemon serves says so once, naming it; and says so again
+    when that daemon is gone and it serves the bot itself."""
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    store = Store(url, bot=None)
+    store.upgrade()
+    first = "otherhost:1234:abc123"  # a daemon on another host: alive as long as its lease is
+    store.daemon_seen(first, alive_for=120)
+    assert store.claim_bot("bwr", first, 120)
+    fleet = Fleet([Settings(name="bwr", database_url=url)], store, cache_dir=tmp_path / "cache")
+    daemon = Daemon(fleet, daemon=f"{socket.gethostname()}:{os.getpid()}:second")
+    try:
+        with caplog.at_level("INFO", logger="bot.service.daemon"):
+            daemon._leases()
+            daemon._leases()  # still standing by: not said again
+            said = [r.getMessage() for r in caplog.records if "standing by" in r.getMessage()]
+            assert said == ['daemon.standing_by bot=bwr note="bot bwr is served by another daemon '
+                            '(pid 1234 on host otherhost); standing by"']
+            assert daemon.owned == set()
+            store.release_bot("bwr", first)  # the first daemon stopped
+            store.daemon_gone(first)
+            daemon._leases()
+        assert daemon.owned == {"bwr"}
+        assert caplog.records[-1].getMessage() == (
+            'daemon.taking_over bot=bwr note="bot bwr was served by another daemon (pid 1234 on '
+            'host otherhost); this daemon serves it now"')
+    finally:
+        fleet.close()
+        store.close()
+
+
 @pytest.mark.pds
 def test_one_daemon_posts_three_bots_over_two_accounts_each_issue_once(
         newsletters, tmp_path, pds, pds_proxy):
