@@ -38,17 +38,42 @@ def _bot(bot_name: str | None) -> Any:
 
 
 def _setup(ctx: click.Context, settings: Any = None, bot_name: str | None = None,
-           every_bot: bool = False) -> tuple[Any, Any]:
+           every_bot: bool = False, feed: str | None = None,
+           feed_option: bool = True) -> tuple[Any, Any]:
     """Settings, and the store (the bot's rows; every bot's with `every_bot`) with its
-    migrations applied."""
+    migrations applied — after the feed file the command will read (`feed`, given with --feed
+    or not) is found: a wrong input is said before the database is touched."""
     from bot.store.api import Store
 
     _logging(ctx)
     settings = settings or _bot(bot_name)
+    if feed is not None:
+        _feed_file_exists(feed, feed_label(settings, feed if feed_option else None))
     store = Store(settings.database_url, bot=None if every_bot else settings.name)
     ctx.call_on_close(store.close)
     store.upgrade()
     return settings, store
+
+
+def feed_label(settings: Any, option_feed: str | None) -> str | None:
+    """What a feed error should name as the feed's source: `--feed`, the bots file's bot, or
+    (None) FEED_URL, which the feed module's hints already name."""
+    import os
+
+    if option_feed is not None:
+        return "--feed"
+    bots_file = os.environ.get("BOTS_FILE", "").strip()
+    return f"feed_url of bot {settings.name!r} in {bots_file}" if bots_file else None
+
+
+def _feed_file_exists(source: str, label: str | None) -> None:
+    """A local feed file that is not there, said as the feed module says it (FeedError)."""
+    from pathlib import Path
+
+    from bot.errors import FeedError
+
+    if "://" not in source and not Path(source).expanduser().exists():
+        raise FeedError(f"feed file {source} does not exist: check {label or 'FEED_URL'}")
 
 
 def _dry(settings: Any) -> Any:
@@ -176,8 +201,9 @@ def post(
     # Without a password the issue is still read (a wrong --feed or entry is said first), as in
     # --dry-run: no database, no Bluesky, no card cache, nothing written anywhere.
     cannot_post = chosen.dry_run and not dry_run
-    settings, store = _setup(ctx, _dry(chosen) if dry_run or cannot_post else chosen)
-    with Worker(settings, store) as worker, feed_named_by("--feed" if feed else None):
+    settings, store = _setup(ctx, _dry(chosen) if dry_run or cannot_post else chosen,
+                             feed=feed or chosen.feed_url, feed_option=feed is not None)
+    with Worker(settings, store) as worker, feed_named_by(feed_label(chosen, feed)):
         issue, outcome, threads = post_one(
             worker, entry=entry, source=feed, force=force, dry_run=dry_run or cannot_post
         )
@@ -234,8 +260,9 @@ def approve(ctx: click.Context, entry: str, feed: str | None, bot_name: str | No
     from bot.service.editor import approve as approve_issue
     from bot.service.worker import Worker
 
-    settings, store = _setup(ctx, bot_name=bot_name)
-    with Worker(settings, store) as worker, feed_named_by("--feed" if feed else None):
+    chosen = _bot(bot_name)
+    settings, store = _setup(ctx, chosen, feed=feed)
+    with Worker(settings, store) as worker, feed_named_by(feed_label(chosen, feed)):
         issue, outcome, threads = approve_issue(worker, entry, source=feed)
     _print_posted(issue, outcome, threads)
 
@@ -281,7 +308,7 @@ def skip(ctx: click.Context, entry: str, feed: str | None, bot_name: str | None)
     """
     from bot.service.editor import skip as skip_issue
 
-    settings, store = _setup(ctx, bot_name=bot_name)
+    settings, store = _setup(ctx, bot_name=bot_name, feed=feed)
     with feed_named_by("--feed"):
         _show("skipped", skip_issue(settings, store, entry, source=feed))
 
@@ -298,7 +325,7 @@ def retry(ctx: click.Context, entry: str, feed: str | None, bot_name: str | None
     """
     from bot.service.editor import retry as retry_issue
 
-    settings, store = _setup(ctx, bot_name=bot_name)
+    settings, store = _setup(ctx, bot_name=bot_name, feed=feed)
     with feed_named_by("--feed"):
         _show("queued again", retry_issue(settings, store, entry, source=feed))
 
@@ -321,6 +348,6 @@ def mark_posted(
     """
     from bot.service.editor import mark_posted as mark
 
-    settings, store = _setup(ctx, bot_name=bot_name)
+    settings, store = _setup(ctx, bot_name=bot_name, feed=feed)
     with feed_named_by("--feed"):
         _show("marked as posted", mark(settings, store, entry, uri, source=feed))

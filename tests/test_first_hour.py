@@ -1,0 +1,50 @@
+"""The first hour of a newcomer, without surprises: a wrong input is said before the database is
+touched, a dry run logs no database upgrade, and an error about a feed names where the feed came
+from (the bots file and its bot, not FEED_URL)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import BWR_FEED, ROOT
+
+
+def _bot(tmp: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("BSKY_", "FEED_URL", "BOTS_FILE", "DATABASE_URL"))}
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=tmp,
+                          env={**base, "PYTHONPATH": str(ROOT), "CARDS": "off", **env},
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
+def test_post_with_a_missing_feed_file_says_so_before_making_a_database(tmp_path):
+    db = tmp_path / "bot.db"
+    done = _bot(tmp_path, "post", "--latest", "--feed", "nope.xml",
+                DATABASE_URL=f"sqlite:///{db}", BSKY_HANDLE="a.test", BSKY_APP_PASSWORD="x-y")
+    assert done.returncode == 1
+    assert done.stderr == "Error: feed file nope.xml does not exist: check --feed\n"
+    assert not db.exists()
+
+
+def test_a_dry_run_logs_no_database_upgrade(tmp_path):
+    """A dry run's store is in memory: nothing is upgraded, and nothing says so."""
+    done = _bot(tmp_path, "poll", FEED_URL=str(BWR_FEED), DATABASE_URL=f"sqlite:///{tmp_path}/b.db")
+    assert done.returncode == 0, done.stderr
+    assert "dry run" in done.stdout + done.stderr
+    assert "db.upgraded" not in done.stderr
+    assert not (tmp_path / "b.db").exists()
+
+
+def test_a_feed_error_names_the_bots_file_and_its_bot_not_feed_url(tmp_path):
+    bots = tmp_path / "bots.toml"
+    bots.write_text('[[bots]]\nname = "bwr"\nfeed_url = "missing.xml"\nhandle = "bwr.test"\n'
+                    'app_password_env = "PW"\n', encoding="utf-8")
+    done = _bot(tmp_path, "post", "--latest", BOTS_FILE=str(bots), PW="a-b-c-d",
+                DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}")
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        f"Error: feed file missing.xml does not exist: check feed_url of bot 'bwr' in {bots}")
+    assert not (tmp_path / "bot.db").exists()
