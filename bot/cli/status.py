@@ -87,14 +87,14 @@ def status(
     if as_json:
         echo_json({"issues": rows, "bots": [bot_settings(b) for b in bots]})
         return
-    if from_file:  # each bot's settings as it runs with them (the environment's defaults applied)
-        for b in bots:
-            click.echo(_settings_line(bot_settings(b)))
-        click.echo()
     if not rows:
         click.echo("No issues recorded yet (`python -m bot poll` reads the feed).")
-        return
-    _table(rows, several=len(load_bots()) > 1, feeds={b.name: b.feed_url for b in bots})
+    else:
+        _table(rows, several=len(load_bots()) > 1, feeds={b.name: b.feed_url for b in bots})
+    if from_file:  # each bot's settings as it runs with them (the environment's defaults applied)
+        click.echo()
+        for b in bots:
+            click.echo(_settings_line(bot_settings(b)))
 
 
 def bot_settings(settings: Any) -> dict[str, Any]:
