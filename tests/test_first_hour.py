@@ -48,3 +48,22 @@ def test_a_feed_error_names_the_bots_file_and_its_bot_not_feed_url(tmp_path):
     assert done.stderr.splitlines()[-1] == (
         f"Error: feed file missing.xml does not exist: check feed_url of bot 'bwr' in {bots}")
     assert not (tmp_path / "bot.db").exists()
+
+
+def test_status_check_after_a_refused_password_says_each_problem_once_in_a_sentence(tmp_path):
+    """The first pass was refused: one sentence that no pass has succeeded, one that Bluesky
+    refused the credentials — the refusal not repeated as "the last error"."""
+    from bot.service.health import check
+    from bot.store.api import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'bot.db'}", bot=None)
+    store.upgrade()
+    refused = "Bluesky refused the app password of bwr.test (AuthenticationRequired)"
+    try:
+        store.record_pass("bwr", interval=300, error=refused, auth_error=refused)
+        health = check(store.for_bot("bwr"), "bwr", store.now())
+    finally:
+        store.close()
+    assert not health.ok
+    assert health.line == (f"bwr: no pass has succeeded yet; Bluesky refused the credentials: "
+                           f"{refused}")
