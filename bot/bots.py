@@ -114,9 +114,12 @@ def _bot(path: Path, n: int, table: dict[str, Any], env: Mapping[str, str]) -> _
     who = f"bot {name!r}" if isinstance(name, str) and name else f"bot #{n}"
     problems: list[str] = []
     notes: list[str] = []
+    failed: set[str] = set()
 
     def fail(field: str, why: str) -> None:
-        problems.append(f"BOTS_FILE: {path}: {who}: {field}: {why}")
+        if field not in failed:  # one line per field: its first problem
+            failed.add(field)
+            problems.append(f"BOTS_FILE: {path}: {who}: {field}: {why}")
 
     for key in table:
         if key not in _KNOWN:
@@ -163,8 +166,6 @@ def _bot(path: Path, n: int, table: dict[str, Any], env: Mapping[str, str]) -> _
             notes.append(f"{secret_var} is not set: a dry run for this bot, nothing is posted")
         else:  # no webhook: this bot's alerts go nowhere, and it says so
             notes.append(f"{secret_var} is not set: no alerts for this bot")
-    if problems:
-        return _Found(None, problems, [])
     if dry:  # checked as a bot that posts would be; the stand-in password is never kept
         values["BSKY_APP_PASSWORD"] = "dry-run"
     try:
@@ -176,9 +177,11 @@ def _bot(path: Path, n: int, table: dict[str, Any], env: Mapping[str, str]) -> _
             where = origin_of(var, from_env[var])
             problems.append(f"{var} ({where}, the default of every bot of BOTS_FILE {path}): "
                             f"{why}")
-        else:
+        else:  # the values are checked too when a field is wrong: every problem at once
             field = next((k for k, v in {**_FIELDS, **_SECRETS}.items() if v == var), var)
             fail(field, why)
+        return _Found(None, problems, [])
+    if problems:
         return _Found(None, problems, [])
     if dry:
         settings = replace(settings, bsky_app_password=None)

@@ -151,6 +151,7 @@ def test_every_problem_of_a_bots_file_is_one_line_at_once(tmp_path):
         f"{where}: bot 'bwr': color: is not a setting; known: app_password_env, backfill_hours, "
         "cards, feed_url, handle, name, notify_format, notify_on, notify_url_env, poll_interval, "
         "post_delay, profile, service",
+        f"{where}: bot 'bwr': poll_interval: 5 is too small (at least 10)",
         f"{where}: bot 'second': handle: 'nodots' is not a handle like name.bsky.social",
     ]
 

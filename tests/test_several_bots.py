@@ -341,6 +341,46 @@ def test_a_bot_whose_password_is_refused_leaves_the_others_posting(newsletters, 
     assert wrong_password not in line
 
 
+@pytest.mark.pds
+def test_bots_of_one_account_with_different_passwords_one_mistyped_never_stop_each_other(
+        newsletters, tmp_path, pds):
+    """Two bots post to one account, each with its own password variable, one mistyped: the
+    file is valid, the good bot posts (new issues too), the account has one saved session, and
+    a refusal — when the mistyped bot met one before the session existed — names that bot only.
+    Nothing is posted twice."""
+    nl1, nl2 = newsletters
+    acct = pds.new_account("twopw")
+    bots = [Bot("good", nl1, acct, "GOOD_PASSWORD"), Bot("typo", nl2, acct, "TYPO_PASSWORD")]
+    typo = "typo-typo-typo-typo"
+    env = env_for(bots_file(tmp_path / "bots.toml", bots, pds.url),
+                  f"sqlite:///{tmp_path / 'bot.db'}",
+                  {"GOOD_PASSWORD": acct.app_password, "TYPO_PASSWORD": typo})
+    nl1.add("g1")
+    nl2.add("t1")
+    log = tmp_path / "run.log"
+    proc = start_bot(["run"], env, log)
+    try:
+        wait_until("the good bot posting, the other refused or served by the account's session",
+                   lambda: (roots(pds, acct)[nl1.link("g1")] == 1
+                            and ("poll.failed bot=typo" in log.read_text()
+                                 or roots(pds, acct)[nl2.link("t1")] == 1)),
+                   [proc], [log], timeout=120)
+        nl1.add("g2", published=datetime.now(UTC))
+        wait_until("the good bot posting its new issue",
+                   lambda: roots(pds, acct)[nl1.link("g2")] == 1, [proc], [log], timeout=120)
+    finally:
+        code = stop(proc)
+    said = log.read_text()
+    assert code == 0, said[-3000:]
+    assert typo not in said and acct.app_password not in said
+    assert all(n == 1 for n in roots(pds, acct).values())  # never twice
+    check = cli(env, "status", "--check")
+    [line] = check.stdout.splitlines()
+    if check.returncode != 0:  # the refusal is the mistyped bot's alone
+        assert line.startswith("typo: ") and "good:" not in line, line
+    assert typo not in line
+
+
 @pytest.fixture
 def postgres_url() -> Any:
     """A fresh schema of its own on the test Postgres server (dropped at the end)."""
