@@ -78,8 +78,11 @@ def _feed_file_exists(source: str, label: str | None) -> None:
 
 def _dry(settings: Any) -> Any:
     """The settings of a dry run: no credentials and a store in memory (nothing written)."""
+    # A bot of BOTS_FILE without its password keeps its handle: it is shown, and it was said to
+    # be a dry run when the file was read (the daemon does not say it again).
+    handle = settings.bsky_handle if settings.dry_run else None
     return replace(
-        settings, database_url=DRY_RUN_DATABASE, bsky_handle=None, bsky_app_password=None
+        settings, database_url=DRY_RUN_DATABASE, bsky_handle=handle, bsky_app_password=None
     )
 
 
