@@ -164,3 +164,21 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_the_readme_shows_the_error_messages_as_they_are_printed(clone: Path):
+    """The newcomer's "When something is wrong" lines that need nothing set up beforehand, run
+    in a clone, print exactly what the README shows (on stderr, exit 1 or 2)."""
+    readme = (clone / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### When something is wrong", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"^```\n(.*?)^```", section, re.M | re.S)
+    assert block
+    shown = re.findall(r"^\$ ((?:[A-Z_]+=\S+ )?\.venv/bin/bwr-bot (?:status|post [^\n#]*))\n"
+                       r"((?:Error: .*\n)+)", block.group(1), re.M)
+    assert len(shown) >= 3, shown
+    for command, printed in shown:
+        done = subprocess.run(["bash", "-c", command], cwd=clone, env=_env(clone),
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode in (1, 2), command
+        assert done.stderr == printed, command
+    assert not (clone / "data" / "bot.db").exists()  # none of them made a database
