@@ -67,3 +67,16 @@ def test_status_check_after_a_refused_password_says_each_problem_once_in_a_sente
     assert not health.ok
     assert health.line == (f"bwr: no pass has succeeded yet; Bluesky refused the credentials: "
                            f"{refused}")
+
+
+def test_poll_names_the_bots_file_and_its_bot_when_their_feed_is_missing(tmp_path):
+    """`poll` of a bots file whose bot reads a missing file: the error points at that bot's
+    feed_url in that file, not at FEED_URL (which is not set)."""
+    bots = tmp_path / "bots.toml"
+    bots.write_text('[[bots]]\nname = "bwr"\nfeed_url = "missing.xml"\nhandle = "bwr.test"\n'
+                    'app_password_env = "PW"\n', encoding="utf-8")
+    done = _bot(tmp_path, "poll", BOTS_FILE=str(bots), DATABASE_URL=f"sqlite:///{tmp_path}/b.db")
+    assert done.returncode == 1
+    last = done.stderr.splitlines()[-1]
+    assert last.startswith("Error: feed file missing.xml does not exist"), last
+    assert last.endswith(f"check feed_url of bot 'bwr' in {bots}"), last

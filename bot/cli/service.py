@@ -149,7 +149,8 @@ def poll(ctx: click.Context, bot_name: str | None) -> None:
         for settings in bots:
             with fleet.turn(settings.name) as worker:
                 try:
-                    result = worker.poll()
+                    with feed_named_by(feed_label(settings, None)):
+                        result = worker.poll()
                 except BotError as exc:
                     record_pass(worker, error=exc)
                     if len(bots) == 1:
