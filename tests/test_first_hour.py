@@ -80,3 +80,13 @@ def test_poll_names_the_bots_file_and_its_bot_when_their_feed_is_missing(tmp_pat
     last = done.stderr.splitlines()[-1]
     assert last.startswith("Error: feed file missing.xml does not exist"), last
     assert last.endswith(f"check feed_url of bot 'bwr' in {bots}"), last
+
+
+def test_approve_without_a_password_says_so_before_making_a_database(tmp_path):
+    db = tmp_path / "bot.db"
+    done = _bot(tmp_path, "approve", "--entry", "https://x.test/p/a",
+                DATABASE_URL=f"sqlite:///{db}")
+    assert done.returncode == 2
+    assert done.stderr == ("Error: BSKY_HANDLE and BSKY_APP_PASSWORD are needed to post (or see "
+                           "the thread with preview --entry LINK)\n")
+    assert not db.exists()

@@ -216,12 +216,12 @@ def post(
     _print_posted(issue, outcome, threads)
 
 
-def _needs_password(settings: Any) -> str:
-    """Why a bot without its password cannot post, in its own terms."""
+def _needs_password(settings: Any, instead: str = "or use --dry-run") -> str:
+    """Why a bot without its password cannot post, in its own terms, and what to do instead."""
     if settings.bsky_handle:  # a bot of BOTS_FILE whose app_password_env variable is unset
         return (f"bot {settings.name!r} has no app password (the variable its app_password_env "
-                "names is not set): set it to post, or use --dry-run")
-    return "BSKY_HANDLE and BSKY_APP_PASSWORD are needed to post (or use --dry-run)"
+                f"names is not set): set it to post, {instead}")
+    return f"BSKY_HANDLE and BSKY_APP_PASSWORD are needed to post ({instead})"
 
 
 def _print_posted(issue: Any, outcome: Any, threads: Any) -> None:
@@ -265,6 +265,8 @@ def approve(ctx: click.Context, entry: str, feed: str | None, bot_name: str | No
     from bot.service.worker import Worker
 
     chosen = _bot(bot_name)
+    if chosen.dry_run:  # approving posts: said before the database is touched
+        raise ConfigError(_needs_password(chosen, "or see the thread with preview --entry LINK"))
     settings, store = _setup(ctx, chosen, feed=feed)
     with Worker(settings, store) as worker, feed_named_by(feed_label(chosen, feed)):
         issue, outcome, threads = approve_issue(worker, entry, source=feed)
