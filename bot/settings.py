@@ -235,7 +235,7 @@ def _load_settings(env: dict[str, str] | None, dotenv: bool) -> Settings:
     feed_scheme = urlparse(feed_url).scheme.lower()
     # A path is fine (the feed may be a local file); a scheme the fetcher cannot read is not;
     # an address without its scheme ("aablanco.substack.com/feed") is neither: say what to add.
-    if "://" not in feed_url and _looks_like_an_address(feed_url):
+    if "://" not in feed_url and looks_like_an_address(feed_url):
         raise ConfigError(f"FEED_URL: {feed_url!r} is a web address without its scheme: "
                           f"add https:// (https://{feed_url})")
     if "://" in feed_url and feed_scheme not in ("http", "https", "file"):
@@ -263,7 +263,7 @@ def _load_settings(env: dict[str, str] | None, dotenv: bool) -> Settings:
     )
 
 
-def _looks_like_an_address(value: str) -> bool:
+def looks_like_an_address(value: str) -> bool:
     """`host.tld/…` or `www.…` that is not a file here: a web address missing `https://`."""
     if Path(value).exists() or value.startswith((".", "/", "~")):
         return False

@@ -90,3 +90,12 @@ def test_approve_without_a_password_says_so_before_making_a_database(tmp_path):
     assert done.stderr == ("Error: BSKY_HANDLE and BSKY_APP_PASSWORD are needed to post (or see "
                            "the thread with preview --entry LINK)\n")
     assert not db.exists()
+
+
+def test_a_feed_option_without_https_says_to_add_it(tmp_path):
+    done = _bot(tmp_path, "post", "--latest", "--feed", "aablanco.substack.com/feed",
+                DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}")
+    assert done.returncode == 1
+    assert done.stderr == ("Error: aablanco.substack.com/feed is a web address without its "
+                           "scheme: add https:// (https://aablanco.substack.com/feed); check "
+                           "--feed\n")

@@ -72,7 +72,12 @@ def _feed_file_exists(source: str, label: str | None) -> None:
 
     from bot.errors import FeedError
 
+    from bot.settings import looks_like_an_address
+
     if "://" not in source and not Path(source).expanduser().exists():
+        if looks_like_an_address(source):
+            raise FeedError(f"{source} is a web address without its scheme: add https:// "
+                            f"(https://{source}); check {label or 'FEED_URL'}")
         raise FeedError(f"feed file {source} does not exist: check {label or 'FEED_URL'}")
 
 
