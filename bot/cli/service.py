@@ -71,7 +71,6 @@ def _feed_file_exists(source: str, label: str | None) -> None:
     from pathlib import Path
 
     from bot.errors import FeedError
-
     from bot.settings import looks_like_an_address
 
     if "://" not in source and not Path(source).expanduser().exists():
