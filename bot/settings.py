@@ -63,7 +63,7 @@ DATA_DIR = PROJECT_ROOT / "data"
 # Upper bounds: a value past them is a typo (a timer of 30 years overflows the scheduler).
 MAX_POLL_INTERVAL = 7 * 24 * 3600  # a week, in seconds
 MAX_POST_DELAY = 7 * 24 * 60  # a week, in minutes
-MAX_HOURS = 10 * 365 * 24  # ten years of backfill, in hours
+MAX_HOURS = 10_000_000  # hours: over a thousand years, "all of it" (a datetime reaches year 1)
 
 
 def default_database_url() -> str:
