@@ -256,17 +256,17 @@ def status_rows(
     bots: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Recent issues, newest first, as `status --json` prints them (no secrets in here), of
-    every bot the store reads (or of `bots`). Each row's `plan` is what the bot does with the
-    issue (bot.core.plan, asked of what the store knows; the feed is not read): a queued issue
-    in its bot's grace window (`post_delay` minutes, per bot) has its `due` time; one whose bot
-    Bluesky refused says so."""
+    every bot the store reads (or of `bots`), each with its bot and the feed it was read from.
+    Each row's `plan` is what the bot does with the issue (bot.core.plan, asked of what the
+    store knows; the feed is not read): a queued issue in its bot's grace window (`post_delay`
+    minutes, per bot) has its `due` time; one whose bot Bluesky refused says so."""
     from bot.core.profile import load_profile
 
     rows = []
     now = store.now()
     profile = load_profile()  # not asked: without the feed's content there is no review
     refused = {b.bot: b.auth_error for b in store.heartbeats() if b.auth_error}
-    for item in store.recent(limit, bots=bots):
+    for item in _one_per_issue(store.recent(limit * 2, bots=bots))[:limit]:
         i = item.issue
         roots = thread_roots(i, item.posts)
         rules = Rules(post_delay=(post_delay or {}).get(i.bot, 0.0))
@@ -279,6 +279,7 @@ def status_rows(
         rows.append(
             {
                 "bot": i.bot,
+                "feed": i.feed_url,
                 "guid": i.guid,
                 "link": i.link,
                 "title": i.title,
@@ -295,3 +296,25 @@ def status_rows(
             }
         )
     return rows
+
+
+_FURTHEST = {IssueState.POSTED: 0, IssueState.POSTING: 1}  # the rest: 2
+
+
+def _one_per_issue(items: Sequence[Any]) -> list[Any]:
+    """One issue read from two addresses of its bot (`post --feed X` and FEED_URL) is two rows of
+    the store with one guid or link: one issue, kept once (in the place of its newest row), as
+    the row that got furthest (a posted one before its twin that is merely seen)."""
+    groups: list[list[Any]] = []
+    where: dict[tuple[str, str, str], int] = {}
+    for item in items:
+        i = item.issue
+        keys = [(i.bot, "guid", i.guid), (i.bot, "link", i.link)]
+        n = next((where[k] for k in keys if k in where), None)
+        if n is None:
+            n = len(groups)
+            groups.append([])
+        groups[n].append(item)
+        for k in keys:
+            where.setdefault(k, n)
+    return [min(g, key=lambda it: _FURTHEST.get(it.issue.state, 2)) for g in groups]
