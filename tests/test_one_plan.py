@@ -261,3 +261,34 @@ def test_every_dry_run_says_what_the_real_command_does(name, build, pds):
             _, real_hand, _ = post_one(w, entry=twin.link)
     agree(dry_hand, real_hand, records(pds, twin) - before)
     assert twin.store.find_by_link(twin.link).state is IssueState.POSTED
+
+
+def test_the_commands_print_the_plan_in_its_words(build, pds):
+    """As the editor types them: `poll --dry-run` says the wait, `post --dry-run` of a thread on
+    the account says where it is, `status` says the same, and nothing is written."""
+    case = build("waiting", "cli")
+    env = env_of(case)
+    runner = CliRunner()
+    stored = case.store.find_by_link(case.link)
+    due = (stored.created_at + timedelta(minutes=10)).strftime("%Y-%m-%d %H:%M UTC")
+    shown = runner.invoke(cli, ["poll", "--dry-run"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert f"  {case.link}: waits until {due} (POST_DELAY)" in shown.stdout
+    status = runner.invoke(cli, ["status", "--json"], env=env)
+    (row,) = json.loads(status.stdout)["issues"]
+    assert row["plan"] == f"waits until {due} (POST_DELAY)" and row["step"] == "wait"
+
+    case.settings = dataclasses.replace(case.settings, post_delay=0)
+    assert case.poll().outcome is Outcome.POSTED
+    env = env_of(case)
+    before = records(pds, case)
+    again = runner.invoke(cli, ["post", "--entry", case.link, "--dry-run"], env=env)
+    assert again.exit_code == 0, again.output
+    (root,) = [r for r in case.store.recent(1)[0].posts if r.place == 0]
+    url = f"https://bsky.app/profile/{case.acct.did}/post/{root.rkey}"
+    assert again.stdout.strip() == (f"dry run: {case.link}: already on Bluesky at {url}; "
+                                    "nothing posted")
+    status = runner.invoke(cli, ["status", "--json"], env=env)
+    (row,) = json.loads(status.stdout)["issues"]
+    assert row["plan"] == f"already on Bluesky at {url}"
+    assert records(pds, case) == before
