@@ -15,7 +15,7 @@ import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -503,11 +503,6 @@ class Worker(IssuePoster):
             return IssueOutcome(issue.link, issue.title, Outcome.BUSY,
                                 error="claimed by another worker")
         return self._failed(stored, issue, error)
-
-    def due(self, stored: StoredIssue) -> datetime:
-        """When a new issue may go out: POST_DELAY minutes after the bot first saw it (not its
-        pubDate, which an author may backdate or set ahead)."""
-        return stored.created_at + timedelta(minutes=self.settings.post_delay)
 
     def _hold(self, stored: StoredIssue, issue: Issue, reason: str) -> IssueOutcome:
         try:
