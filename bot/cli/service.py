@@ -4,6 +4,7 @@ and prints. Progress goes to stderr as log lines, results to stdout."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import Any
 
@@ -12,6 +13,7 @@ import click
 from bot.cli.app import feed_named_by, setup_logging
 from bot.errors import BotError, ConfigError, PublishError
 
+_LOG = logging.getLogger(__name__)
 ENTRY_HELP = "The issue's link (or guid), as in the feed."
 FEED_HELP = "Read the issue from this feed when the database does not know it."
 # A dry run's store: in memory, so a dry run writes nothing anywhere (no data/bot.db).
@@ -90,38 +92,43 @@ def _dry(settings: Any) -> Any:
     )
 
 
-def read_store(settings: Any) -> Any:
-    """The bot's database to read (never written, not migrated), or None when there is none
-    yet or it is not at the newest migration. The caller closes it."""
+def read_store(settings: Any, bot: str | None = "") -> Any:
+    """The bot's database to read (never written, not migrated; every bot's with `bot=None`),
+    or None — said in a log line — when there is none yet, it cannot be read, or it is not at
+    the newest migration (`db upgrade`). The caller closes it."""
+    import logging
+
+    from bot.errors import StoreError
+    from bot.log import event
     from bot.store.api import Store
 
     if _no_store(settings) is not None:
         return None
-    store = Store(settings.database_url, bot=settings.name)
+    store = Store(settings.database_url, bot=settings.name if bot == "" else bot)
     try:
-        if store.revision() == store.head_revision():
-            return store
-    except Exception:  # unreachable or not ours: nothing known, as without a database
-        pass
+        revision = store.revision()
+    except StoreError as exc:
+        event(_LOG, "dry_run.database_not_read", logging.WARNING, error=str(exc))
+        store.close()
+        return None
+    if revision == store.head_revision():
+        return store
+    event(_LOG, "dry_run.database_not_read", logging.WARNING, revision=revision,
+          note="not at the newest migration (`db upgrade`): read as if empty")
     store.close()
     return None
 
 
 def dry_store(ctx: click.Context, settings: Any, bot: str | None = "") -> Any:
-    """A dry run's store: the bot's database when it exists (read, never written, not even
-    migrated); else — or when it is not at the newest migration — an empty one in memory."""
+    """A dry run's store: the bot's database when it can be read (`read_store`: never
+    written, not even migrated); else an empty one in memory."""
     from bot.store.api import Store
 
-    name = settings.name if bot == "" else bot
-    if _no_store(settings) is None:
-        store = Store(settings.database_url, bot=name)
-        if store.revision() == store.head_revision():
-            ctx.call_on_close(store.close)
-            return store
-        store.close()
-    store = Store(DRY_RUN_DATABASE, bot=name)
+    store = read_store(settings, bot)
+    if store is None:
+        store = Store(DRY_RUN_DATABASE, bot=settings.name if bot == "" else bot)
+        store.upgrade()
     ctx.call_on_close(store.close)
-    store.upgrade()
     return store
 
 

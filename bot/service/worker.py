@@ -1,8 +1,8 @@
 """One poll pass (`Worker.poll`): fetch the feed → record what is new → ask the plan
 (bot.core.plan, through `Worker.consider`: the one decision of what happens to an issue) → do
-it: wait, hold, or post exactly once (`Worker.post_issue`, also the editor's `post`). The daemon (bot.service.daemon) and the CLI (bot.cli.service) call `Worker`; neither
-has logic of its own. The pass step by step, and why each step is the way it is:
-docs/how-it-works.md.
+it: wait, hold, or post exactly once (`Worker.post_issue`, also the editor's `post`). The daemon
+(bot.service.daemon) and the CLI (bot.cli.service) call `Worker`; neither has logic of its own.
+The pass step by step, and why each step is the way it is: docs/how-it-works.md.
 """
 
 from __future__ import annotations
