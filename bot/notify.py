@@ -157,9 +157,13 @@ class Notifier:
                 http_log.removeFilter(self._hide)
 
     def _deliver_all(self) -> None:
+        from bot.net import DeadlineTransport
+
+        # Each POST, connect to the last byte of the answer, ends within `timeout` by the clock:
+        # a webhook that answers a byte a second cannot hold the alerts (or a command's exit).
         with httpx.Client(
             timeout=self._timeout,
-            transport=self._transport,
+            transport=self._transport or DeadlineTransport(self._timeout),
             headers={"User-Agent": USER_AGENT},
             follow_redirects=False,
         ) as client:

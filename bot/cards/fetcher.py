@@ -61,7 +61,7 @@ class CardFetcher:
         self.max_page_bytes = max_page_bytes
         self.max_image_bytes = max_image_bytes
         self._client = httpx.Client(
-            transport=GuardedTransport(guard or Guard(allow_private=allow_private)),
+            transport=GuardedTransport(guard or Guard(allow_private=allow_private), timeout),
             follow_redirects=False,  # followed by hand, within the one deadline
             headers={"User-Agent": USER_AGENT, "Accept-Language": "en"},
             trust_env=False,
@@ -181,8 +181,10 @@ class CardFetcher:
             accept = "text/html,application/xhtml+xml" if page else "image/*"
             with self._host_slot((urlsplit(url).hostname or "").lower()):
                 try:
+                    # The transport ends the whole request (headers and body) by `deadline`.
                     request = self._client.build_request(
-                        "GET", url, headers={"Accept": accept}, timeout=remaining)
+                        "GET", url, headers={"Accept": accept}, timeout=remaining,
+                        extensions={"deadline": deadline})
                     response = self._client.send(request, stream=True)
                     try:
                         if response.next_request is not None:

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from bot.errors import BotError, FeedError
+from bot.log import redact
 
 
 class OneLineUsageError(click.ClickException):
@@ -57,7 +58,8 @@ class BotGroup(click.Group):
         except BotError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo(f"Error: {exc}", err=True)
+            # redact: a FEED_URL's user:password@ or ?token= never reaches the terminal.
+            click.echo(f"Error: {redact(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
 
 
