@@ -74,10 +74,18 @@ def event(logger: logging.Logger, name: str, level: int = logging.INFO, **fields
     logger.log(level, format_event(name, **fields))
 
 
+class _Redacting(logging.Formatter):
+    """Every line, the bot's or a library's, with URLs redacted and control characters dropped
+    (a traceback keeps its newlines)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return "\n".join(redact(line) for line in super().format(record).split("\n"))
+
+
 def configure(debug: bool = False) -> None:
     """Log to stderr, one line per event, with a UTC timestamp and level."""
     handler = logging.StreamHandler(sys.stderr)
-    formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%SZ")
+    formatter = _Redacting("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%SZ")
     formatter.converter = time.gmtime  # this formatter's timestamps in UTC, as the Z says
     handler.setFormatter(formatter)
     root = logging.getLogger()
