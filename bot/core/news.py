@@ -16,6 +16,24 @@ from bot.core.state import IssueState
 
 _S = IssueState
 _BY_HAND = "post --entry LINK posts it"
+# The earliest date a feed item may sensibly carry (before any web feed existed): anything
+# earlier, like anything later than a day ahead of the clock, is a wrong or hostile date.
+FEED_EPOCH = datetime(1990, 1, 1, tzinfo=UTC)
+AHEAD = timedelta(days=1)
+
+
+def sane_published(
+    published: datetime | None, *, now: datetime, first_seen: datetime | None = None
+) -> tuple[datetime | None, bool]:
+    """The date the bot uses for an item dated `published` (record keys, schedules, what is
+    news), and whether the feed's date was outside the sane window [FEED_EPOCH, now + 1 day].
+    Outside it the issue counts as published when the bot first saw it: `first_seen` (the date
+    stored then) or, for a new issue, `now`. An item dated 9999 can then neither break its
+    record keys nor jump ahead of every other issue."""
+    when = as_utc(published)
+    if when is None or FEED_EPOCH <= when <= now + AHEAD:
+        return when, False
+    return (first_seen or now), True
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,7 @@ def _record(worker: Worker, issue: Issue) -> StoredIssue:
     found = worker.store.find_issue(url, issue.guid) or worker.store.find_by_link(issue.link)
     if found is not None:
         return found
-    return record_issue(worker.store, url, issue).issue
+    return record_issue(worker.store, url, issue, now=worker._clock()).issue
 
 
 def find_issue(

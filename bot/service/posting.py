@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.bluesky.records import FoundBy, PostedThread
 from bot.core.model import Issue
-from bot.core.news import as_utc
+from bot.core.news import as_utc, sane_published
 from bot.core.post import Thread, post_url
 from bot.core.rkey import is_tid, keys_from_root, thread_keys
 from bot.errors import AuthError, PublishError, RecordInvalid, StoreError, ThreadError
@@ -36,15 +36,22 @@ _S = IssueState
 
 
 def record_issue(
-    store: Store, feed_url: str, issue: Issue, state: IssueState = IssueState.SEEN
+    store: Store, feed_url: str, issue: Issue, state: IssueState = IssueState.SEEN,
+    *, now: datetime | None = None,
 ) -> Upserted:
-    """Record an issue read from the feed (new: in `state`; known: see Store.upsert_issue)."""
+    """Record an issue read from the feed (new: in `state`; known: see Store.upsert_issue). A
+    date outside the sane window (the editor's commands read the feed themselves) is stored as
+    the known one, or now (bot.core.news.sane_published)."""
+    published, odd = sane_published(issue.published, now=now or datetime.now(UTC))
+    if odd:  # rare: the stored date, when there is one, is kept
+        known = store.find_issue(feed_url, issue.guid)
+        published = known.published if known and known.published else published
     return store.upsert_issue(
         feed_url,
         guid=issue.guid,
         link=issue.link,
         title=issue.title,
-        published=as_utc(issue.published),
+        published=published,
         content_hash=issue.content_hash,
         state=state,
     )
@@ -135,7 +142,7 @@ class IssuePoster:
         if root is not None and is_tid(root):
             return [keys_from_root(root, len(t), part) for part, t in enumerate(threads)]
         return [
-            thread_keys(stored.guid, stored.published, len(t), stored.generation, part)
+            thread_keys(stored.guid, stored.keyed_at, len(t), stored.generation, part)
             for part, t in enumerate(threads)
         ]
 

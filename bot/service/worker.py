@@ -13,14 +13,14 @@ import secrets
 import socket
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bot.core.model import Issue
-from bot.core.news import Verdict, as_utc, judge, published_key
+from bot.core.news import Verdict, as_utc, judge, published_key, sane_published
 from bot.core.post import Thread
 from bot.core.review import Action, review
 from bot.errors import ConfigError, StoreError
@@ -272,11 +272,12 @@ class Worker(IssuePoster):
         from bot.core.reader import parse_feed
 
         feed = parse_feed(body, self.profile, source=url)
-        result.in_feed = len(feed.issues)
+        issues = self._sane_dates(feed.issues)
+        result.in_feed = len(issues)
         if self.settings.dry_run:
-            return self._dry_pass(feed.issues, result)
-        self._record(feed.issues, result)
-        in_feed = {i.guid: i for i in feed.issues}
+            return self._dry_pass(issues, result)
+        self._record(issues, result)
+        in_feed = {i.guid: i for i in issues}
         for s in self.store.issues(_PENDING, feed_url=url):  # oldest first
             if stopping():
                 result.stopped = True
@@ -302,6 +303,26 @@ class Worker(IssuePoster):
                 url, f"processed, {problems} problems" if problems else "processed"
             )
         return result
+
+    def _sane_dates(self, issues: Sequence[Issue]) -> list[Issue]:
+        """The feed's issues with every date outside the sane window (bot.core.news) replaced
+        by when the bot first saw the issue; said once, when the issue is new."""
+        stored = {s.guid: s for s in self.store.issues(feed_url=self.settings.feed_url)}
+        now = self._clock()
+        out = []
+        for issue in issues:
+            old = stored.get(issue.guid)
+            when, odd = sane_published(
+                issue.published, now=now, first_seen=old.published if old else None
+            )
+            if odd:
+                if old is None:
+                    event(logger, "issue.date_refused", logging.WARNING, link=issue.link,
+                          date=as_utc(issue.published).isoformat(),  # type: ignore[union-attr]
+                          note="outside 1990 .. now + 1 day: taken as published now")
+                issue = replace(issue, published=when)
+            out.append(issue)
+        return out
 
     def _known(self) -> _Known:
         """The feed's issues in the store now, for deciding what is news in this pass."""
@@ -331,7 +352,7 @@ class Worker(IssuePoster):
             ):
                 continue
             verdict = known.judge(issue)
-            up = record_issue(self.store, url, issue, verdict.state)
+            up = record_issue(self.store, url, issue, verdict.state, now=known.now)
             if up.created:
                 result.new += 1
                 result.queued += up.issue.state is _S.QUEUED

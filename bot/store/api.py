@@ -65,7 +65,7 @@ def _issue(row: IssueRow, feed_url: str, bot: str) -> StoredIssue:
         published=row.published, content_hash=row.content_hash, state=IssueState(row.state),
         error=row.error, left_feed=row.left_feed, approved=row.approved, generation=row.generation,
         claimed_by=row.claimed_by, claim_expires_at=row.claim_expires_at, created_at=row.created_at,
-        updated_at=row.updated_at, posted_at=row.posted_at,
+        updated_at=row.updated_at, posted_at=row.posted_at, key_time=row.key_time,
     )
 
 
@@ -289,7 +289,8 @@ class Store(HeartbeatRecords, BotLeases):
             now = self.now()
             if row is None:
                 row = IssueRow(feed_id=feed.id, guid=guid, link=link, title=title,
-                               published=published, content_hash=content_hash, state=state.value,
+                               published=published, key_time=published,
+                               content_hash=content_hash, state=state.value,
                                generation=0, created_at=now, updated_at=now)
                 s.add(row)
                 s.flush()

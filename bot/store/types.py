@@ -63,6 +63,14 @@ class StoredIssue:
     created_at: datetime
     updated_at: datetime
     posted_at: datetime | None
+    # `published` as first seen: the record keys' date, never changed by an edit (None: undated,
+    # or recorded before the store kept it; then `published` is used).
+    key_time: datetime | None = None
+
+    @property
+    def keyed_at(self) -> datetime | None:
+        """The date the thread's record keys are made from."""
+        return self.key_time if self.key_time is not None else self.published
 
 
 @dataclass(frozen=True)
