@@ -51,6 +51,12 @@ def redact(text: str) -> str:
     """`text` with every URL in it redacted (`redact_url`) and control characters dropped."""
     if "://" in text:
         text = _URL.sub(lambda m: redact_url(m.group(0)), text)
+    return printable(text)
+
+
+def printable(text: str) -> str:
+    """`text` without control characters (tab and newlines kept): fit for a terminal or a chat
+    message, whatever a feed's author put in it."""
     return _CONTROLS.sub("", text)
 
 

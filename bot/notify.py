@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -20,7 +21,7 @@ from typing import Any
 import httpx
 
 from bot import USER_AGENT
-from bot.log import event
+from bot.log import event, printable
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -51,11 +52,28 @@ class Notice:
     link: str | None = None
 
     def payload(self, fmt: Format) -> dict[str, Any]:
+        """The JSON for the webhook. The text carries feed text (titles, links) that an author
+        or attacker wrote: it may mention nobody and link nothing of its own making."""
+        text = printable(self.text)
         if fmt is Format.DISCORD:
-            return {"content": self.text[:2000]}  # Discord's limit for a message
+            # Discord's limit for a message; no @everyone, @here, role or user pings, whatever
+            # the text says.
+            return {"content": text[:2000], "allowed_mentions": {"parse": []}}
+        text = slack_escape(text)
         if fmt is Format.SLACK:
-            return {"text": self.text}
-        return {"text": self.text, "event": self.alert.value, "link": self.link}
+            return {"text": text}
+        return {"text": text, "event": self.alert.value, "link": self.link}
+
+
+_BROADCAST = re.compile(r"@(channel|here|everyone|all)\b", re.IGNORECASE)
+
+
+def slack_escape(text: str) -> str:
+    """`text` as Slack and Mattermost show it literally: `&`, `<`, `>` escaped (so `<!channel>`
+    or `<https://evil|innocent>` are text, not a ping or a disguised link) and `@channel`,
+    `@here`, `@everyone`, `@all` broken by a zero-width space so they notify nobody."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _BROADCAST.sub(lambda m: "@\u200b" + m.group(1), text)
 
 
 _STOP = object()

@@ -18,7 +18,7 @@ from bot.cards import CardFetcher
 from bot.core.post import Card
 from bot.errors import FeedError, PublishError
 from bot.feed import fetch_feed
-from bot.net import Guard, Refused, resolve
+from bot.net import Refused, resolve
 from bot.notify import Alert, Notifier
 
 FALLBACK = Card(uri="https://example.org/x", title="Feed title", description="Feed subtitle")

@@ -3,6 +3,7 @@ read only the database (`--html` also reads the posted threads back from Bluesky
 
 from __future__ import annotations
 
+from shlex import quote
 from typing import Any
 
 import click
@@ -10,6 +11,7 @@ import click
 from bot.cli.app import check_writable, echo_json, write_output
 from bot.cli.service import EVERY_BOT_HELP, _logging, _no_store, _setup
 from bot.errors import BotError
+from bot.log import printable
 
 
 @click.command()
@@ -102,18 +104,18 @@ def _table(rows: list[dict[str, Any]], several: bool) -> None:
         bot = f"{r['bot']:<{bot_w}}" if several else ""
         click.echo(
             f"{bot}{state:<8} {_when(r['published']):<16} {_when(r['posted_at']):<16} "
-            f"{r['title']}"
+            f"{printable(r['title'])}"
         )
-        click.echo(f"{pad} {r['link']}")
+        click.echo(f"{pad} {printable(r['link'])}")
         for t in r["threads"]:
             click.echo(f"{pad} → {t['url']}")
         if r["due"]:
             click.echo(f"{pad} goes out at {_when(r['due'])} UTC (POST_DELAY)")
         if r["error"] and r["state"] == "held":
-            click.echo(f"{pad} held: {r['error']}")
-            click.echo(f"{pad} approve, post or skip --entry {r['link']}")
+            click.echo(f"{pad} held: {printable(r['error'])}")
+            click.echo(f"{pad} approve, post or skip --entry {quote(r['link'])}")
         elif r["error"]:
-            click.echo(f"{pad} error: {r['error']}")
+            click.echo(f"{pad} error: {printable(r['error'])}")
 
 
 def _check(ctx: click.Context, bots: list[Any]) -> None:

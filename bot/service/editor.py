@@ -13,6 +13,7 @@ import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from shlex import quote
 from typing import Any
 
 from bot.core.model import Issue
@@ -90,11 +91,11 @@ def _what_now(outcome: IssueOutcome, link: str) -> IssueOutcome:
     # Bluesky's errors are worded for the daemon, whose next pass does try again.
     error = (outcome.error or "").removesuffix("; will try again later")
     if outcome.outcome is Outcome.DEFERRED:
-        hint = f"run `post --entry {link}` again to complete it (a running bot also does)"
+        hint = f"run `post --entry {quote(link)}` again to complete it (a running bot also does)"
     elif outcome.outcome is Outcome.FAILED:
         hint = (
-            f"`retry --entry {link}` queues it for the next poll, "
-            f"or run `post --entry {link}` again"
+            f"`retry --entry {quote(link)}` queues it for the next poll, "
+            f"or run `post --entry {quote(link)}` again"
         )
     else:
         return outcome

@@ -11,6 +11,7 @@ import os
 import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from shlex import quote
 from typing import TYPE_CHECKING, Any
 
 from bot.bluesky.records import FoundBy, PostedThread
@@ -334,7 +335,7 @@ class IssuePoster:
         self.notifier.send(
             Alert.FAILED,
             f"Could not post {issue.title} ({issue.link}): {error}. "
-            f"`retry --entry {issue.link}` queues it again.",
+            f"`retry --entry {quote(issue.link)}` queues it again.",
             issue.link,
         )
         return IssueOutcome(issue.link, issue.title, Outcome.FAILED, error=error)

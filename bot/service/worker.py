@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from shlex import quote
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -438,7 +439,8 @@ class Worker(IssuePoster):
         self.notifier.send(
             Alert.HELD,
             f"Held for review: {issue.title} ({issue.link}): {reason}. "
-            f"`approve --entry {issue.link}` posts it, `skip --entry {issue.link}` drops it.",
+            f"`approve --entry {quote(issue.link)}` posts it, "
+            f"`skip --entry {quote(issue.link)}` drops it.",
             issue.link,
         )
         return IssueOutcome(issue.link, issue.title, Outcome.HELD, error=reason)
