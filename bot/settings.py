@@ -50,6 +50,8 @@ class Settings:
     notify_url: str | None = field(default=None, repr=False)
     notify_on: tuple[str, ...] = ("held", "failed", "auth", "feed")
     notify_format: str = "generic"
+    # The flood guard: more new issues in one pass than this are held for the editor.
+    max_new_per_pass: int = 5
 
     @property
     def dry_run(self) -> bool:
@@ -212,6 +214,7 @@ def load_settings(env: dict[str, str] | None = None, dotenv: bool = True) -> Set
         notify_url=notify_url,
         notify_on=notify_on,
         notify_format=notify_format,
+        max_new_per_pass=int(number("MAX_NEW_PER_PASS", 5, 1)),
     )
 
 

@@ -4,10 +4,12 @@ The rules: an issue published within the backfill window is
 queued; on a feed's first pass (an empty store: first deployment or a wiped disk) an older one
 is only recorded as seen, so nothing floods the account; later, a new issue newer than the
 newest known is queued however old (a bot that was down for days catches up), and one older than
-that is history."""
+that is history. And a flood guard: more new issues at once than the operator allows
+(`max_new_per_pass`) are held for the editor (`flood_guard`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -101,3 +103,33 @@ def as_utc(when: datetime | None) -> datetime | None:
 def published_key(issue: Issue) -> datetime:
     """Sort key: the issue's date, undated issues first."""
     return as_utc(issue.published) or datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Flood:
+    """What the flood guard decided for one pass: the guids of new issues held for the editor
+    (empty when the pass is not a flood), and the one alert's words."""
+
+    held: frozenset[str]
+    message: str | None = None
+
+
+def flood_guard(queued: Sequence[Issue], *, cap: int, first_run: bool) -> Flood:
+    """More new issues queued at once than `cap` (max_new_per_pass) look like a feed that
+    changed (a migration, a new guid scheme), not like news: they are held for the editor, all
+    of them; on a feed's first pass (an empty store) the newest `cap` still go out and only the
+    rest wait. `queued` are the pass's new issues that would be posted (inside the backfill
+    window, or newer than the newest known)."""
+    if cap < 0 or len(queued) <= cap:
+        return Flood(frozenset())
+    newest_first = sorted(queued, key=published_key, reverse=True)
+    held = newest_first[cap:] if first_run else newest_first
+    n = len(queued)
+    if first_run:
+        message = (
+            f"{n} new issues at once on a first pass: the newest {cap} go out, {len(held)} "
+            "wait for the editor; approve or skip each"
+        )
+    else:
+        message = f"{n} new issues at once: the feed may have changed; approve or skip"
+    return Flood(frozenset(i.guid for i in held), message)

@@ -38,7 +38,7 @@ _S = IssueState
 
 def record_issue(
     store: Store, feed_url: str, issue: Issue, state: IssueState = IssueState.SEEN,
-    *, now: datetime | None = None,
+    *, now: datetime | None = None, reason: str | None = None,
 ) -> Upserted:
     """Record an issue read from the feed (new: in `state`; known: see Store.upsert_issue). A
     date outside the sane window (the editor's commands read the feed themselves) is stored as
@@ -55,6 +55,7 @@ def record_issue(
         published=published,
         content_hash=issue.content_hash,
         state=state,
+        reason=reason,
     )
 
 

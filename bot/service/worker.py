@@ -12,6 +12,7 @@ import os
 import secrets
 import socket
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bot.core.model import Issue
-from bot.core.news import Verdict, as_utc, judge, published_key, sane_published
+from bot.core.news import (
+    Flood,
+    Verdict,
+    as_utc,
+    flood_guard,
+    judge,
+    published_key,
+    sane_published,
+)
 from bot.core.post import Thread
 from bot.core.review import Action, review
 from bot.errors import ConfigError, StoreError
@@ -50,6 +59,7 @@ logger = logging.getLogger(__name__)
 _S = IssueState
 _PENDING = (_S.QUEUED, _S.POSTING)
 LEASE_SECONDS = 600.0
+_LINES_PER_PASS = 20  # new issues logged one line each; a huge first pass logs a summary after
 # Only words for the editor: that an issue left the feed is kept in `left_feed`, not in this text.
 GONE = (
     "it is no longer in the feed (unpublished?); it is queued again if it comes back; "
@@ -336,10 +346,15 @@ class Worker(IssuePoster):
         )
 
     def _record(self, issues: Sequence[Issue], result: PollResult) -> None:
-        """Record the feed's issues, newest first (unchanged known ones are not written)."""
+        """Record the feed's issues, newest first (unchanged known ones are not written). New
+        issues past the flood guard's cap are recorded held, with one alert for all of them;
+        on a huge first pass only the first few seen ones get a line each, then a summary."""
         url = self.settings.feed_url
         known = self._known()
         first_run = not known.issues
+        verdicts = {i.guid: known.judge(i) for i in issues if i.guid not in known.issues}
+        flood = self._flood(issues, verdicts, first_run)
+        quiet: Counter[str] = Counter()  # new issues recorded without a line of their own
         for issue in sorted(issues, key=published_key, reverse=True):
             old = known.issues.get(issue.guid)
             if old is not None and _back_in_feed(old):
@@ -352,11 +367,20 @@ class Worker(IssuePoster):
                 as_utc(issue.published),
             ):
                 continue
-            verdict = known.judge(issue)
-            up = record_issue(self.store, url, issue, verdict.state, now=known.now)
+            verdict = verdicts.get(issue.guid) or known.judge(issue)
+            if issue.guid in flood.held:
+                verdict = Verdict(_S.HELD, flood.message)
+            up = record_issue(self.store, url, issue, verdict.state, now=known.now,
+                              reason=verdict.reason if verdict.state is _S.HELD else None)
             if up.created:
                 result.new += 1
                 result.queued += up.issue.state is _S.QUEUED
+                if up.issue.state is _S.HELD:
+                    result.outcomes.append(IssueOutcome(issue.link, issue.title, Outcome.HELD,
+                                                        error=verdict.reason))
+                if result.new > _LINES_PER_PASS:
+                    quiet[up.issue.state.value] += 1
+                    continue
                 event(
                     logger,
                     "issue.recorded",
@@ -365,14 +389,40 @@ class Worker(IssuePoster):
                     first_run=first_run or None,
                     reason=verdict.reason,
                 )
+        for state, count in sorted(quiet.items()):
+            event(logger, "issue.recorded_many", state=state, count=count,
+                  first_run=first_run or None, note="one line each for the first "
+                  f"{_LINES_PER_PASS}; `status --limit N` lists them")
+
+    def _flood(self, issues: Sequence[Issue], verdicts: dict[str, Verdict],
+               first_run: bool, *, alert: bool = True) -> Flood:
+        """The flood guard (bot.core.news.flood_guard) for this pass's new issues, its one
+        warning and its one alert."""
+        queued = [i for i in issues if (v := verdicts.get(i.guid)) and v.state is _S.QUEUED]
+        flood = flood_guard(queued, cap=self.settings.max_new_per_pass, first_run=first_run)
+        if flood.held and alert:
+            event(logger, "feed.flood", logging.WARNING, new=len(queued), held=len(flood.held),
+                  cap=self.settings.max_new_per_pass, first_run=first_run or None)
+            self.notifier.send(Alert.HELD, f"{flood.message} (`status` lists them).",
+                               self.settings.feed_url)
+        return flood
 
     def _dry_pass(self, issues: Sequence[Issue], result: PollResult) -> PollResult:
         """What a pass would post, without writing anything anywhere."""
         known = self._known()
+        verdicts = {i.guid: known.judge(i) for i in issues if i.guid not in known.issues}
+        flood = self._flood(issues, verdicts, not known.issues, alert=False)
         for issue in sorted(issues, key=published_key):
             old = known.issues.get(issue.guid)
+            if issue.guid in flood.held:
+                result.new += 1
+                logger.info("dry run: would hold %s for the editor: %s", issue.link,
+                            flood.message)
+                result.outcomes.append(
+                    IssueOutcome(issue.link, issue.title, Outcome.HELD, error=flood.message))
+                continue
             if old is None:
-                verdict = known.judge(issue)
+                verdict = verdicts[issue.guid]
                 result.new += 1
                 result.queued += verdict.state is _S.QUEUED
                 if verdict.reason:

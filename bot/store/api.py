@@ -272,10 +272,12 @@ class Store(HeartbeatRecords, BotLeases):
 
     def upsert_issue(self, feed_url: str, *, guid: str, link: str, title: str,
                      published: datetime | None, content_hash: str,
-                     state: IssueState = IssueState.SEEN) -> Upserted:
+                     state: IssueState = IssueState.SEEN, reason: str | None = None,
+                     ) -> Upserted:
         """Record an issue seen in the feed. A new one is stored in `state`; a known one keeps its
         state (an edited issue — same guid, new content hash — is never queued again: the change
-        is stored, logged as `issue.edited` and returned)."""
+        is stored, logged as `issue.edited` and returned). `reason`: why a new issue is not
+        posted (kept in `error`, as a hold's reason is)."""
 
         if published is not None:
             if published.tzinfo is None:
@@ -290,7 +292,7 @@ class Store(HeartbeatRecords, BotLeases):
             if row is None:
                 row = IssueRow(feed_id=feed.id, guid=guid, link=link, title=title,
                                published=published, key_time=published,
-                               content_hash=content_hash, state=state.value,
+                               content_hash=content_hash, state=state.value, error=reason,
                                generation=0, created_at=now, updated_at=now)
                 s.add(row)
                 s.flush()
