@@ -6,7 +6,6 @@ never posted and the others wait out POST_DELAY)."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from datetime import UTC, datetime, timedelta
 
