@@ -8,9 +8,6 @@ docs/how-it-works.md.
 from __future__ import annotations
 
 import logging
-import os
-import secrets
-import socket
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -42,7 +39,7 @@ from bot.service.outcomes import (
     Outcome,
     PollResult,
 )
-from bot.service.posting import IssuePoster, Stopped, record_issue
+from bot.service.posting import IssuePoster, Stopped, process_id, record_issue
 from bot.settings import Settings, card_cache_dir
 from bot.store.api import IssueState, Store, StoredIssue
 
@@ -128,9 +125,7 @@ class Worker(IssuePoster):
         self.settings = settings
         self.store = store
         self.profile = profile or load_profile(settings.bot_config)
-        self.worker_id = worker_id or (
-            f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        )
+        self.worker_id = worker_id or process_id()
         self.lease_seconds = lease_seconds
         self._publisher = publisher
         # A daemon's bots of one account share a publisher, made when the first of them posts:
