@@ -58,6 +58,9 @@ def bots_from_file(path: Path, env: Mapping[str, str]) -> list[Settings]:
         raise ConfigError(f"BOTS_FILE: cannot read {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"BOTS_FILE: {path} is not valid TOML: {exc}") from exc
+    except RecursionError as exc:  # tomllib recurses once per level of nesting
+        raise ConfigError(f"BOTS_FILE: {path} nests arrays or tables too deep to read; "
+                          "a bots file is a list of flat [[bots]] tables") from exc
     extra = set(data) - {"bots"}
     if extra:
         raise ConfigError(f"BOTS_FILE: {path}: {sorted(extra)[0]!r} is not a setting; "

@@ -167,6 +167,10 @@ def load_settings(env: dict[str, str] | None = None, dotenv: bool = True) -> Set
         raise ConfigError("BSKY_HANDLE: missing; set the account's handle for BSKY_APP_PASSWORD")
     if handle:
         handle = handle.lstrip("@")
+        if any(not c.isprintable() or c.isspace() for c in handle):
+            # A newline would split log lines (a forged event after it); no handle has one.
+            raise ConfigError(f"BSKY_HANDLE: {handle!r} holds spaces or control characters; "
+                              "a handle is like name.bsky.social")
         if "." not in handle and not handle.startswith("did:"):
             raise ConfigError(f"BSKY_HANDLE: {handle!r} is not a handle like name.bsky.social")
 
