@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from bot import USER_AGENT
-from bot.log import event, printable
+from bot.log import event, printable, redact_url
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -145,7 +145,8 @@ class Notifier:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="notify", daemon=True)
                 self._thread.start()
-        self._queue.put(Notice(alert, text, link))
+        # A link may be FEED_URL (the feed alerts), whose user:password@ or ?token= stay here.
+        self._queue.put(Notice(alert, text, redact_url(link) if link else link))
 
     def close(self, timeout: float = 15.0) -> None:
         """Deliver what is queued (waiting at most `timeout` seconds), then stop."""

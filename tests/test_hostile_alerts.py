@@ -22,7 +22,7 @@ from bot.cli.app import cli
 from bot.core.profile import load_profile
 from bot.core.reader import parse_feed
 from bot.core.thread import compose
-from bot.notify import Alert, Format, Notice, slack_escape
+from bot.notify import Alert, Format, Notice, Notifier, slack_escape
 from bot.service.outcomes import Outcome
 from bot.service.worker import Worker
 from bot.settings import Settings
@@ -124,3 +124,13 @@ def test_every_alert_shape_drops_control_characters(text):
         payload = Notice(Alert.HELD, text, "https://x.test/p").payload(fmt)
         shown = payload.get("text", payload.get("content"))
         assert not any(c in shown for c in CONTROLS)
+
+
+def test_a_feed_alert_never_carries_feed_url_credentials():
+    """The feed alerts name FEED_URL: its user:password@ and ?token= stay on the host."""
+    with webhook_server() as hook:
+        with Notifier(hook.url, on={Alert.FEED}) as notifier:
+            notifier.send(Alert.FEED, "The feed has been failing",
+                          "https://reader:hunter2@feeds.example/f?token=s3cr3t")
+        (got,) = hook.wait_for(1)
+    assert got["json"]["link"] == "https://***@feeds.example/f?token=***"

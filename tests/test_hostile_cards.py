@@ -86,3 +86,19 @@ def test_at_most_two_pictures_are_decoded_at_a_time(site, tmp_path, monkeypatch)
         got = fetcher.thumbs(site.url(f"/{n}.png") for n in range(8))
     assert len(got) == 8
     assert most == image.DECODES == 2
+
+
+@pytest.mark.parametrize("host,kind", [
+    ("[fec0::1]", "not public"),  # site-local: ipaddress calls it global
+    ("192.0.0.8", "not public"),  # IETF protocol assignments: ipaddress calls it global
+    ("[64:ff9b::7f00:1]", "loopback"),  # NAT64 of 127.0.0.1
+    ("[64:ff9b::a9fe:a9fe]", "link-local"),  # NAT64 of the metadata service
+    ("198.18.0.1", "private"),  # benchmarking
+])
+def test_addresses_ipaddress_calls_global_are_refused_before_any_connection(
+        site, tmp_path, caplog, host, kind):
+    caplog.set_level(logging.WARNING, logger="bot.cards")
+    with CardFetcher(tmp_path / "c") as fetcher:
+        card = fetcher.card(f"http://{host}:{site.port}/", FALLBACK)
+    assert card.title == "Feed title"
+    assert f"is a {kind} address" in caplog.text
