@@ -71,3 +71,48 @@ def test_a_holder_of_an_older_release_is_waited_for():
 
 def test_a_live_holder_is_not_gone():
     assert not holder_gone(process_id(), process_id())
+
+
+def test_the_first_pass_over_a_huge_feed_logs_a_summary_and_commits_in_batches(
+        tmp_path, caplog):
+    """3,000 entries, all older than the backfill window, on an empty store: each recorded as
+    seen, with 20 lines and one summary (not 3,000 lines), in a few transactions (not 3,000)."""
+    import logging
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    from sqlalchemy import event
+
+    from bot.service.worker import Worker
+    from bot.settings import Settings
+    from bot.store.api import IssueState, Store
+
+    base = datetime(2020, 1, 1, tzinfo=UTC)
+    items = "".join(
+        f"<item><title>t{n}</title><link>https://x.test/p/{n}</link><guid>g{n}</guid>"
+        f"<pubDate>{format_datetime(base + timedelta(hours=n), usegmt=True)}</pubDate></item>"
+        for n in range(3000))
+    feed = tmp_path / "feed.xml"
+    feed.write_text(f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}'
+                    "</channel></rss>")
+    settings = Settings(feed_url=str(feed), database_url=f"sqlite:///{tmp_path / 'bot.db'}",
+                        bsky_handle="bot.test", bsky_app_password="abcd-efgh-ijkl-mnop",
+                        cards="off")
+    store = Store(settings.database_url)
+    store.upgrade()
+    commits = []
+    event.listen(store._engine, "commit", lambda conn: commits.append(1))
+    caplog.set_level(logging.INFO, logger="bot")
+    try:
+        with Worker(settings, store, cache_dir=tmp_path / "c") as worker:
+            result = worker.poll()
+        assert result.new == 3000 and result.queued == 0
+        assert {s.state for s in store.issues(feed_url=str(feed))} == {IssueState.SEEN}
+    finally:
+        store.close()
+    recorded = [m for m in caplog.messages if m.startswith("issue.recorded ")]
+    assert len(recorded) == 20
+    (summary,) = [m for m in caplog.messages if m.startswith("issue.recorded_many")]
+    assert "state=seen count=2980" in summary
+    assert len(caplog.messages) < 40
+    assert len(commits) < 15

@@ -39,9 +39,9 @@ from bot.service.outcomes import (
     Outcome,
     PollResult,
 )
-from bot.service.posting import IssuePoster, Stopped, process_id, record_issue
+from bot.service.posting import IssuePoster, Stopped, process_id
 from bot.settings import Settings, card_cache_dir
-from bot.store.api import IssueState, Store, StoredIssue
+from bot.store.api import IssueState, NewIssue, Store, StoredIssue
 
 if TYPE_CHECKING:
     import httpx
@@ -57,6 +57,7 @@ _S = IssueState
 _PENDING = (_S.QUEUED, _S.POSTING)
 LEASE_SECONDS = 600.0
 _LINES_PER_PASS = 20  # new issues logged one line each; a huge first pass logs a summary after
+_BATCH = 1000  # issues recorded per transaction
 # Only words for the editor: that an issue left the feed is kept in `left_feed`, not in this text.
 GONE = (
     "it is no longer in the feed (unpublished?); it is queued again if it comes back; "
@@ -350,6 +351,7 @@ class Worker(IssuePoster):
         verdicts = {i.guid: known.judge(i) for i in issues if i.guid not in known.issues}
         flood = self._flood(issues, verdicts, first_run)
         quiet: Counter[str] = Counter()  # new issues recorded without a line of their own
+        todo: list[tuple[Issue, Verdict]] = []
         for issue in sorted(issues, key=published_key, reverse=True):
             old = known.issues.get(issue.guid)
             if old is not None and _back_in_feed(old):
@@ -365,9 +367,20 @@ class Worker(IssuePoster):
             verdict = verdicts.get(issue.guid) or known.judge(issue)
             if issue.guid in flood.held:
                 verdict = Verdict(_S.HELD, flood.message)
-            up = record_issue(self.store, url, issue, verdict.state, now=known.now,
-                              reason=verdict.reason if verdict.state is _S.HELD else None)
-            if up.created:
+            todo.append((issue, verdict))
+        # Many at a time, one transaction each: a huge first pass is a few commits, not one per
+        # entry. The dates are sane already (`_sane_dates`).
+        for start in range(0, len(todo), _BATCH):
+            batch = todo[start:start + _BATCH]
+            done = self.store.upsert_issues(url, [
+                NewIssue(guid=i.guid, link=i.link, title=i.title, published=as_utc(i.published),
+                         content_hash=i.content_hash, state=v.state,
+                         reason=v.reason if v.state is _S.HELD else None)
+                for i, v in batch
+            ])
+            for (issue, verdict), up in zip(batch, done, strict=True):
+                if not up.created:
+                    continue
                 result.new += 1
                 result.queued += up.issue.state is _S.QUEUED
                 if up.issue.state is _S.HELD:

@@ -74,6 +74,20 @@ class StoredIssue:
 
 
 @dataclass(frozen=True)
+class NewIssue:
+    """An issue as read from the feed, to be recorded (Store.upsert_issues): if new, in `state`,
+    with `reason` (why it is not posted) kept in `error`."""
+
+    guid: str
+    link: str
+    title: str
+    published: datetime | None
+    content_hash: str
+    state: IssueState = IssueState.SEEN
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class Upserted:
     """The result of recording an issue seen in the feed.
 
