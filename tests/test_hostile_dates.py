@@ -153,3 +153,21 @@ def test_upgrade_to_0005_keys_existing_issues_by_their_stored_date(db_url):
         assert stored is not None and stored.key_time == when and stored.keyed_at == when
     finally:
         upgraded.close()
+
+
+def test_an_issue_undated_when_first_seen_keeps_its_undated_keys(nl, db_url, store, tmp_path):
+    from bot.core.profile import load_profile
+    from bot.core.reader import parse_feed
+
+    nl.add("undated", published=NOW - timedelta(hours=1))
+    profile = load_profile()
+    issue = parse_feed(nl.feed_bytes(), profile).issues[0]
+    undated = issue.__class__(**{**issue.__dict__, "published": None})
+    stored = record_issue(store, nl.feed_url, undated, IssueState.QUEUED, now=NOW).issue
+    dated = record_issue(store, nl.feed_url, issue, now=NOW).issue
+    assert dated.published == NOW - timedelta(hours=1) and dated.keyed_at is None
+    threads = compose(issue, profile)
+    settings = Settings(feed_url=nl.feed_url, database_url=db_url, cards="off")
+    with Worker(settings, store, cache_dir=tmp_path / "c") as worker:
+        assert worker.keys(dated, threads) == worker.keys(stored, threads)
+        assert worker.keys(dated, threads)[0] == thread_keys(issue.guid, None, len(threads[0]))

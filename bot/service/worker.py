@@ -320,7 +320,8 @@ class Worker(IssuePoster):
         for issue in issues:
             old = stored.get(issue.guid)
             when, odd = sane_published(
-                issue.published, now=now, first_seen=old.published if old else None
+                issue.published, now=now,
+                first_seen=(old.published or old.created_at) if old else None,
             )
             if odd:
                 if old is None:

@@ -63,14 +63,15 @@ class StoredIssue:
     created_at: datetime
     updated_at: datetime
     posted_at: datetime | None
-    # `published` as first seen: the record keys' date, never changed by an edit (None: undated,
-    # or recorded before the store kept it; then `published` is used).
+    # `published` as first seen: the record keys' date, never changed by an edit (None: the
+    # issue was undated when first seen, and its keys stay the undated ones). Migration 0005
+    # gave every earlier issue its `published`, the date its keys were made from.
     key_time: datetime | None = None
 
     @property
     def keyed_at(self) -> datetime | None:
         """The date the thread's record keys are made from."""
-        return self.key_time if self.key_time is not None else self.published
+        return self.key_time
 
 
 @dataclass(frozen=True)
