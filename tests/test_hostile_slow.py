@@ -92,3 +92,83 @@ def test_a_dns_lookup_that_never_answers_is_refused_by_its_timeout(monkeypatch):
         resolve("slow.example", 80, timeout=0.5)
     assert started == ["slow.example"]
 
+
+
+def _self_signed(folder) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key, as PEM files (the test's own CA)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=1))
+            .not_valid_after(now + dt.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_file), str(key_file)
+
+
+@pytest.mark.parametrize("trickle", [False, True])
+def test_https_goes_through_the_deadline_too(tmp_path, trickle):
+    """Production speaks https: the deadline holds over TLS (the handshake and the reads of
+    the wrapped socket), and a normal answer still arrives whole."""
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import httpx
+
+    from bot.net import DeadlineTransport
+
+    cert, key = _self_signed(tmp_path)
+    stop = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            body = b"x" * 2000
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for i in range(len(body)):
+                if trickle and stop.wait(0.2):
+                    return
+                self.wfile.write(body[i:i + 1] if trickle else body[i:])
+                if not trickle:
+                    return
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client_context = ssl.create_default_context(cafile=cert)
+    url = f"https://127.0.0.1:{server.server_port}/"
+    try:
+        with httpx.Client(transport=DeadlineTransport(1.0, verify=client_context)) as client:
+            if trickle:
+                with pytest.raises(httpx.ReadTimeout):
+                    client.get(url)
+            else:
+                assert client.get(url).content == b"x" * 2000
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
