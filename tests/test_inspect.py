@@ -166,7 +166,7 @@ def test_a_file_that_is_not_a_feed_is_one_error_line(tmp_path: Path):
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith(f"Error: {page} is not an RSS or Atom feed")
+    assert lines[0].startswith(f"Error: {page} is an HTML page, not a feed")
 
 
 def test_a_missing_file_is_an_error():

@@ -52,6 +52,9 @@ def feed_summary(feed: Feed, profile: Profile | None = None) -> str:
     lines = [head, _plural(len(feed.issues), "issue")]
     if feed.problem:
         lines.append(f"feed is malformed but readable: {feed.problem}")
+    if feed.skipped:
+        lines.append(f"not posted ({len(feed.skipped)}):")
+        lines += [f"  - {line}" for line in feed.skipped]
     for issue in feed.issues:
         lines.append("")
         lines += issue_summary(issue, review(issue, profile) if profile else None)

@@ -82,7 +82,12 @@ def short_link(url: str) -> str:
     if parts.fragment:
         tail += "#" + quote(parts.fragment, safe=_QUERY_SAFE + "#")
     if len(tail) > 15:
-        return host + tail[:13] + "..."
+        # The app cuts at 13; we never cut a %-escape in two (the app shows "%E2%8" otherwise).
+        cut = 13
+        escape = tail.rfind("%", cut - 2, cut)
+        if escape != -1:
+            cut = escape
+        return host + tail[:cut] + "..."
     return host + tail
 
 
@@ -185,7 +190,7 @@ def plain(text: str, keep: bool = False) -> RichText:
 
 # A web address typed into the text (Bluesky's app links these too, as it composes a post).
 _BARE_URL = re.compile(r"\bhttps?://[^\s<>\"]+", re.IGNORECASE)
-_URL_TRAIL = ".,;:!?'\"”’»"
+_URL_TRAIL = ".,;:!?'\"”’»…"  # "…" too: an address never ends with one, a cut text may
 
 
 def linked(text: str, keep: bool = False) -> RichText:

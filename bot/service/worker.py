@@ -281,6 +281,7 @@ class Worker(IssuePoster):
         feed = parse_feed(body, self.profile, source=url)
         issues = self._sane_dates(feed.issues)
         result.in_feed = len(issues)
+        result.skipped = list(feed.skipped)  # named in the summary; the others go on
         if self.settings.dry_run:
             return self._dry_pass(issues, result)
         self._record(issues, result)
