@@ -59,7 +59,8 @@ class BotGroup(click.Group):
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             # redact: a FEED_URL's user:password@ or ?token= never reaches the terminal.
-            click.echo(f"Error: {redact(str(exc))}", err=True)
+            for line in redact(str(exc)).splitlines():  # several problems: one line each
+                click.echo(f"Error: {line}", err=True)
             ctx.exit(exc.exit_code)
 
 
@@ -72,7 +73,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
     Settings come from the environment and .env (see .env.example).
 
-    Example: python -m bot preview --feed ../shared/fixtures/bwr/feed.xml --latest
+    Example: python -m bot preview --feed examples/bwr-feed.xml --latest
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
