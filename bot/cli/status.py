@@ -112,6 +112,7 @@ def bot_settings(settings: Any) -> dict[str, Any]:
         "poll_interval": settings.poll_interval,
         "post_delay": settings.post_delay,
         "backfill_hours": settings.backfill_hours,
+        "max_new_per_pass": settings.max_new_per_pass,
         "cards": settings.cards,
         "alerts": list(settings.notify_on) if settings.notify_url else [],
         "profile": settings.bot_config,
