@@ -20,7 +20,8 @@ from pathlib import Path
 
 from benchmarks.common import ROOT, Config, Figure, log, table, write_json
 
-GROUPS = ("compose", "cards", "publish", "pass", "sessions", "idle", "fleet", "accounts")
+GROUPS = ("compose", "cards", "hostile", "publish", "pass", "sessions", "idle", "fleet",
+          "accounts")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import cards
 
         figures += cards.measure(config)
+    if "hostile" in args.only:
+        from benchmarks import hostile
+
+        figures += hostile.measure(config)
     needs_pds = {"publish", "pass", "sessions", "idle", "fleet", "accounts"} & set(args.only)
     with ExitStack() as stack:
         pds = None

@@ -14,9 +14,10 @@ The order of the questions, and why:
    completed.
 3. The editor's `post` (and `approve`) posts the issue as read, now: no window, no review.
 4. The pass: an issue no longer in the feed cannot be composed (gone); a new one is news or
-   history (bot.core.news); seen, skipped and failed ones are left alone; a held one waits for
-   the editor; a queued one waits out the grace window, then the review holds it, announces it
-   only, or posts it (an approved one is posted as read).
+   history (bot.core.news), and news past the flood guard's cap is held for the editor; seen,
+   skipped and failed ones are left alone; a held one waits for the editor; a queued one waits
+   out the grace window, then the review holds it, announces it only, or posts it (an
+   approved one is posted as read).
 """
 
 from __future__ import annotations
@@ -91,6 +92,9 @@ class Known:
     on_account: OnAccount | None = None  # None: the PDS was not asked, or has nothing
     first_run: bool = False
     newest_known: datetime | None = None
+    # A new issue past the flood guard's cap for this pass (bot.core.news.flood_guard): why it
+    # is held for the editor instead of queued.
+    flooded: str | None = None
 
 
 @dataclass(frozen=True)
@@ -229,6 +233,8 @@ def plan(
                      now=now, backfill_hours=rules.backfill_hours)
         if news.state is not _S.QUEUED:
             return Plan(Step.IGNORE, news.reason)
+        if known.flooded:  # more new issues than a pass may post: the editor says which
+            return Plan(Step.HOLD, known.flooded)
         first_seen = now  # seen for the first time in this pass
     elif state is _S.FAILED and known.left_feed and in_feed:
         pass  # back in the feed: news again, queued

@@ -9,19 +9,26 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import secrets
-import socket
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from shlex import quote
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bot.core.model import Issue
-from bot.core.news import Verdict, as_utc, judge, published_key
+from bot.core.news import (
+    Flood,
+    Verdict,
+    as_utc,
+    flood_guard,
+    judge,
+    published_key,
+    sane_published,
+)
 from bot.core.plan import GONE, Asker, Known, OnAccount, Rules, Step, plan
 from bot.core.post import Thread
 from bot.errors import ConfigError, Stopped, StoreConflict, ThreadError
@@ -39,11 +46,11 @@ from bot.service.posting import (
     anchored_keys,
     dry_outcome,
     known_of,
-    record_issue,
+    process_id,
     whole_on_pds,
 )
 from bot.settings import Settings, card_cache_dir
-from bot.store.api import IssueState, Store, StoredIssue
+from bot.store.api import IssueState, NewIssue, Store, StoredIssue
 
 if TYPE_CHECKING:
     from bot.bluesky.publisher import Publisher
@@ -57,6 +64,8 @@ logger = logging.getLogger(__name__)
 _S = IssueState
 _PENDING = (_S.QUEUED, _S.POSTING)
 LEASE_SECONDS = 600.0
+_LINES_PER_PASS = 20  # new issues logged one line each; a huge first pass logs a summary after
+_BATCH = 1000  # issues recorded per transaction
 # Only words for the editor: that an issue left the feed is kept in `left_feed`, not in this text.
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 
@@ -139,9 +148,7 @@ class Worker(IssuePoster):
         # A dry run reads (the store, and the account when there are credentials), writes nothing.
         self.dry_run = dry_run or settings.dry_run
         self.profile = profile or load_profile(settings.bot_config)
-        self.worker_id = worker_id or (
-            f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        )
+        self.worker_id = worker_id or process_id()
         self.lease_seconds = lease_seconds
         self._publisher = publisher
         # A daemon's bots of one account share a publisher, made when the first of them posts:
@@ -298,12 +305,13 @@ class Worker(IssuePoster):
         from bot.core.reader import parse_feed
 
         feed = parse_feed(body, self.profile, source=url)
-        result.in_feed = len(feed.issues)
+        issues = self._sane_dates(feed.issues)
+        result.in_feed = len(issues)
         result.skipped = list(feed.skipped)  # named in the summary; the others go on
         if self.dry_run:
-            return self._dry_pass(feed.issues, result)
-        self._record(feed.issues, result)
-        in_feed = {i.guid: i for i in feed.issues}
+            return self._dry_pass(issues, result)
+        self._record(issues, result)
+        in_feed = {i.guid: i for i in issues}
         for s in self.store.issues(_PENDING, feed_url=url):  # oldest first
             if stopping():
                 result.stopped = True
@@ -327,6 +335,27 @@ class Worker(IssuePoster):
             self.store.record_check(url, checked)
         return result
 
+    def _sane_dates(self, issues: Sequence[Issue]) -> list[Issue]:
+        """The feed's issues with every date outside the sane window (bot.core.news) replaced
+        by when the bot first saw the issue; said once, when the issue is new."""
+        stored = {s.guid: s for s in self.store.issues(feed_url=self.settings.feed_url)}
+        now = self._clock()
+        out = []
+        for issue in issues:
+            old = stored.get(issue.guid)
+            when, odd = sane_published(
+                issue.published, now=now,
+                first_seen=(old.published or old.created_at) if old else None,
+            )
+            if odd:
+                if old is None:
+                    event(logger, "issue.date_refused", logging.WARNING, link=issue.link,
+                          date=as_utc(issue.published).isoformat(),  # type: ignore[union-attr]
+                          note="outside 1990 .. now + 1 day: taken as published now")
+                issue = replace(issue, published=when)
+            out.append(issue)
+        return out
+
     def known(self) -> FeedKnown:
         """The feed's issues in the store now, for deciding what is news in this pass."""
         known = {s.guid: s for s in self.store.issues(feed_url=self.settings.feed_url)}
@@ -338,10 +367,16 @@ class Worker(IssuePoster):
         )
 
     def _record(self, issues: Sequence[Issue], result: PollResult) -> None:
-        """Record the feed's issues, newest first (unchanged known ones are not written)."""
+        """Record the feed's issues, newest first (unchanged known ones are not written). New
+        issues past the flood guard's cap are recorded held, with one alert for all of them;
+        on a huge first pass only the first few seen ones get a line each, then a summary."""
         url = self.settings.feed_url
         known = self.known()
         first_run = not known.issues
+        verdicts = {i.guid: known.judge(i) for i in issues if i.guid not in known.issues}
+        flood = self._flood(issues, verdicts, first_run)
+        quiet: Counter[str] = Counter()  # new issues recorded without a line of their own
+        todo: list[tuple[Issue, Verdict]] = []
         for issue in sorted(issues, key=published_key, reverse=True):
             old = known.issues.get(issue.guid)
             if old is not None and _back_in_feed(old):
@@ -354,12 +389,30 @@ class Worker(IssuePoster):
                 as_utc(issue.published),
             ):
                 continue
-            verdict = known.judge(issue)
-            up = record_issue(self.store, url, issue, verdict.state)
-            if up.created:
+            verdict = self._news(issue, known, flood) if old is None else known.judge(issue)
+            todo.append((issue, verdict))
+        # Many at a time, one transaction each: a huge first pass is a few commits, not one per
+        # entry. The dates are sane already (`_sane_dates`).
+        for start in range(0, len(todo), _BATCH):
+            batch = todo[start:start + _BATCH]
+            done = self.store.upsert_issues(url, [
+                NewIssue(guid=i.guid, link=i.link, title=i.title, published=as_utc(i.published),
+                         content_hash=i.content_hash, state=v.state,
+                         reason=v.reason if v.state is _S.HELD else None)
+                for i, v in batch
+            ])
+            for (issue, verdict), up in zip(batch, done, strict=True):
+                if not up.created:
+                    continue
                 self._fresh.add(up.issue.id)
                 result.new += 1
                 result.queued += up.issue.state is _S.QUEUED
+                if up.issue.state is _S.HELD:
+                    result.outcomes.append(IssueOutcome(issue.link, issue.title, Outcome.HELD,
+                                                        error=verdict.reason))
+                if result.new > _LINES_PER_PASS:
+                    quiet[up.issue.state.value] += 1
+                    continue
                 event(
                     logger,
                     "issue.recorded",
@@ -368,21 +421,53 @@ class Worker(IssuePoster):
                     first_run=first_run or None,
                     reason=verdict.reason,
                 )
+        for state, count in sorted(quiet.items()):
+            event(logger, "issue.recorded_many", state=state, count=count,
+                  first_run=first_run or None, note="one line each for the first "
+                  f"{_LINES_PER_PASS}; `status --limit N` lists them")
+
+    def _flood(self, issues: Sequence[Issue], verdicts: dict[str, Verdict],
+               first_run: bool, *, alert: bool = True) -> Flood:
+        """The flood guard (bot.core.news.flood_guard) for this pass's new issues, its one
+        warning and its one alert."""
+        queued = [i for i in issues if (v := verdicts.get(i.guid)) and v.state is _S.QUEUED]
+        flood = flood_guard(queued, cap=self.settings.max_new_per_pass, first_run=first_run)
+        if flood.held and alert:
+            event(logger, "feed.flood", logging.WARNING, new=len(queued), held=len(flood.held),
+                  cap=self.settings.max_new_per_pass, first_run=first_run or None)
+            self.notifier.send(Alert.HELD, f"{flood.message} (`status` lists them).",
+                               self.settings.feed_url)
+        return flood
+
+    def _news(self, issue: Issue, known: FeedKnown, flood: Flood) -> Verdict:
+        """What a NEW issue is recorded as, as the plan says it: history (seen, with the
+        reason), held by the flood guard (its message), or queued — the window and the review
+        are asked of the plan again when the pass comes to post it."""
+        said = plan(issue, Known(first_run=not known.issues, newest_known=known.newest,
+                                 flooded=flood.message if issue.guid in flood.held else None),
+                    self.profile, known.now, self.rules)
+        if said.step is Step.IGNORE:
+            return Verdict(_S.SEEN, said.reason)
+        if said.step is Step.HOLD and issue.guid in flood.held:
+            return Verdict(_S.HELD, said.reason)
+        return Verdict(_S.QUEUED)
 
     def _dry_pass(self, issues: Sequence[Issue], result: PollResult) -> PollResult:
         """What a pass would do, asked of the same plan, without writing anything anywhere: the
-        issues the real pass would act on (queued or posting once the feed is recorded, and
-        queued ones gone from the feed), each with the plan's answer."""
+        issues the real pass would act on (queued or posting once the feed is recorded, held by
+        the flood guard, and queued ones gone from the feed), each with the plan's answer."""
         known = self.known()
+        verdicts = {i.guid: known.judge(i) for i in issues if i.guid not in known.issues}
+        flood = self._flood(issues, verdicts, not known.issues, alert=False)
         in_feed = {i.guid for i in issues}
         chosen: list[tuple[StoredIssue | None, Issue | None]] = []
         for issue in issues:
             old = known.issues.get(issue.guid)
             if old is None:
-                verdict = known.judge(issue)
+                verdict = self._news(issue, known, flood)
                 result.new += 1
                 result.queued += verdict.state is _S.QUEUED
-                if verdict.reason:
+                if verdict.state is _S.SEEN:
                     logger.info("dry run: would not post %s: %s", issue.link, verdict.reason)
                     continue
             elif old.state not in _PENDING and not _back_in_feed(old):
@@ -393,7 +478,9 @@ class Worker(IssuePoster):
         chosen.sort(key=lambda pair: published_key(pair[1]) if pair[1] is not None
                     else as_utc(pair[0].published if pair[0] else None) or _EPOCH)
         for old, maybe in chosen:
-            considered = self.consider(old, maybe, known=known)
+            flooded = maybe is not None and old is None and maybe.guid in flood.held
+            considered = self.consider(old, maybe, known=known,
+                                       flooded=flood.message if flooded else None)
             outcome = dry_outcome(considered.plan, old, maybe)
             if outcome.outcome is Outcome.WOULD_POST:
                 link = outcome.link
@@ -431,11 +518,12 @@ class Worker(IssuePoster):
         by: Asker = Asker.PASS,
         threads: Sequence[Thread] | None = None,
         known: FeedKnown | None = None,
+        flooded: str | None = None,
     ) -> Considered:
         """The plan for an issue, asked with what the store says; and, when the plan would
         write to Bluesky or hold a new issue, composed and asked again with what the account
         says (one PDS read: the thread found here is the one `post_issue` uses)."""
-        kn = self.known_of(stored, known)
+        kn = dataclasses.replace(self.known_of(stored, known), flooded=flooded)
         now = self._clock()
         in_feed = issue is not None  # the pass and the editor read the feed: not in it is gone
         first = plan(issue, kn, self.profile, now, self.rules, by=by, in_feed=in_feed)
@@ -513,7 +601,8 @@ class Worker(IssuePoster):
         self.notifier.send(
             Alert.HELD,
             f"Held for review: {issue.title} ({issue.link}): {reason}. "
-            f"`approve --entry {issue.link}` posts it, `skip --entry {issue.link}` drops it.",
+            f"`approve --entry {quote(issue.link)}` posts it, "
+            f"`skip --entry {quote(issue.link)}` drops it.",
             issue.link,
         )
         return IssueOutcome(issue.link, issue.title, Outcome.HELD, error=reason)
