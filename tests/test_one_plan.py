@@ -292,3 +292,23 @@ def test_the_commands_print_the_plan_in_its_words(build, pds):
     (row,) = json.loads(status.stdout)["issues"]
     assert row["plan"] == f"already on Bluesky at {url}"
     assert records(pds, case) == before
+
+
+def test_a_flood_of_new_issues_is_held_in_the_dry_run_as_in_the_pass(build, pds):
+    """More new issues than MAX_NEW_PER_PASS on a feed's first pass: the dry run says which go
+    out and which are held, and the real pass does exactly that."""
+    case = build("new", "flood")
+    for n in range(6):
+        case.nl.add(f"more{n}", published=datetime.now(UTC) - timedelta(minutes=50 - n))
+    with case.worker(dry_run=True) as w:
+        dry = {o.link: o for o in w.poll().outcomes}
+    before = records(pds, case)
+    with case.worker() as w:
+        real = {o.link: o for o in w.poll().outcomes}
+    assert set(dry) == set(real) and len(real) == 7
+    assert sum(o.outcome is Outcome.HELD for o in real.values()) == 7 - 5
+    posted = 0
+    for link, outcome in real.items():
+        agree(dry[link], outcome, 0 if outcome.outcome is not Outcome.POSTED else outcome.posts)
+        posted += outcome.posts if outcome.outcome is Outcome.POSTED else 0
+    assert records(pds, case) - before == posted

@@ -179,3 +179,13 @@ def test_a_half_written_thread_found_on_the_account_is_completed():
     p = plan(issue_of(), Known(state=IssueState.QUEUED, on_account=OnAccount((ROOT,), False)),
              BASE, NOW, threads=[thread(7)])
     assert p.step is Step.COMPLETE and p.describe() == "completes its interrupted thread (7 posts)"
+
+
+def test_a_new_issue_past_the_flood_guard_is_held_with_its_message():
+    """More new issues than a pass may post (bot.core.news.flood_guard): the plan holds the
+    ones past the cap for the editor; an issue the store knows is not the guard's to hold."""
+    message = "7 new issues at once (more than 5): held for the editor"
+    p = plan(issue_of(), Known(flooded=message), BASE, NOW)
+    assert p.step is Step.HOLD and p.describe() == f"held: {message}"
+    known = Known(state=IssueState.QUEUED, first_seen=NOW, flooded=message)
+    assert plan(issue_of(), known, BASE, NOW, threads=[thread(3)]).step is Step.POST
