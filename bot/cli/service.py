@@ -5,6 +5,8 @@ and prints. Progress goes to stderr as log lines, results to stdout."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -189,21 +191,29 @@ def poll(ctx: click.Context, bot_name: str | None, dry_run: bool) -> None:
     if bot_name is not None:
         bots = [pick_bot(bots, bot_name)]
     dry_run = dry_run or all(b.dry_run for b in bots)  # nothing to post: nothing written
+    fleet = None
     if dry_run:  # it reads the database (and each account it has credentials for), writes nothing
         store = dry_store(ctx, bots[0], bot=None)
-        for settings in bots:
+    else:
+        store = Store(bots[0].database_url, bot=None)
+        ctx.call_on_close(store.close)
+        store.upgrade()
+        fleet = Fleet(bots, store)
+        install_signal_handlers(fleet.stop)
+
+    @contextmanager
+    def turn(settings: Any) -> Iterator[Any]:
+        if fleet is not None:
+            with fleet.turn(settings.name) as worker:
+                yield worker
+        else:
             with Worker(settings, store.for_bot(settings.name), dry_run=True) as worker:
-                click.echo(worker.poll().summary())
-        return
-    store = Store(bots[0].database_url, bot=None)
-    ctx.call_on_close(store.close)
-    store.upgrade()
-    fleet = Fleet(bots, store)
-    install_signal_handlers(fleet.stop)
+                yield worker
+
     problems: list[str] = []
     try:
         for settings in bots:
-            with fleet.turn(settings.name) as worker:
+            with turn(settings) as worker:
                 try:
                     with feed_named_by(feed_label(settings, None)):
                         result = worker.poll()
@@ -217,7 +227,8 @@ def poll(ctx: click.Context, bot_name: str | None, dry_run: bool) -> None:
             click.echo(result.summary())
             problems += [f"{o.link} was not posted: {o.error}" for o in result.problems]
     finally:
-        fleet.close()
+        if fleet is not None:
+            fleet.close()
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise BotError(f"{problems[0]}{more}")
@@ -336,8 +347,7 @@ def approve(ctx: click.Context, entry: str, feed: str | None, bot_name: str | No
 
     chosen = _bot(bot_name)
     if chosen.dry_run and not dry_run:  # approving posts: said before the database is touched
-        raise ConfigError(_needs_password(
-            chosen, "or see what approving would post with approve --dry-run"))
+        raise ConfigError(_needs_password(chosen, "or see the thread with preview --entry LINK"))
     if dry_run:
         _logging(ctx)
         if feed is not None:

@@ -31,7 +31,14 @@ from bot.core.news import (
 )
 from bot.core.plan import GONE, Asker, Known, OnAccount, Rules, Step, plan
 from bot.core.post import Thread
-from bot.errors import ConfigError, Stopped, StoreConflict, ThreadError
+from bot.errors import (
+    AuthError,
+    ConfigError,
+    PublishError,
+    Stopped,
+    StoreConflict,
+    ThreadError,
+)
 from bot.log import event
 from bot.notify import Alert, Notifier
 from bot.service.outcomes import (
@@ -546,7 +553,16 @@ class Worker(IssuePoster):
                 and self.can_read_account()):
             wanted = threads if first.step is not Step.ANNOUNCE or not threads else [threads[0][:1]]
             keys = self.keys_for(stored, issue, wanted, recorded)[0] if wanted else []
-            found = self.publisher.find_thread(issue.link, keys)
+            try:
+                found = self.publisher.find_thread(issue.link, keys)
+            except PublishError as exc:
+                if first.writes or isinstance(exc, AuthError):
+                    raise
+                # Bluesky cannot be asked now: the issue is held all the same (the editor's
+                # approve asks the account again before it writes anything).
+                event(logger, "issue.account_unchecked", logging.WARNING, link=issue.link,
+                      error=str(exc))
+                return Considered(first, threads=threads)
             asked = True
             if found is not None:
                 anchored = anchored_keys(found, wanted or [])
@@ -560,7 +576,13 @@ class Worker(IssuePoster):
 
     def _act(self, stored: StoredIssue, issue: Issue | None) -> IssueOutcome:
         """The pass does what the plan says with a queued or posting issue."""
-        considered = self.consider(stored, issue)
+        try:
+            considered = self.consider(stored, issue)
+        except AuthError:
+            raise
+        except PublishError as exc:  # the account could not be read: next pass
+            event(logger, "issue.deferred", logging.WARNING, link=stored.link, error=str(exc))
+            return IssueOutcome(stored.link, stored.title, Outcome.DEFERRED, error=str(exc))
         p = considered.plan
         if p.step is Step.GONE or issue is None:
             return self._gone(stored)
