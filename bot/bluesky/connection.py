@@ -23,7 +23,8 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -241,6 +242,17 @@ class Connection:
                           refresh_jwt=fresh.refresh_jwt, pds_endpoint=session.pds_endpoint)
         self._client.login(session_string=renewed.export(), fetch_bsky_profile=False)
         self._save(renewed, SessionEvent.REFRESH)
+
+    @contextmanager
+    def one_try(self) -> Iterator[None]:
+        """Each call inside is tried once, without backoff: for a question that can wait for
+        the next pass (is this issue on the account already, before holding it?)."""
+        saved = self.max_attempts
+        self.max_attempts = 1
+        try:
+            yield
+        finally:
+            self.max_attempts = saved
 
     # -- calls with retries ----------------------------------------------------------------
 

@@ -554,7 +554,11 @@ class Worker(IssuePoster):
             wanted = threads if first.step is not Step.ANNOUNCE or not threads else [threads[0][:1]]
             keys = self.keys_for(stored, issue, wanted, recorded)[0] if wanted else []
             try:
-                found = self.publisher.find_thread(issue.link, keys)
+                if first.writes:
+                    found = self.publisher.find_thread(issue.link, keys)
+                else:  # only to hold it or not: one try, the editor's approve asks again
+                    with self.publisher.connection.one_try():
+                        found = self.publisher.find_thread(issue.link, keys)
             except PublishError as exc:
                 if first.writes or isinstance(exc, AuthError):
                     raise
