@@ -312,12 +312,13 @@ class Worker(IssuePoster):
         from bot.core.reader import parse_feed
 
         feed = parse_feed(body, self.profile, source=url)
-        issues = self._sane_dates(feed.issues)
+        known = self.known()  # one read of the feed's issues for the dates and what is news
+        issues = self._sane_dates(feed.issues, known)
         result.in_feed = len(issues)
         result.skipped = list(feed.skipped)  # named in the summary; the others go on
         if self.dry_run:
-            return self._dry_pass(issues, result)
-        self._record(issues, result)
+            return self._dry_pass(issues, result, known)
+        self._record(issues, result, known)
         in_feed = {i.guid: i for i in issues}
         for s in self.store.issues(_PENDING, feed_url=url):  # oldest first
             if stopping():
@@ -342,10 +343,10 @@ class Worker(IssuePoster):
             self.store.record_check(url, checked)
         return result
 
-    def _sane_dates(self, issues: Sequence[Issue]) -> list[Issue]:
+    def _sane_dates(self, issues: Sequence[Issue], known: FeedKnown) -> list[Issue]:
         """The feed's issues with every date outside the sane window (bot.core.news) replaced
         by when the bot first saw the issue; said once, when the issue is new."""
-        stored = {s.guid: s for s in self.store.issues(feed_url=self.settings.feed_url)}
+        stored = known.issues
         now = self._clock()
         out = []
         for issue in issues:
@@ -373,12 +374,11 @@ class Worker(IssuePoster):
             backfill_hours=self.settings.backfill_hours,
         )
 
-    def _record(self, issues: Sequence[Issue], result: PollResult) -> None:
+    def _record(self, issues: Sequence[Issue], result: PollResult, known: FeedKnown) -> None:
         """Record the feed's issues, newest first (unchanged known ones are not written). New
         issues past the flood guard's cap are recorded held, with one alert for all of them;
         on a huge first pass only the first few seen ones get a line each, then a summary."""
         url = self.settings.feed_url
-        known = self.known()
         first_run = not known.issues
         verdicts = {i.guid: known.judge(i) for i in issues if i.guid not in known.issues}
         flood = self._flood(issues, verdicts, first_run)
@@ -459,11 +459,11 @@ class Worker(IssuePoster):
             return Verdict(_S.HELD, said.reason)
         return Verdict(_S.QUEUED)
 
-    def _dry_pass(self, issues: Sequence[Issue], result: PollResult) -> PollResult:
+    def _dry_pass(self, issues: Sequence[Issue], result: PollResult,
+                  known: FeedKnown) -> PollResult:
         """What a pass would do, asked of the same plan, without writing anything anywhere: the
         issues the real pass would act on (queued or posting once the feed is recorded, held by
         the flood guard, and queued ones gone from the feed), each with the plan's answer."""
-        known = self.known()
         verdicts = {i.guid: known.judge(i) for i in issues if i.guid not in known.issues}
         flood = self._flood(issues, verdicts, not known.issues, alert=False)
         in_feed = {i.guid for i in issues}
