@@ -332,6 +332,8 @@ class Worker(IssuePoster):
                 continue
             verdict = known.judge(issue)
             up = record_issue(self.store, url, issue, verdict.state)
+            if old is not None and old.state is _S.HELD and not up.created:
+                self._rejudge(old, issue)
             if up.created:
                 result.new += 1
                 result.queued += up.issue.state is _S.QUEUED
@@ -407,6 +409,18 @@ class Worker(IssuePoster):
                 event(logger, "issue.announce_only", link=issue.link, reason=verdict.reason)
                 threads = [self.compose(issue)[0][:1]]
         return self.post_issue(stored, issue, threads=threads)
+
+    def _rejudge(self, held: StoredIssue, issue: Issue) -> None:
+        """A held issue that changed is reviewed again: what held it may have been a read of the
+        feed that was not whole, or a slip the author has fixed. Queued again when the review
+        passes it now (it goes out in this pass); still held, quietly, when not."""
+        if review(issue, self.profile).action is Action.HOLD:
+            return
+        try:
+            self.store.unhold(held.id)
+        except StoreError:  # the editor moved it meanwhile: their decision stands
+            return
+        event(logger, "issue.unheld", link=issue.link, was=held.error)
 
     def _hold(self, stored: StoredIssue, issue: Issue, reason: str) -> IssueOutcome:
         try:
