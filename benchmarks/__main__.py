@@ -1,4 +1,5 @@
 """`python -m benchmarks [--quick] [--json PATH] [--runs N] [--only GROUP ...]`: one table.
+`python -m benchmarks soak ...`: the soak, daemons through a stretch of faults (benchmarks/soak.py).
 
 Figures are medians of --runs runs (default 5; --quick: 1 run with small loops, what CI checks);
 each run measures the bot and its comparison together and the table shows the median ratio.
@@ -24,6 +25,11 @@ GROUPS = ("compose", "cards", "publish", "sessions", "idle", "fleet", "accounts"
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["soak"]:  # a run of its own (minutes of faults), not a figure of the table
+        from benchmarks import soak
+
+        return soak.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m benchmarks",
                                      description="Every benchmark figure, one table.")
     parser.add_argument("--quick", action="store_true", help="1 run, small loops (CI smoke check)")

@@ -108,6 +108,7 @@ class FaultProxy:
         self._rules: list[_Rule] = []
         self._hooks: list[_Hook] = []
         self._counts: Counter[str] = Counter()
+        self._injected: Counter[str] = Counter()
         self._requests: list[ProxiedRequest] = []
         self._errors: list[BaseException] = []
         self._sockets: set[socket.socket] = set()
@@ -186,6 +187,12 @@ class FaultProxy:
         with self._lock:
             return self._counts[method]
 
+    def injected(self) -> dict[str, int]:
+        """Faults played so far, by kind: "fail 502", "fail 429", "drop", "drop after forward",
+        "delay" (a rule counts when a request used it)."""
+        with self._lock:
+            return dict(self._injected)
+
     def counts(self) -> dict[str, int]:
         """Calls per XRPC method so far."""
         with self._lock:
@@ -237,6 +244,8 @@ class FaultProxy:
                         rule.times -= 1
                         if rule.times <= 0:
                             self._rules.remove(rule)
+                    kind = f"fail {rule.status}" if rule.action == "fail" else rule.action
+                    self._injected[kind + (" after forward" if rule.after_forward else "")] += 1
                     return rule
         return None
 

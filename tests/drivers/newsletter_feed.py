@@ -70,6 +70,7 @@ class NewsletterServer:
         self.statuses: Counter[int] = Counter()
         self.fail_status: int | None = None
         self.faults: Counter[str] = Counter()
+        self.window: int | None = None  # list only the newest N issues, as Substack lists 20
         self.slow_seconds = 3.0
         self._planned: list[str] = []
         self._choose: Callable[[], str | None] | None = None
@@ -140,8 +141,16 @@ class NewsletterServer:
     def feed_bytes(self) -> bytes:
         with self._lock:
             issues = sorted(self.issues, key=lambda i: i.published, reverse=True)
+            if self.window is not None:
+                issues = issues[: self.window]
             items = [self._render(i) for i in issues]
         return (self._head + "".join(items) + self._tail).encode("utf-8")
+
+    def feed_of(self, slug: str) -> bytes:
+        """The feed with this one issue as it is now (to compose what the bot would post)."""
+        with self._lock:
+            issue = next(i for i in self.issues if i.slug == slug)
+            return (self._head + self._render(issue) + self._tail).encode("utf-8")
 
     def _render(self, issue: FeedIssue) -> str:
         item = self._item.replace(SEED_LINK, self.link(issue.slug))
