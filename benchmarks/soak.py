@@ -104,6 +104,7 @@ class Run:
         self.lock = threading.Lock()
         self.counts: dict[str, set[int]] = {}  # link -> post counts of its versions
         self.env: dict[str, str] = {}  # the daemons' environment
+        self.daemons: list[Daemon] = []
         self.t0 = time.monotonic()
 
     # -- the parts ------------------------------------------------------------------------------
@@ -371,7 +372,7 @@ def _soak(args: argparse.Namespace, work: Path) -> int:
             for nl in servers:
                 nl.inject(lambda r=random.Random(rng.random()): _feed_fault(r))
             run.faulting.set()
-            daemons = [Daemon(d) for d in range(args.daemons)]
+            daemons = run.daemons = [Daemon(d) for d in range(args.daemons)]
             for d in daemons:
                 run.start_daemon(d)
             threads = [
@@ -450,6 +451,12 @@ def _soak(args: argparse.Namespace, work: Path) -> int:
                 "logs": str(work),
             }
         finally:
+            run.done.set()
+            run.faulting.clear()
+            for d in run.daemons:  # whatever happened, no daemon outlives the run
+                if d.proc is not None and d.proc.poll() is None:
+                    d.proc.kill()
+                    d.proc.wait()
             for nl in servers:
                 nl.close()
     _print(report)
