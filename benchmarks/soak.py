@@ -323,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settle", type=float, default=10.0,
                         help="minutes allowed to settle after the faults stop")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "soak.json")
+    parser.add_argument("--pds-url", default=None,
+                        help="use this running test PDS (loopback) instead of starting one")
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep the daemons' logs in this directory")
     args = parser.parse_args(argv)
@@ -336,7 +338,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _soak(args: argparse.Namespace, work: Path) -> int:
-    from benchmarks.pds import running_pds
+    from contextlib import nullcontext
+
+    from benchmarks.pds import existing_pds, running_pds
     from benchmarks.pgserver import ThrowawayPostgres
 
     proxy_cls = from_tests("faultproxy").FaultProxy
@@ -344,7 +348,8 @@ def _soak(args: argparse.Namespace, work: Path) -> int:
     run = Run(args, work)
     rng = run.rng
     n_news = math.ceil(args.bots / args.accounts)
-    with running_pds() as pds, proxy_cls(pds.url) as proxy, ThrowawayPostgres() as pg:
+    chosen = nullcontext(existing_pds(args.pds_url)) if args.pds_url else running_pds()
+    with chosen as pds, proxy_cls(pds.url) as proxy, ThrowawayPostgres() as pg:
         servers = [newsletter() for _ in range(n_news)]
         try:
             accounts = [pds.new_account("soak") for _ in range(args.accounts)]
