@@ -76,6 +76,7 @@ class _Rule:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     seconds: float = 0.0
+    transform: Callable[[bytes], bytes] | None = None
 
 
 @dataclass
@@ -151,6 +152,12 @@ class FaultProxy:
             "ratelimit-policy": "5000;w=3600",
         }
         self.fail(method, times, 429, "RateLimitExceeded", "Rate Limit Exceeded", headers)
+
+    def rewrite(self, method: str, transform: Callable[[bytes], bytes],
+                times: int | None = 1) -> None:
+        """The PDS handles the next `times` calls (a write really happens); the client gets its
+        status and headers with the body `transform(body)`: malformed JSON, another cid."""
+        self._add_rule(_Rule(method, "rewrite", times, True, transform=transform))
 
     def drop(self, method: str, times: int | None = 1, after_forward: bool = False) -> None:
         """Close the connection without any response to the next `times` calls. after_forward:
@@ -377,7 +384,10 @@ class FaultProxy:
                         reply = (502, [("Content-Type", "application/json")], msg)
                     if method in _SESSION_METHODS and reply[0] == 200:
                         reply = (reply[0], reply[1], proxy._rewrite_session(reply[2]))
-                if rule is not None:
+                if rule is not None and rule.action == "rewrite" and reply is not None:
+                    assert rule.transform is not None
+                    reply = (reply[0], reply[1], rule.transform(reply[2]))
+                elif rule is not None:
                     reply = None
                     if rule.action == "fail":
                         headers = [("Content-Type", "application/json"), *rule.headers.items()]
