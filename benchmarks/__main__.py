@@ -21,7 +21,7 @@ from pathlib import Path
 
 from benchmarks.common import ROOT, Config, Figure, log, table, write_json
 
-GROUPS = ("compose", "cards", "publish", "sessions", "idle", "fleet", "accounts")
+GROUPS = ("compose", "cards", "status", "publish", "sessions", "idle", "fleet", "accounts")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import cards
 
         figures += cards.measure(config)
+    if "status" in args.only:
+        from benchmarks import status
+
+        figures += status.measure(config)
     needs_pds = {"publish", "sessions", "idle", "fleet", "accounts"} & set(args.only)
     with ExitStack() as stack:
         pds = None
