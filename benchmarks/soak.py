@@ -30,7 +30,6 @@ import json
 import math
 import os
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -40,6 +39,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,7 @@ class Daemon:
     started: float = 0.0
     lives: list[Path] = field(default_factory=list)
     rss: list[tuple[float, int, float]] = field(default_factory=list)  # (t, life, MB)
+    fds: list[tuple[float, int, int]] = field(default_factory=list)  # (t, life, open files)
     ended_alone: int = 0
 
 
@@ -105,6 +106,7 @@ class Run:
         self.counts: dict[str, set[int]] = {}  # link -> post counts of its versions
         self.env: dict[str, str] = {}  # the daemons' environment
         self.daemons: list[Daemon] = []
+        self.db_bytes = 0  # the database's size when last checked
         self.t0 = time.monotonic()
 
     # -- the parts ------------------------------------------------------------------------------
@@ -222,8 +224,13 @@ class Run:
                         self.start_daemon(d)
                         continue
                     mb = _rss_mb(d.proc.pid)
+                    age = round(time.monotonic() - d.started)
                     if mb is not None:
-                        d.rss.append((round(time.monotonic() - d.started), len(d.lives), mb))
+                        d.rss.append((age, len(d.lives), mb))
+                    try:
+                        d.fds.append((age, len(d.lives), len(os.listdir(f"/proc/{d.proc.pid}/fd"))))
+                    except OSError:
+                        pass
             self.done.wait(RSS_EVERY)
 
     # -- the checker ------------------------------------------------------------------------------
@@ -266,8 +273,11 @@ class Run:
                 rows = conn.execute(text(
                     "SELECT f.bot, i.link, i.state, i.error FROM issues i "
                     "JOIN feeds f ON f.id = i.feed_id")).all()
+                db_bytes = conn.execute(text("SELECT pg_database_size(current_database())"
+                                             )).scalar_one()
         finally:
             engine.dispose()
+        self.db_bytes = db_bytes
         states = Counter(r.state for r in rows)
         for r in rows:
             if r.state != "posted":
@@ -302,8 +312,10 @@ def _rss_report(daemons: list[Daemon]) -> tuple[list[str], list[str]]:
             continue
         life, samples = longest
         per_min = [f"{mb:.0f}" for t, mb in samples if t % 60 < RSS_EVERY]
+        fds = [n for t, lf, n in d.fds if lf == life and t % 60 < RSS_EVERY]
         lines.append(f"daemon {d.slot}: {len(d.lives)} lives; longest (life {life}, "
-                     f"{samples[-1][0] / 60:.1f} min) RSS MB per minute: {' '.join(per_min)}")
+                     f"{samples[-1][0] / 60:.1f} min) RSS MB per minute: {' '.join(per_min)}; "
+                     f"open files per minute: {' '.join(map(str, fds))}")
         for life, samples in by_life.items():
             warm = [mb for t, mb in samples if t >= WARM_AFTER]
             if len(warm) >= 2 and max(warm) - warm[0] > RSS_FLAT_MB:
@@ -375,7 +387,7 @@ def _soak(args: argparse.Namespace, work: Path) -> int:
                 nl.slow_seconds = 4.0
                 run.publish(nl, f"n{i}-0")
             for nl in servers:
-                nl.inject(lambda r=random.Random(rng.random()): _feed_fault(r))
+                nl.inject(partial(_feed_fault, random.Random(rng.random())))
             run.faulting.set()
             daemons = run.daemons = [Daemon(d) for d in range(args.daemons)]
             for d in daemons:
@@ -417,7 +429,7 @@ def _soak(args: argparse.Namespace, work: Path) -> int:
                 run.soak.settle_seconds = round(time.monotonic() - stopped, 1)
             run.done.set()
             supervisor.join(timeout=30)
-            codes = []
+            codes: list[int | str] = []
             for d in daemons:
                 if d.proc is not None:
                     d.proc.send_signal(signal.SIGTERM)
@@ -452,6 +464,7 @@ def _soak(args: argparse.Namespace, work: Path) -> int:
                 "postgres_crashes_at_s": run.soak.pg_crashes,
                 "settle_seconds": run.soak.settle_seconds,
                 "rss": rss_lines,
+                "database_mb": round(run.db_bytes / 1e6, 1),
                 "findings": findings,
                 "logs": str(work),
             }
@@ -494,6 +507,7 @@ def _print(r: dict[str, Any]) -> None:
         "settled " + (f"{r['settle_seconds']} s after the faults stopped"
                       if r["settle_seconds"] is not None else "NEVER"),
         *r["rss"],
+        f"database size at the end: {r['database_mb']} MB",
         f"findings: {len(r['findings'])}" + ("" if r["findings"] else " (0 lost, 0 duplicates)"),
         *[f"  {f}" for f in r["findings"][:60]],
         f"logs: {r['logs']}",
