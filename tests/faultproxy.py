@@ -92,6 +92,15 @@ def _nsid(path: str) -> str:
     return bare[len("/xrpc/") :] if bare.startswith("/xrpc/") else ""
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+        # A client killed mid-request (the SIGKILL tests, the soak) is expected, not news.
+
+
 class FaultProxy:
     """A forwarding proxy on 127.0.0.1 with per-method fault rules; see the module docstring.
 
@@ -113,7 +122,7 @@ class FaultProxy:
         self._requests: list[ProxiedRequest] = []
         self._errors: list[BaseException] = []
         self._sockets: set[socket.socket] = set()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self.port: int = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
