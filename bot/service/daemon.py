@@ -18,8 +18,9 @@
   abandoned (it is atomic) and the process exits 0 all the same. A second signal exits at once
   (exit 130; the exactly-once design makes that safe too).
 - Nothing that goes wrong in a pass stops the daemon: a failing feed, PDS or database, even an
-  unexpected bug, is one log line (`poll.failed …`) and that bot's next pass waits twice as long,
-  up to `max_interval` (an hour), back to its interval after a good pass.
+  unexpected bug, is one log line (`poll.failed …`; the same failure again in the next passes is
+  not repeated above debug level) and that bot's next pass waits twice as long, up to
+  `max_interval` (an hour), back to its interval after a good pass (`daemon.recovered`).
 - A bot without credentials runs dry passes, and the daemon says so at start.
 """
 
@@ -91,6 +92,7 @@ class BotRunner:
         self.reschedule: Callable[[BotRunner, datetime | None], None] | None = None
         self._turn = turn
         self._bot = settings.name if named else None  # in log lines when there are several
+        self._failing: str | None = None  # the error of the outage going on, once logged
 
     @property
     def name(self) -> str:
@@ -143,9 +145,15 @@ class BotRunner:
                 raise
             record_pass(self.worker, result)
         except BotError as exc:
-            event(logger, "poll.failed", logging.ERROR, bot=self._bot,
+            # One line per outage, not one per pass: a feed host whose name no longer resolves
+            # fails the same way for hours, and the backoff already spaces the passes out.
+            again = str(exc) == self._failing
+            self._failing = str(exc)
+            event(logger, "poll.still_failing" if again else "poll.failed",
+                  logging.DEBUG if again else logging.ERROR, bot=self._bot,
                   feed=self.settings.feed_url, error=str(exc))  # fmt: skip
             return True, None
+        self._failing = None
         # One line per pass, so an idle daemon is seen to be alive (and what it did).
         event(
             logger,
