@@ -239,53 +239,29 @@ class Run:
               db_url: str) -> list[str]:
         """Every finding (empty when all is well): read from the PDS itself and the database."""
         from sqlalchemy import create_engine, text
+        from sqlalchemy.exc import SQLAlchemyError
 
-        findings: list[str] = []
-        due: dict[str, set[str]] = {a.did: set() for a in accounts}
+        due: dict[str, set[str]] = {a.handle: set() for a in accounts}
         for _name, nl, acct in bots:
-            due[acct.did] |= {nl.link(i.slug) for i in nl.issues}
-        for acct in accounts:
-            records = pds.list_records(acct.did)
-            link_of = {r["uri"]: r["value"].get("embed", {}).get("external", {}).get("uri", "?")
-                       for r in records if "reply" not in r["value"]}
-            posts: Counter[str] = Counter()
-            for r in records:
-                root = r["value"]["reply"]["root"]["uri"] if "reply" in r["value"] else r["uri"]
-                if root not in link_of:
-                    findings.append(f"{acct.handle}: a reply whose root is not there: {r['uri']}")
-                    continue
-                posts[root] += 1
-            per_link = Counter(link_of.values())
-            for link, n in per_link.items():
-                if n > 1:
-                    findings.append(f"{acct.handle}: DUPLICATE: {n} threads for {link}")
-                if link not in due[acct.did]:
-                    findings.append(f"{acct.handle}: a stray thread for {link}")
-            for root, link in link_of.items():
-                if link in self.counts and posts[root] not in self.counts[link]:
-                    findings.append(f"{acct.handle}: half a thread for {link}: {posts[root]} "
-                                    f"posts, the composer gives {sorted(self.counts[link])}")
-            for link in sorted(due[acct.did] - set(per_link)):
-                findings.append(f"{acct.handle}: LOST: {link} is not posted")
+            due[acct.handle] |= {nl.link(i.slug) for i in nl.issues}
+        try:
+            records = {a.handle: pds.list_records(a.did) for a in accounts}
+        except Exception as exc:  # noqa: BLE001 - the PDS busy: a finding, asked again later
+            return [f"the PDS could not be read: {exc}"]
         engine = create_engine(db_url)
         try:
             with engine.connect() as conn:
-                rows = conn.execute(text(
+                rows = [tuple(r) for r in conn.execute(text(
                     "SELECT f.bot, i.link, i.state, i.error FROM issues i "
-                    "JOIN feeds f ON f.id = i.feed_id")).all()
-                db_bytes = conn.execute(text("SELECT pg_database_size(current_database())"
-                                             )).scalar_one()
+                    "JOIN feeds f ON f.id = i.feed_id")).all()]
+                if engine.dialect.name == "postgresql":
+                    self.db_bytes = conn.execute(text(
+                        "SELECT pg_database_size(current_database())")).scalar_one()
+        except SQLAlchemyError as exc:
+            return [f"the database could not be read: {exc}"]
         finally:
             engine.dispose()
-        self.db_bytes = db_bytes
-        states = Counter(r.state for r in rows)
-        for r in rows:
-            if r.state != "posted":
-                findings.append(f"database: {r.bot} {r.link} is {r.state}: {r.error or '-'}")
-        want = sum(len(nl.issues) for _name, nl, _acct in bots)
-        if states["posted"] != want:
-            findings.append(f"database: {states['posted']} of {want} issues posted")
-        return findings
+        return judge(records, due, self.counts, rows)
 
     def log_findings(self, daemons: list[Daemon], secrets_: list[str]) -> list[str]:
         findings = []
@@ -297,6 +273,45 @@ class Run:
                 if "Traceback" in said:
                     findings.append(f"a traceback in {life.name}")
         return findings
+
+
+def judge(records: dict[str, list[dict[str, Any]]], due: dict[str, set[str]],
+          counts: dict[str, set[int]], rows: list[tuple[str, str, str, str | None]]
+          ) -> list[str]:
+    """The checker's verdict. `records`: each account's posts as the PDS lists them; `due`: the
+    issue links each account must have; `counts`: the post counts the composer gives for the
+    versions of each issue; `rows`: (bot, link, state, error) of every issue in the database."""
+    findings: list[str] = []
+    for handle, posts_of in records.items():
+        link_of = {r["uri"]: r["value"].get("embed", {}).get("external", {}).get("uri", "?")
+                   for r in posts_of if "reply" not in r["value"]}
+        posts: Counter[str] = Counter()
+        for r in posts_of:
+            root = r["value"]["reply"]["root"]["uri"] if "reply" in r["value"] else r["uri"]
+            if root not in link_of:
+                findings.append(f"{handle}: a reply whose root is not there: {r['uri']}")
+                continue
+            posts[root] += 1
+        per_link = Counter(link_of.values())
+        for link, n in per_link.items():
+            if n > 1:
+                findings.append(f"{handle}: DUPLICATE: {n} threads for {link}")
+            if link not in due.get(handle, set()):
+                findings.append(f"{handle}: a stray thread for {link}")
+        for root, link in link_of.items():
+            if link in counts and posts[root] not in counts[link]:
+                findings.append(f"{handle}: half a thread for {link}: {posts[root]} posts, "
+                                f"the composer gives {sorted(counts[link])}")
+        for link in sorted(due.get(handle, set()) - set(per_link)):
+            findings.append(f"{handle}: LOST: {link} is not posted")
+    for bot, link, state, error in rows:
+        if state != "posted":
+            findings.append(f"database: {bot} {link} is {state}: {error or '-'}")
+    want = sum(len(links) for links in due.values())
+    posted = sum(1 for row in rows if row[2] == "posted")
+    if posted != want:
+        findings.append(f"database: {posted} of {want} issues posted")
+    return findings
 
 
 def _rss_report(daemons: list[Daemon]) -> tuple[list[str], list[str]]:

@@ -13,6 +13,43 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from benchmarks.soak import judge  # noqa: E402
+
+
+def _thread(did: str, link: str, n: int, tag: str = "") -> list[dict]:
+    root = f"at://{did}/app.bsky.feed.post/{tag}{link[-1]}0"
+    ref = {"uri": root, "cid": "c"}
+    return [{"uri": root, "value": {"embed": {"external": {"uri": link}}}}] + [
+        {"uri": f"{root}{p}", "value": {"reply": {"root": ref, "parent": ref}}}
+        for p in range(1, n)]
+
+
+def test_the_checker_finds_every_kind_of_wrong():
+    """A duplicate, a lost issue, half a thread, a reply without its root, a stray thread and
+    an issue the database left posting are each a finding; the right state is none."""
+    a, b = "did:plc:a", "did:plc:b"
+    due = {"a": {"https://x/p/1", "https://x/p/2"}, "b": {"https://x/p/1", "https://x/p/2"}}
+    counts = {"https://x/p/1": {3}, "https://x/p/2": {4, 5}}
+    rows = [(bot, link, "posted", None) for bot in ("n-a", "n-b") for link in sorted(counts)]
+    right = {"a": _thread(a, "https://x/p/1", 3) + _thread(a, "https://x/p/2", 5),
+             "b": _thread(b, "https://x/p/1", 3) + _thread(b, "https://x/p/2", 4)}
+    assert judge(right, due, counts, rows) == []
+
+    orphan = {"uri": f"at://{b}/app.bsky.feed.post/zz",
+              "value": {"reply": {"root": {"uri": f"at://{b}/app.bsky.feed.post/gone"}}}}
+    wrong = {"a": _thread(a, "https://x/p/1", 3) + _thread(a, "https://x/p/1", 3, "dup")
+             + _thread(a, "https://x/p/9", 1),
+             "b": _thread(b, "https://x/p/1", 2) + _thread(b, "https://x/p/2", 4) + [orphan]}
+    rows[1] = ("n-a", "https://x/p/2", "posting", None)
+    found = judge(wrong, due, counts, rows)
+    assert "a: DUPLICATE: 2 threads for https://x/p/1" in found
+    assert "a: LOST: https://x/p/2 is not posted" in found
+    assert "a: a stray thread for https://x/p/9" in found
+    assert "b: half a thread for https://x/p/1: 2 posts, the composer gives [3]" in found
+    assert f"b: a reply whose root is not there: {orphan['uri']}" in found
+    assert "database: n-a https://x/p/2 is posting: -" in found
+    assert "database: 3 of 4 issues posted" in found
 
 
 @pytest.mark.pds
