@@ -203,9 +203,11 @@ _REVISION_LINE = re.compile(r"^(down_revision|revision)\b[^=]*=\s*['\"]?(\w+)", 
 def known_head() -> str | None:
     """The newest migration, read from the files of migrations/versions without alembic (whose
     import is most of a short command's start-up): the revision no other one comes after."""
-    revisions, downs = set(), set()
+    revisions: set[str] = set()
+    downs: set[str | None] = set()
     for path in (MIGRATIONS / "versions").glob("*.py"):
-        found = dict(m.groups() for m in _REVISION_LINE.finditer(path.read_text("utf-8")))
+        found: dict[str, str] = {m.group(1): m.group(2)
+                                 for m in _REVISION_LINE.finditer(path.read_text("utf-8"))}
         if "revision" in found:
             revisions.add(found["revision"])
             downs.add(found.get("down_revision"))
