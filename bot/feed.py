@@ -122,6 +122,8 @@ _BOMS = (
 def _as_text(body: bytes) -> str:
     """Enough of a decoding to see the markup: UTF-16/32 by BOM or by the NULs around the first
     `<`; anything else ASCII-compatible, where latin-1 keeps every `<` and `>` where it is."""
+    if body.startswith(codecs.BOM_UTF8):
+        return body[len(codecs.BOM_UTF8):].decode("latin-1")
     for bom, codec in _BOMS:
         if body.startswith(bom):
             return body[len(bom):].decode(codec, errors="replace")
