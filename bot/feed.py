@@ -139,25 +139,6 @@ def _as_text(body: bytes) -> str:
     return body.decode("latin-1")
 
 
-def _content_end(text: str, start: int) -> int:
-    """Where the document's content ends: before trailing whitespace, comments and PIs (read
-    from the end, so a 10 MB feed costs nothing)."""
-    end = len(text)
-    while end > start:
-        if text[end - 1].isspace():
-            end -= 1
-            continue
-        for opener, closer in (("<!--", "-->"), ("<?", "?>")):
-            if text.endswith(closer, start, end):
-                begin = text.rfind(opener, start, end - len(closer))
-                if begin > start:
-                    end = begin
-                    break
-        else:
-            return end
-    return end
-
-
 def cut_short(body: bytes) -> str | None:
     """Why this XML document is not whole (its root element never closes), or None when it is
     whole or is not XML at all (a JSON Feed, an empty body: the parser judges those)."""
@@ -175,13 +156,21 @@ def cut_short(body: bytes) -> str | None:
     root = _ROOT.match(text, pos)
     if root is None:
         return "it ends before its root element"
-    end = _content_end(text, pos)
-    last = text[max(pos, end - len(root.group(1)) - 64):end]
-    if re.search(rf"</{re.escape(root.group(1))}\s*>\Z", last):
-        return None
-    if text.find(">", pos) == end - 1 and text[end - 2:end] == "/>":
-        return None  # a root element that is empty and self-closed: <rss/>
-    return f"its root element <{root.group(1)}> never closes"
+    name = root.group(1)
+    opened = text.find(">", root.end())
+    if opened == -1:
+        return f"it ends inside the tag of its root element <{name}>"
+    if text[opened - 1] == "/":
+        return None  # an empty root element, self-closed: <rss/>
+    # Its closing tag, looked for from the end: whatever follows it (a comment, a server's
+    # warning printed after the feed) is the parser's business, as it always was.
+    closing = re.compile(rf"</{re.escape(name)}\s*>")
+    at = text.rfind(f"</{name}", opened)
+    while at != -1:
+        if closing.match(text, at):
+            return None
+        at = text.rfind(f"</{name}", opened, at)
+    return f"its root element <{name}> never closes"
 
 
 def _headers(validators: Validators | None) -> dict[str, str]:
