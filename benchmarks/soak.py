@@ -11,7 +11,8 @@ faults for real daemons, then an independent checker. Everything on 127.0.0.1.
   an older one edited (title and text) every minute. Each feed lists its newest 20 issues.
 - K daemons (`python -m bot run`, default 3) on one throwaway Postgres (benchmarks/pgserver.py)
   that crashes (immediate shutdown) and comes back; a random daemon SIGKILLed every 20-60 s and
-  started again a moment later; a daemon that ends by itself is counted and started again.
+  started again a moment later (daemon 0, the witness, is spared when K > 1, so one daemon's
+  memory is seen over the whole run); a daemon that ends by itself is counted and started again.
 - Then the faults stop (no new issue either) and the checker reads every account's records from
   the PDS (directly, not through the proxy) and every issue from the database until all is
   settled or --settle minutes pass: every issue on its account exactly once and whole (a post
@@ -168,11 +169,13 @@ class Run:
         proxy.clear()
 
     def kills(self, daemons: list[Daemon], rng: random.Random) -> None:
-        """SIGKILL a random daemon every 20-60 s, started again 1-5 s later."""
+        """SIGKILL a random daemon every 20-60 s, started again 1-5 s later. With two daemons
+        or more, daemon 0 is the witness, never killed: its memory is watched over the run."""
+        targets = daemons[1:] if len(daemons) > 1 else daemons
         while self.faulting.is_set():
             if self.done.wait(rng.uniform(20, 60)) or not self.faulting.is_set():
                 return
-            d = rng.choice(daemons)
+            d = rng.choice(targets)
             with self.lock:
                 if d.proc is not None and d.proc.poll() is None:
                     d.proc.send_signal(signal.SIGKILL)
