@@ -43,10 +43,13 @@ def test_a_link_elsewhere_is_kept():
         ("It has been quite [&#8230;]", "It has been quite…"),
         ("It has been quite […]", "It has been quite…"),
         ("It has been quite [...]", "It has been quite…"),
-        ("O termo de renovaç...", "O termo de…"),
+        # A program's cut (100 characters and more) inside a word: the word goes, and so does a
+        # function word before it ("de"); a short text's "..." is the author's.
+        ("Programa " * 12 + "O termo de renovaç...", ("Programa " * 12) + "O termo…"),
+        ("And then we waited...", "And then we waited…"),
         ("…to create a world. T...", "…to create a world."),
         ("vencer a Estamparia ...", "vencer a Estamparia…"),
-        ("3 pontos percentuais em [?]", "3 pontos percentuais em…"),
+        ("3 pontos percentuais em [?]", "3 pontos percentuais…"),
         ("Read on →", "Read on"),
         ("Nothing to cut.", "Nothing to cut."),
     ],

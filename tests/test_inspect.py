@@ -166,7 +166,7 @@ def test_a_file_that_is_not_a_feed_is_one_error_line(tmp_path: Path):
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith(f"Error: {page} is not an RSS or Atom feed")
+    assert lines[0].startswith(f"Error: {page} is an HTML page, not a feed")
 
 
 def test_a_missing_file_is_an_error():
@@ -213,4 +213,4 @@ def test_help_ends_with_an_example():
     """`inspect --help` explains the command and ends with a runnable example."""
     result = CliRunner().invoke(cli, ["inspect", "--help"])
     assert result.exit_code == 0
-    assert "Example: python -m bot inspect --feed ../shared/fixtures/bwr/feed.xml" in result.output
+    assert "Example: python -m bot inspect --feed examples/bwr-feed.xml" in result.output

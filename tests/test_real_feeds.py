@@ -1,5 +1,5 @@
-"""The bot over real feeds of many kinds (tests/fixtures/real/, the shared Substack feeds and
-the BWR feed): `inspect` reads each cleanly, and every post of every issue passes the post
+"""The bot over real feeds of many kinds (tests/fixtures/real/, tests/fixtures/substack/ and the
+BWR feed): `inspect` reads each cleanly, and every post of every issue passes the post
 checks — no link-only post, no read-more boilerplate, no raw HTML, nothing over a limit."""
 
 from __future__ import annotations
@@ -14,16 +14,13 @@ from bot.cli.app import cli
 from bot.core.postcheck import check_record
 from bot.core.reader import parse_feed
 from bot.core.thread import compose
-from bot.errors import ThreadError
 
 REAL = ROOT / "tests" / "fixtures" / "real"
 FEEDS = sorted(p for p in REAL.iterdir() if p.suffix != ".md") + SUBSTACK_FEEDS + [BWR_FEED]
 ENV = {"BOT_CONFIG": str(ROOT / "config" / "bwr.toml")}
 
 # The warnings a human reading the feed would agree with, per file; every other file has none.
-EXPECTED_WARNINGS = {
-    "geohey_ghost.rss": ["the issue has no link: it cannot be announced"],
-}
+EXPECTED_WARNINGS: dict[str, list[str]] = {}
 
 
 def _ids(paths: list[Path]) -> list[str]:
@@ -62,10 +59,7 @@ def test_every_post_of_every_real_feed_passes_the_post_checks(path, profile):
     feed = parse_feed(path.read_bytes(), profile, source=str(path))
     assert feed.issues
     for issue in feed.issues:
-        if not issue.link:
-            with pytest.raises(ThreadError, match="has no link"):
-                compose(issue, profile)
-            continue
+        assert issue.link  # an entry without one is skipped, not an issue
         for thread in compose(issue, profile):
             for post in thread:
                 record = post.record()
@@ -76,6 +70,17 @@ def test_every_post_of_every_real_feed_passes_the_post_checks(path, profile):
                 if not issue.is_bwr_shaped:
                     assert len(thread) == 1  # an announcement is one post with its card
                     assert post.card is not None and post.card.uri == issue.link
+
+
+def test_an_entry_without_a_link_is_named_and_the_others_are_read():
+    """Ghost's second item has a title and nothing else: inspect names it, by position and
+    title, as not posted, and reads the first as ever."""
+    result = CliRunner().invoke(cli, ["inspect", "--feed", str(REAL / "geohey_ghost.rss")],
+                                env=ENV)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    skipped = "  - entry 2 ('这是第二个条目') has no link: not posted"
+    assert f"not posted (1):\n{skipped}" in result.output
+    assert "1 issue\n" in result.output
 
 
 def _issues(name: str, profile):
@@ -93,18 +98,22 @@ def test_description_only_feed_posts_its_description_without_read_more(profile):
 
 
 def test_wordpress_excerpt_loses_its_cut_marker_and_the_post_appeared_first_on(profile):
-    """A WordPress excerpt ends '…' at a whole word; 'The post … appeared first on …' is gone."""
+    """A WordPress excerpt cut with '[…]' ends at its last sentence when one ends in its last
+    third (as the bot's own cuts do); 'The post … appeared first on …' is gone."""
     issue = _issues("canonrumors_wordpress.rss", profile)[0]
-    assert issue.subtitle.endswith("It has been quite…")
+    assert issue.subtitle.endswith("for the EOS R50, EOS R10 and EOS R7.")
+    assert "It has been quite" not in issue.subtitle
     assert "appeared first" not in issue.subtitle
     assert "[" not in issue.subtitle
 
 
 def test_cut_excerpts_end_at_a_whole_word(profile):
-    """'renovaç...' (the feed's cut inside a word) becomes '… de…'; '[?]' becomes '…'."""
+    """A feed's cut ends at its last sentence when one ends in the text's last third
+    ('… em 2019. O termo de renovaç...' ends '… em 2019.'), else at a whole word that is not a
+    function word, with '…'; '[?]' is a cut too."""
     subtitles = {i.title[:20]: i.subtitle for i in _issues("uol_noticias.rss", profile)}
-    assert subtitles["Apucarana garante co"].endswith("O termo de…")
-    assert subtitles["Ibope: Bolsonaro est"].endswith("3 pontos percentuais em…")
+    assert subtitles["Apucarana garante co"].endswith("terá continuidade em 2019.")
+    assert subtitles["Ibope: Bolsonaro est"].endswith("quando teve a mesma pontuação.")
     assert subtitles["Fama \"A\" é campeã da"].endswith("ao vencer a Estamparia…")
 
 

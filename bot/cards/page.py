@@ -12,6 +12,8 @@ from urllib.parse import urljoin, urlsplit
 import lxml.etree
 import lxml.html
 
+from bot.core.excerpt import decode_entities
+
 MAX_DESCRIPTION = 300
 MAX_TITLE = 300
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_.:-]+)""", re.I)
@@ -29,7 +31,8 @@ def head_done(html: bytes | bytearray) -> bool:
 
 def _clean(text: str | None, limit: int) -> str:
     """Collapse whitespace and cut at a word boundary, ending with '…', so it is at most `limit`."""
-    text = " ".join((text or "").split())
+    # A page that escaped its description twice ("AT&amp;amp;T") shows "&amp;" once read.
+    text = " ".join(decode_entities(text or "").split())
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]

@@ -52,6 +52,9 @@ def feed_summary(feed: Feed, profile: Profile | None = None) -> str:
     lines = [head, _plural(len(feed.issues), "issue")]
     if feed.problem:
         lines.append(f"feed is malformed but readable: {feed.problem}")
+    if feed.skipped:
+        lines.append(f"not posted ({len(feed.skipped)}):")
+        lines += [f"  - {line}" for line in feed.skipped]
     for issue in feed.issues:
         lines.append("")
         lines += issue_summary(issue, review(issue, profile) if profile else None)
@@ -72,7 +75,7 @@ def inspect(feed: str, as_json: bool, bot_name: str | None) -> None:
     bites with their link counts, and anything seen but left out. --json prints the same as
     JSON, for scripts (README.md, "Commands").
 
-    Example: python -m bot inspect --feed ../shared/fixtures/bwr/feed.xml
+    Example: python -m bot inspect --feed examples/bwr-feed.xml
     """
     # Imported here so `--help` stays light (feedparser and lxml load only when reading).
     from bot.bots import load_bots, pick_bot

@@ -4,8 +4,10 @@ cached, so a later `post` fetches nothing again); `--offline` fetches nothing: t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import contextlib
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,6 +17,9 @@ from bot.core.post import Post, Thread
 from bot.core.profile import Profile, ThreadLayout
 from bot.core.review import Action, Verdict, review
 from bot.core.text import graphemes, utf8_len
+
+if TYPE_CHECKING:
+    from bot.cards import CardFetcher
 
 
 @click.command()
@@ -47,15 +52,17 @@ def preview(
 
     Each post shows its text, its size (graphemes / bytes, limits 300 / 3000), its links
     (visible text → full address) and its card: the title, description and picture address
-    its page gives (CARDS), or the feed's. Nothing is posted.
+    its page gives (CARDS), or the feed's. Nothing is posted. With --all, progress goes to
+    stderr, card pages are fetched for the newest 25 issues only, and an entry that cannot be
+    posted (no link) is named on stderr while the others are shown.
 
-    Example: python -m bot preview --feed ../shared/fixtures/bwr/feed.xml --latest --html p.html
+    Example: python -m bot preview --feed examples/bwr-feed.xml --latest --html p.html
     """
     if sum((entry is not None, latest, all_)) > 1:
         raise click.UsageError("choose one of --entry LINK, --latest and --all")
     # Imported here: reading and parsing a feed are other modules' jobs, loaded only when used.
     from bot.bots import load_bots, pick_bot
-    from bot.cards import CardFetcher, cards_of, compose_with_cards
+    from bot.cards import CardFetcher, cards_of
     from bot.core.profile import load_profile
     from bot.core.reader import parse_feed, pick_issue
     from bot.feed import read_source
@@ -68,16 +75,21 @@ def preview(
     with feed_named_by("--feed"):
         parsed = parse_feed(read_source(feed), profile, source=feed)
     issues = list(parsed.issues) if all_ else [pick_issue(parsed.issues, entry, feed)]
+    if all_:
+        for line in parsed.skipped:
+            click.echo(f"warning: {line}", err=True)
     mode = "feed" if offline and settings.cards == "rich" else settings.cards
     fetcher = None
     if not offline and mode != "off":
         fetcher = CardFetcher(card_cache_dir(settings),
                               allow_private=settings.cards_allow_private)
+    if fetcher is not None and len(issues) > MAX_CARD_ISSUES:
+        click.echo(f"cards: pages fetched for the newest {MAX_CARD_ISSUES} issues; the other "
+                   f"{len(issues) - MAX_CARD_ISSUES} show the feed's cards", err=True)
     try:
-        previews = [(i, as_reviewed(i, profile, compose_with_cards(i, profile, fetcher, mode)))
-                    for i in issues]
-        fetched = {c.uri: fetcher.fetched(c.uri) for _, t in previews for c in cards_of(t)
-                   } if fetcher is not None else {}
+        previews = _compose_all(issues, profile, fetcher, mode, several=all_)
+        fetched = {c.uri: fetcher.fetched(c.uri) for _, t in previews[:MAX_CARD_ISSUES]
+                   for c in cards_of(t)} if fetcher is not None else {}  # fmt: skip
         if html_path is not None:
             from bot.html.page import render_page, sections_from_preview
 
@@ -99,6 +111,46 @@ def preview(
         click.echo("\n\n".join(render_text(issue, threads, profile.thread,
                                             review(issue, profile))
                                 for issue, threads in previews))
+
+
+# A preview of a whole feed fetches card pages for its newest issues only: a 730-entry podcast
+# feed would otherwise fetch 730 pages (minutes); the rest show the feed's own cards.
+MAX_CARD_ISSUES = 25
+
+
+def _compose_all(
+    issues: Sequence[Issue],
+    profile: Profile,
+    fetcher: CardFetcher | None,
+    mode: str,
+    several: bool,
+) -> list[tuple[Issue, list[Thread]]]:
+    """Each issue with its thread(s), as reviewed. With `several`, progress goes to stderr (a
+    bar on a terminal) and an issue that cannot be composed is named there and left out."""
+    from bot.cards import compose_with_cards
+    from bot.errors import BotError
+
+    out: list[tuple[Issue, list[Thread]]] = []
+    stderr = sys.stderr
+    with click.progressbar(issues, label=f"previewing {len(issues)} issues", file=stderr,
+                           show_pos=True) if several and len(issues) > 1 else _as_is(
+                               issues) as steps:  # fmt: skip
+        for n, issue in enumerate(steps):
+            cards = fetcher if n < MAX_CARD_ISSUES else None
+            try:
+                threads = compose_with_cards(issue, profile, cards, mode)
+            except BotError as exc:
+                if not several:
+                    raise
+                click.echo(f"\nwarning: {exc}: not previewed", err=True)  # names the issue
+                continue
+            out.append((issue, as_reviewed(issue, profile, threads)))
+    return out
+
+
+@contextlib.contextmanager
+def _as_is(items: Sequence[Issue]) -> Iterator[Sequence[Issue]]:
+    yield items
 
 
 def as_reviewed(issue: Issue, profile: Profile, threads: list[Thread]) -> list[Thread]:

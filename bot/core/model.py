@@ -1,6 +1,6 @@
 """What the newsletter is made of, in its own words: an Issue with Takeaways, FollowUps and
 QuickBites, each item with its reading Links. Plain data, no I/O; `to_json` gives the contract
-shape of `inspect --json` (../shared/docs/contracts.md)."""
+shape of `inspect --json` (a contract: extend it, never rename)."""
 
 from __future__ import annotations
 
@@ -83,6 +83,9 @@ class Issue:
     warnings: tuple[str, ...] = ()
     # How an expected variant was read (a summary as unlabelled takeaways): told, not a problem.
     notes: tuple[str, ...] = ()
+    # The feed's own name, for an issue with no title of its own: its card's title then (a card
+    # is never titled with an address).
+    feed_title: str = ""
 
     @property
     def is_bwr_shaped(self) -> bool:
@@ -123,6 +126,15 @@ class Feed:
     issues: tuple[Issue, ...] = field(default_factory=tuple)
     # feedparser's bozo message when the feed was malformed but still yielded entries.
     problem: str | None = None
+    # The entries that are not issues, each said in one line with its position and what it
+    # has ("entry 3 ('Example entry, again') has no link: not posted").
+    skipped: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"feed": self.info.to_json(), "issues": [i.to_json() for i in self.issues]}
+        out: dict[str, Any] = {
+            "feed": self.info.to_json(),
+            "issues": [i.to_json() for i in self.issues],
+        }
+        if self.skipped:  # a new key, only when there is something in it (contract unchanged)
+            out["skipped"] = list(self.skipped)
+        return out

@@ -6,7 +6,8 @@
 - `RichText`: plain text, links and hashtags; `.facets()` gives lexicon facets with UTF-8 byte
   offsets (byteStart inclusive, byteEnd exclusive).
 - `split`: text that does not fit one post is split, never cut: at paragraph, line, sentence,
-  word and, for one monstrous word, grapheme boundaries; never inside a link or a hashtag.
+  clause (after `;`, `:`, a dash), word and, for one monstrous word, grapheme boundaries; never
+  inside a link or a hashtag.
 
 Pure: stdlib and `regex` only.
 """
@@ -82,7 +83,12 @@ def short_link(url: str) -> str:
     if parts.fragment:
         tail += "#" + quote(parts.fragment, safe=_QUERY_SAFE + "#")
     if len(tail) > 15:
-        return host + tail[:13] + "..."
+        # The app cuts at 13; we never cut a %-escape in two (the app shows "%E2%8" otherwise).
+        cut = 13
+        escape = tail.rfind("%", cut - 2, cut)
+        if escape != -1:
+            cut = escape
+        return host + tail[:cut] + "..."
     return host + tail
 
 
@@ -185,7 +191,7 @@ def plain(text: str, keep: bool = False) -> RichText:
 
 # A web address typed into the text (Bluesky's app links these too, as it composes a post).
 _BARE_URL = re.compile(r"\bhttps?://[^\s<>\"]+", re.IGNORECASE)
-_URL_TRAIL = ".,;:!?'\"”’»"
+_URL_TRAIL = ".,;:!?'\"”’»…"  # "…" too: an address never ends with one, a cut text may
 
 
 def linked(text: str, keep: bool = False) -> RichText:
@@ -249,7 +255,10 @@ class SplitError(ValueError):
 
 
 # Break priorities: the splitter takes the best break among those that fit, the furthest on ties.
-P_PARAGRAPH, P_LINE, P_SENTENCE, P_WORD, P_CJK = 6, 5, 4, 3, 2
+P_PARAGRAPH, P_LINE, P_SENTENCE, P_CLAUSE, P_WORD, P_CJK = 7, 6, 5, 4, 3, 2
+# A clause break ("…; ", "…: ", "… — ") in the first half of what fits ranks as a word break: a
+# post cut after "Follow-up:" would say nothing.
+_CLAUSE_END = ";:—–"
 # A space inside `keep` text breaks only when nothing else fits but cutting a word in two.
 P_KEEP_WORD, P_GRAPHEME, P_KEEP_GRAPHEME = 1, 0, -1
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*$")
@@ -327,7 +336,13 @@ def split(
             raise SplitError(
                 f"cannot fit {text[s : s + 60]!r}… in a post: an unbreakable part is too long"
             )
-        best = max(breaks[lo : hi_ok + 1], key=lambda br: (br.priority, br.end))
+        half = s + (breaks[hi_ok].end - s) // 2
+
+        def rank(br: _Break, half: int = half) -> tuple[int, int]:
+            early_clause = br.priority == P_CLAUSE and br.end < half
+            return (P_WORD if early_clause else br.priority, br.end)
+
+        best = max(breaks[lo : hi_ok + 1], key=rank)
         pieces.append(rt.slice(s, best.end))
         s = best.resume
     return pieces
@@ -369,6 +384,8 @@ def _breaks(rt: RichText, fine: bool = True) -> list[_Break]:
             prio = P_LINE
         elif _ends_sentence(text[max(0, i - 40) : i]):
             prio = P_SENTENCE
+        elif text[i - 1] in _CLAUSE_END:
+            prio = P_CLAUSE
         else:
             prio = P_WORD
         found[i] = _Break(i, j, prio)

@@ -86,7 +86,7 @@ def compose(
         cards.get(issue.link)
         or Card(
             uri=issue.link,
-            title=issue.title or short_link(issue.link),
+            title=issue.title or issue.feed_title or profile.name,
             description=issue.subtitle,
             thumb_url=issue.cover_image,
         )

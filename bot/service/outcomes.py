@@ -76,6 +76,8 @@ class PollResult:
     outcomes: list[IssueOutcome] = field(default_factory=list)
     stopped: bool = False
     dry_run: bool = False
+    # Entries of the feed that are not issues (no link), said as the reader said them.
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def next_due(self) -> datetime | None:
@@ -96,6 +98,7 @@ class PollResult:
         issues = "1 issue" if self.in_feed == 1 else f"{self.in_feed} issues"
         head = f"feed {self.feed_url}: {issues}, {self.new} new, {self.queued} queued"
         lines = [head + (" (dry run)" if self.dry_run else "")]
+        lines += [f"  {line}" for line in self.skipped]
         for o in self.outcomes:
             where = " ".join(o.urls)
             detail = {

@@ -273,6 +273,7 @@ class Worker(IssuePoster):
 
         feed = parse_feed(body, self.profile, source=url)
         result.in_feed = len(feed.issues)
+        result.skipped = list(feed.skipped)  # named in the summary; the others go on
         if self.settings.dry_run:
             return self._dry_pass(feed.issues, result)
         self._record(feed.issues, result)
