@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.soak import judge  # noqa: E402
+from benchmarks.soak_check import judge  # noqa: E402
 
 
 def _thread(did: str, link: str, n: int, tag: str = "") -> list[dict]:
