@@ -15,13 +15,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from bot import USER_AGENT
 from bot.log import event
 from bot.settings import Settings
+
+if TYPE_CHECKING:  # httpx is imported by the sending thread: `status` never sends
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -157,6 +158,8 @@ class Notifier:
                 http_log.removeFilter(self._hide)
 
     def _deliver_all(self) -> None:
+        import httpx
+
         with httpx.Client(
             timeout=self._timeout,
             transport=self._transport,
@@ -170,6 +173,8 @@ class Notifier:
                 self._deliver(client, item)
 
     def _deliver(self, client: httpx.Client, notice: Notice) -> None:
+        import httpx
+
         assert self._url is not None
         problem = ""
         for attempt in range(self._attempts):
