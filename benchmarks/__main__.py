@@ -21,7 +21,8 @@ from pathlib import Path
 
 from benchmarks.common import ROOT, Config, Figure, log, table, write_json
 
-GROUPS = ("compose", "cards", "status", "publish", "sessions", "idle", "fleet", "accounts")
+GROUPS = ("compose", "cards", "hostile", "status", "publish", "sessions", "idle", "fleet",
+          "accounts")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import cards
 
         figures += cards.measure(config)
+    if "hostile" in args.only:
+        from benchmarks import hostile
+
+        figures += hostile.measure(config)
     if "status" in args.only:
         from benchmarks import status
 

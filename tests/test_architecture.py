@@ -10,22 +10,23 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-SHARED = {"errors", "log", "settings", "__init__", "__main__"}
+SHARED = {"errors", "log", "settings", "net", "__init__", "__main__"}
 # part -> the parts of bot/ it may import (besides itself and bot's own __init__)
 ALLOWED: dict[str, set[str]] = {
     "core": {"errors", "log"},
-    "bluesky": {"core", "errors", "log", "settings"},
+    "bluesky": {"core", "errors", "log", "settings", "net"},
     "store": {"core", "errors", "log", "settings"},
-    "feed": {"core", "errors", "log", "settings"},
-    "cards": {"core", "errors", "log", "settings"},
-    "notify": {"core", "errors", "log", "settings"},
+    "feed": {"core", "errors", "log", "settings", "net"},
+    "cards": {"core", "errors", "log", "settings", "net"},
+    "notify": {"core", "errors", "log", "settings", "net"},
     "html": {"core", "errors", "log"},
     "service": {"core", "bluesky", "store", "feed", "cards", "notify", "html", "errors", "log",
-                "settings", "bots"},
+                "settings", "bots", "net"},
     "cli": {"core", "bluesky", "store", "feed", "cards", "notify", "html", "service", "errors",
-            "log", "settings", "bots"},
+            "log", "settings", "bots", "net"},
     "errors": set(),
     "log": set(),
+    "net": {"errors"},
     "settings": {"errors"},
     "bots": {"errors", "settings"},
     "__main__": {"cli"},

@@ -21,6 +21,8 @@ FIGURES = {
     "read+compose seed issue x20",
     "compose with 6 slow card pages",
     "status, 5,000 issues x 3 bots",
+    "9 MB paragraph: refused",
+    "first pass over a huge feed",
     "publish 15-post thread: time",
     "publish 15-post thread: HTTP requests",
     "publish 15-post thread: createSession",

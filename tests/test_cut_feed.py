@@ -144,3 +144,23 @@ def test_an_issue_held_on_an_earlier_read_is_posted_once_the_feed_shows_it_whole
     assert len(roots(records)) == 1
     assert len(records) == thread_length(nl, "drift")
     assert store.find_by_link(nl.link("drift")).state is IssueState.POSTED
+
+
+def test_a_held_issue_of_the_flood_guard_stays_held_when_it_changes(nl, store, db_url, tmp_path):
+    """Judging a changed held issue again is the review's business only: issues the flood
+    guard held (more new at once than MAX_NEW_PER_PASS) stay for the editor, edited or not."""
+    from datetime import UTC, datetime
+
+    nl.add("old")
+    settings = dataclasses.replace(settings_for(nl.feed_url, db_url), bsky_handle="h.test",
+                                   bsky_app_password="abcd-efgh-ijkl-mnop", post_delay=60)
+    with make_worker(settings, store, tmp_path) as worker:
+        worker.poll()
+        for n in range(settings.max_new_per_pass + 1):
+            nl.add(f"flood{n}", published=datetime.now(UTC))
+        worker.poll()
+        flooded = [i for i in store.issues() if "flood" in i.link]
+        assert {i.state for i in flooded} == {IssueState.HELD}
+        nl.edit("flood0", title="Russia’s Eroding Influence, fixed")
+        worker.poll()
+    assert store.find_by_link(nl.link("flood0")).state is IssueState.HELD
