@@ -189,3 +189,17 @@ def test_a_new_issue_past_the_flood_guard_is_held_with_its_message():
     assert p.step is Step.HOLD and p.describe() == f"held: {message}"
     known = Known(state=IssueState.QUEUED, first_seen=NOW, flooded=message)
     assert plan(issue_of(), known, BASE, NOW, threads=[thread(3)]).step is Step.POST
+
+
+def test_a_held_issue_that_changed_is_reviewed_again_unless_the_flood_guard_held_it():
+    short, fixed = issue_of(takeaways=0), issue_of(takeaways=2)
+    held = Known(state=IssueState.HELD, first_seen=NOW - timedelta(hours=1),
+                 error="0 takeaways found, the profile expects at least 1")
+    assert plan(fixed, held, BASE, NOW).step is Step.HOLD  # unchanged: the editor's
+    changed = dataclasses.replace(held, changed=True)
+    assert plan(fixed, changed, BASE, NOW, threads=[thread(4)]).step is Step.POST
+    assert plan(short, changed, BASE, NOW).step is Step.HOLD
+    from bot.core.news import FLOOD_WORDS
+
+    flooded = dataclasses.replace(changed, error=f"7 new issues: {FLOOD_WORDS}")
+    assert plan(fixed, flooded, BASE, NOW).step is Step.HOLD

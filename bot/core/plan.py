@@ -15,7 +15,8 @@ The order of the questions, and why:
 3. The editor's `post` (and `approve`) posts the issue as read, now: no window, no review.
 4. The pass: an issue no longer in the feed cannot be composed (gone); a new one is news or
    history (bot.core.news), and news past the flood guard's cap is held for the editor; seen,
-   skipped and failed ones are left alone; a held one waits for the editor; a queued one waits
+   skipped and failed ones are left alone; a held one waits for the editor (unless it changed
+   in the feed and the review passes it now: then it is queued again); a queued one waits
    out the grace window, then the review holds it, announces it only, or posts it (an
    approved one is posted as read).
 """
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.core.model import Issue
-from bot.core.news import judge
+from bot.core.news import held_by_flood, judge
 from bot.core.post import Thread, post_url
 from bot.core.profile import Profile
 from bot.core.review import Action as ReviewAction
@@ -95,6 +96,8 @@ class Known:
     # A new issue past the flood guard's cap for this pass (bot.core.news.flood_guard): why it
     # is held for the editor instead of queued.
     flooded: str | None = None
+    # A held issue the feed has changed since (recorded in this pass): judged again.
+    changed: bool = False
 
 
 @dataclass(frozen=True)
@@ -239,7 +242,15 @@ def plan(
     elif state is _S.FAILED and known.left_feed and in_feed:
         pass  # back in the feed: news again, queued
     elif state is _S.HELD:
-        return Plan(Step.HOLD, _held(known, link))
+        # Held, and changed since: what held it may have been a feed read that was not whole,
+        # or a slip the author fixed — reviewed again. The flood guard's holds stay the
+        # editor's to release, changed or not.
+        if issue is None or not known.changed or held_by_flood(known.error):
+            return Plan(Step.HOLD, _held(known, link))
+        again = review(issue, profile)
+        if again.action is ReviewAction.HOLD:
+            return Plan(Step.HOLD, again.reason)
+        # Passes the review now: queued again, and on as a queued issue.
     elif state is not _S.QUEUED:
         return Plan(Step.IGNORE, _left_alone(known, link))
     # Queued: the grace window, then the review.

@@ -20,7 +20,6 @@ from bot.core.model import Issue
 from bot.core.plan import Asker, Plan, Rules, Step, plan
 from bot.core.post import Thread, post_url
 from bot.core.profile import Profile
-from bot.core.reader import pick_issue
 from bot.errors import BotError
 from bot.log import event, redact_url
 from bot.service.outcomes import IssueOutcome, Outcome, thread_roots
@@ -76,7 +75,7 @@ def post_one(
 def read_issue(worker: Worker, entry: str | None, source: str | None = None) -> Issue:
     """The issue with link (or guid) `entry`, else the newest, read from `source` (default
     FEED_URL)."""
-    from bot.core.reader import parse_feed
+    from bot.core.reader import parse_feed, pick_issue
 
     data, src = worker.read_feed(source)
     return pick_issue(parse_feed(data, worker.profile, source=src).issues, entry, src)
@@ -194,7 +193,7 @@ def find_issue(
     from bot.core.profile import load_profile
 
     with Worker(settings, store, profile=load_profile(settings.bot_config)) as worker:
-        from bot.core.reader import parse_feed
+        from bot.core.reader import parse_feed, pick_issue
 
         data, src = worker.read_feed(source)
         issue = pick_issue(parse_feed(data, worker.profile, source=src).issues, link, src)

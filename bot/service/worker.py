@@ -384,6 +384,7 @@ class Worker(IssuePoster):
         flood = self._flood(issues, verdicts, first_run)
         quiet: Counter[str] = Counter()  # new issues recorded without a line of their own
         todo: list[tuple[Issue, Verdict]] = []
+        held: list[tuple[StoredIssue, Issue]] = []  # held issues that changed
         for issue in sorted(issues, key=published_key, reverse=True):
             old = known.issues.get(issue.guid)
             if old is not None and _back_in_feed(old):
@@ -396,6 +397,8 @@ class Worker(IssuePoster):
                 as_utc(issue.published),
             ):
                 continue
+            if old is not None and old.state is _S.HELD:
+                held.append((old, issue))  # judged again once its change is recorded
             verdict = self._news(issue, known, flood) if old is None else known.judge(issue)
             todo.append((issue, verdict))
         # Many at a time, one transaction each: a huge first pass is a few commits, not one per
@@ -432,6 +435,8 @@ class Worker(IssuePoster):
             event(logger, "issue.recorded_many", state=state, count=count,
                   first_run=first_run or None, note="one line each for the first "
                   f"{_LINES_PER_PASS}; `status --limit N` lists them")
+        for stored, issue in held:
+            self._rejudge(stored, issue)
 
     def _flood(self, issues: Sequence[Issue], verdicts: dict[str, Verdict],
                first_run: bool, *, alert: bool = True) -> Flood:
@@ -617,6 +622,20 @@ class Worker(IssuePoster):
             return IssueOutcome(issue.link, issue.title, Outcome.BUSY,
                                 error="claimed by another worker")
         return self._failed(stored, issue, error)
+
+    def _rejudge(self, held: StoredIssue, issue: Issue) -> None:
+        """A held issue that changed is asked of the plan again (its review, once more): what
+        held it may have been a read of the feed that was not whole, or a slip the author has
+        fixed. Queued again when the plan no longer holds it (it goes out in this pass); still
+        held, quietly, when it does — and always when the flood guard held it."""
+        known = dataclasses.replace(known_of(self.store, held), changed=True)
+        if plan(issue, known, self.profile, self._clock(), self.rules).step is Step.HOLD:
+            return
+        try:
+            self.store.unhold(held.id)
+        except StoreConflict:  # the editor moved it meanwhile: their decision stands
+            return
+        event(logger, "issue.unheld", link=issue.link, was=held.error)
 
     def _hold(self, stored: StoredIssue, issue: Issue, reason: str) -> IssueOutcome:
         try:
