@@ -78,17 +78,33 @@ def status(
             write_output(html_path, posted_page(first, store.for_bot(first.name), limit))
         names = [b.name for b in bots] if bot_name is not None else None
         rows = status_rows(store, limit, {b.name: b.post_delay for b in bots}, names)
+        daemons = _serving(store) if len(bots) > 1 else None
     elif html_path is not None:
         raise BotError(f"no database at {missing} yet: nothing posted to draw")
     else:
-        rows = []
+        rows, daemons = [], None
     if as_json:
-        echo_json({"issues": rows})
+        echo_json({"issues": rows} if daemons is None else {"issues": rows, "daemons": daemons})
         return
     if not rows:
         click.echo("No issues recorded yet (`python -m bot poll` reads the feed).")
-        return
-    _table(rows, several=len(load_bots()) > 1)
+    else:
+        _table(rows, several=len(load_bots()) > 1)
+    if daemons is not None:
+        click.echo(_daemons_line(daemons))
+
+
+def _serving(store: Any) -> dict[str, int]:
+    from bot.service.fleet_health import serving
+
+    return serving(store)
+
+
+def _daemons_line(daemons: dict[str, int]) -> str:
+    """Which daemon serves how many bots (several bots only: one bot has one daemon)."""
+    if not daemons:
+        return "Daemons: none serving any bot now (is `run` running?)"
+    return "Daemons: " + " · ".join(f"{d} serves {n} bots" for d, n in daemons.items())
 
 
 def _table(rows: list[dict[str, Any]], several: bool) -> None:
@@ -126,11 +142,14 @@ def _check(ctx: click.Context, bots: list[Any]) -> None:
         ctx.exit(1)
     _, store = _setup(ctx, bots[0], every_bot=True)
     now = store.now()
-    results = [check(store.for_bot(b.name), b.name, now) for b in bots]
-    bad = [h for h in results if not h.ok]
-    shown = bad or results
-    click.echo(" | ".join(h.line for h in shown))
-    ctx.exit(1 if bad else 0)
+    if len(bots) == 1:
+        health = check(store.for_bot(bots[0].name), bots[0].name, now)
+    else:  # two reads for every bot, not three per bot
+        from bot.service.fleet_health import check_all
+
+        health = check_all(store, [b.name for b in bots], now)
+    click.echo(health.line)
+    ctx.exit(0 if health.ok else 1)
 
 
 def _when(iso: str | None) -> str:
