@@ -283,7 +283,9 @@ class RoundsDaemon(Daemon):
         if runner.failures:
             when = now + runner.interval
         else:
-            when = next_slot(name, runner.base_interval, now)
+            # Its slot after the one just done (even when that one ran late, up to half an
+            # interval); after the first pass at start-up, at least half an interval away.
+            when = next_slot(name, runner.base_interval, now + runner.base_interval / 2)
         if wake is not None:
             when = min(when, max(now, wake.timestamp()))
         self.schedule.at(name, when)
