@@ -51,7 +51,6 @@ def status(
     Example: python -m bot status --limit 5 --html posted.html
     """
     from bot.bots import load_bots, pick_bot
-    from bot.service.editor import status_rows
 
     _logging(ctx)
     bots = load_bots()
@@ -60,6 +59,7 @@ def status(
     if check:
         _check(ctx, bots)
         return
+    from bot.service.editor import status_rows  # not for --check: it reads heartbeats only
     first = bots[0]
     if html_path is not None:
         from bot.errors import ConfigError

@@ -20,7 +20,9 @@ MANY = 50  # from this many bots the line also says whether the daemons keep up
 
 def check_all(store: Store, bots: Sequence[str], now: datetime) -> Health:
     """One line for `bots` (see the module docstring); `store` reads every bot's rows."""
-    beats = {b.bot: b for b in store.heartbeats()}
+    from bot.store.batch import FleetRecords
+
+    beats = {b.bot: b for b in FleetRecords(store).heartbeats()}
     issues: dict[str, list[StoredIssue]] = defaultdict(list)
     for issue in store.issues([IssueState.FAILED, IssueState.HELD]):
         issues[issue.bot].append(issue)

