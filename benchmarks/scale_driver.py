@@ -50,7 +50,7 @@ def _slots(daemon: Any, start: float, end: float) -> int:
 
 
 def _done(daemon: Any) -> int:
-    return int(daemon.passes)
+    return int(daemon.completed)
 
 
 def run_daemon(interval: float, settle: float, window: float) -> dict[str, Any]:

@@ -81,6 +81,7 @@ class RoundsDaemon(Daemon):
         self.schedule = Schedule()
         self.minute = Minute()
         self.checked = 0  # 304 checks written, since the start
+        self.completed = 0  # checks and passes finished, since the start
         self.busy: set[str] = set()  # being checked or in a pass now
         self._threads = threads
         self._checks = checks
@@ -268,6 +269,7 @@ class RoundsDaemon(Daemon):
 
     def _passed(self, name: str) -> None:
         runner = self.runners[name]
+        self.completed += 1
         self.minute.done += 1
         self.minute.passes += 1
         self.minute.failed += runner.failures > 0
@@ -307,6 +309,7 @@ class RoundsDaemon(Daemon):
                   bots=len(done))  # fmt: skip
         else:
             self.checked += len(done)
+            self.completed += len(done)
             self.minute.unchanged += len(done)
             self.minute.done += len(done)
         for c in done:
