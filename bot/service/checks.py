@@ -138,17 +138,22 @@ class RoundsDaemon(Daemon):
         next_lease, minute_from = started + tick, started
         while not self._stopped.is_set():
             now = time.time()
-            if now >= next_lease:
-                await self._apply_leases(await checks.in_thread(self._leases_now))
-                next_lease = now + tick
-            due = self.schedule.due(now)
-            if due:
-                await self._round(due, now)
-            if self._done:
-                await self._flush()
-            if now - minute_from >= 60.0:
-                self._report(now - minute_from)
-                minute_from = now
+            try:
+                if now >= next_lease:
+                    await self._apply_leases(await checks.in_thread(self._leases_now))
+                    next_lease = now + tick
+                due = self.schedule.due(now)
+                if due:
+                    await self._round(due, now)
+                if self._done:
+                    await self._flush()
+                if now - minute_from >= 60.0:
+                    self._report(now - minute_from)
+                    minute_from = now
+            except Exception as exc:  # a bug must not stop the daemon: say it, go on
+                event(logger, "daemon.round_failed", logging.ERROR,
+                      error=f"{type(exc).__name__}: {exc}", unexpected=True)
+                logger.debug("traceback", exc_info=True)
             nxt = self.schedule.next_time()
             wait = ROUND if nxt is None else min(ROUND, max(MIN_WAIT, nxt - time.time()))
             await asyncio.sleep(wait)
@@ -251,7 +256,13 @@ class RoundsDaemon(Daemon):
         assert self._checks is not None
         runner = self.runners[name]
         validators = Validators(state.etag, state.last_modified)
-        check = await self._checks.check(runner.settings.feed_url, validators)
+        try:
+            check = await self._checks.check(runner.settings.feed_url, validators)
+        except Exception as exc:  # never a bot lost from the schedule: its ordinary pass
+            event(logger, "daemon.check_failed", logging.ERROR, bot=name,
+                  error=f"{type(exc).__name__}: {exc}", unexpected=True)
+            self._pass(name)
+            return
         if check.not_modified:
             self._done.append(Checked(name, state.feed_id, runner.settings.poll_interval))
             return
