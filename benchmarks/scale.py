@@ -15,8 +15,10 @@ CPU is process time (`time.process_time`), not wall time: the machine is shared.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -155,4 +157,111 @@ def measure(config: Config, bots_count: int) -> list[Figure]:
     status.note = (f"wall time while the daemon runs; CPU {ours['status_cpu_s']:.2f} s, exit "
                    f"{ours['status_exit']}: {ours['status_line'][:60]}")
     log(f"scale: {ours}")
-    return [cpu, done_share, fresh, startup, rss, pds_reqs, status, httpx_cpu]
+    figures = [cpu, done_share, fresh, startup, rss, pds_reqs, status, httpx_cpu]
+    postgres = os.environ.get("DATABASE_URL_POSTGRES", "").strip()
+    if postgres and not config.quick:
+        figures += two_daemons(postgres, n, interval)
+    else:
+        log("scale: no two-daemon figures (they need DATABASE_URL_POSTGRES, and not --quick)")
+    return figures
+
+
+def _serving(db_url: str) -> dict[str, int]:
+    from bot.store.api import Store
+    from bot.store.batch import FleetRecords
+
+    store = Store(db_url, bot=None)
+    try:
+        return FleetRecords(store).serving()
+    finally:
+        store.close()
+
+
+def _wait(what: str, ok: Any, timeout: float) -> float:
+    started = time.monotonic()
+    while not ok():
+        if time.monotonic() - started > timeout:
+            raise RuntimeError(f"not within {timeout:g} s: {what}")
+        time.sleep(0.5)
+    return time.monotonic() - started
+
+
+def two_daemons(admin_url: str, n: int, interval: int) -> list[Figure]:
+    """Two daemons (`run`'s own leases: 90 s, renewed every 22.5 s) on one Postgres schema of
+    their own, the same `n` bots: each one's share once both run, and how long after one is
+    killed (SIGKILL, on this host) the other serves them all."""
+    import signal
+    import subprocess
+    import uuid
+    from urllib.parse import quote
+
+    import psycopg
+
+    share = Figure(name="scale: two daemons on Postgres: larger share", unit="%",
+                   target="about half (<= 55 %)", check=lambda v, _r: v <= 55.0)
+    takeover = Figure(name="scale: two daemons on Postgres: takeover after a kill", unit="s",
+                      target="<= 120 s", check=lambda v, _r: v <= 120.0)
+    libpq = "postgresql://" + admin_url.split("://", 1)[1]
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(libpq, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in admin_url else "?"
+    db_url = f"{admin_url}{sep}options={quote('-csearch_path=' + schema)}"
+    procs: list[subprocess.Popen[bytes]] = []
+    pds = CountingPds()
+    try:
+        with FeedServer(FEED) as feed, \
+                tempfile.TemporaryDirectory(prefix="bwr-bench-two-") as tmp:
+            bots = [{"name": f"bot-{i:05d}", "feed_url": feed.url_for(f"feed/{i}"),
+                     "service": pds.url, "handle": f"scale{i // PER_ACCOUNT}.test",
+                     "app_password_env": f"BENCH_SCALE_PASSWORD_{i // PER_ACCOUNT}",
+                     "poll_interval": interval} for i in range(n)]
+            bots_file = Path(tmp) / "bots.toml"
+            write_bots_file(bots_file, bots)
+            prime(db_url, bots, feed)
+            env = {k: v for k, v in os.environ.items()
+                   if not k.startswith(("BSKY_", "FEED_URL"))}
+            env.update({f"BENCH_SCALE_PASSWORD_{a}": "abcd-efgh-ijkl-mnop"
+                        for a in range((n + PER_ACCOUNT - 1) // PER_ACCOUNT)})
+            env.update(BOTS_FILE=str(bots_file), DATABASE_URL=db_url, PYTHONPATH=str(ROOT))
+
+            def start() -> subprocess.Popen[bytes]:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "benchmarks.scale_driver", "serve"], cwd=ROOT,
+                    env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL)
+                procs.append(proc)
+                return proc
+
+            first = start()
+            _wait("the first daemon serves every bot",
+                  lambda: list(_serving(db_url).values()) == [n], 300)
+            start()
+            split = _wait("both daemons serve bots",
+                          lambda: sorted(_serving(db_url).values()) == [n // 2, n - n // 2], 300)
+            serving = _serving(db_url)
+            share.add(100.0 * max(serving.values()) / n)
+            share.note = (f"{n} bots; split {sorted(serving.values())} {split:.0f} s after the "
+                          "second started")
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+            took = _wait("the survivor serves every bot",
+                         lambda: list(_serving(db_url).values()) == [n], 300)
+            takeover.add(took)
+            takeover.note = ("killed on this host: taken at the survivor's next lease tick; "
+                             "from another host add the 90 s lease")
+            log(f"scale: two daemons: {serving}, takeover {took:.1f} s, "
+                f"PDS requests {sum(pds.requests.values())}")
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        pds.close()
+        with psycopg.connect(libpq, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    return [share, takeover]

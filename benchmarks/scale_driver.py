@@ -2,6 +2,7 @@
 
     python -m benchmarks.scale_driver daemon INTERVAL SETTLE WINDOW   (bots from BOTS_FILE)
     python -m benchmarks.scale_driver bare aiohttp|httpx URL_FILE
+    python -m benchmarks.scale_driver serve                           (until SIGTERM)
 
 `daemon`: starts as `python -m bot run` does (the bots file parsed, migrations, the Fleet, the
 daemon: for many bots bot.service.checks.RoundsDaemon) and runs it: `startup_s` until every bot
@@ -166,7 +167,26 @@ def run_bare(client: str, url_file: str) -> dict[str, Any]:
     return {"cpu_s": cpu_s, "requests": len(statuses), "not_modified": statuses.count(304)}
 
 
+def serve() -> int:
+    """`serve`: the daemon as `run` runs it (default leases), until SIGTERM; for the two-daemon
+    figure, which reads the leases from the database."""
+    from bot.bots import load_bots
+    from bot.log import configure
+    from bot.service.daemon import build_daemon, install_signal_handlers
+
+    configure()
+    logging.getLogger().setLevel(logging.WARNING)
+    store, daemon = build_daemon(load_bots(dotenv=False))
+    install_signal_handlers(daemon.stop)
+    try:
+        return daemon.run()
+    finally:
+        store.close()
+
+
 def main(argv: list[str]) -> int:
+    if argv[0] == "serve":
+        return serve()
     if argv[0] == "daemon":
         result = run_daemon(float(argv[1]), float(argv[2]), float(argv[3]))
     else:
