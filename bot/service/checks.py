@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 
 ROUNDS_FROM = 50  # bots in a daemon from which it checks in rounds (below: one job per bot)
 ROUND = 1.0  # seconds between rounds at most
-MIN_WAIT = 0.25  # ... and at least, so a round gathers the bots due meanwhile
+MIN_WAIT = 0.5  # ... and at least, so a round gathers the bots due meanwhile
 BEHIND = 0.9  # fewer checks done than this share of those due in a minute: behind
 LEASE_SECONDS = 90.0  # a dead daemon's bots are taken over within this plus a lease tick
 

@@ -10,11 +10,13 @@ seconds of `time.time()`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import heapq
 import itertools
 
 
+@functools.lru_cache(maxsize=1 << 16)  # asked after every check: a hash per bot, once
 def offset(name: str, interval: float) -> float:
     """The bot's stable place in its interval, in [0, interval)."""
     digest = hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest()

@@ -68,6 +68,15 @@ class FleetRecords:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._insert = _upsert(store.dialect)
+        stmt = self._insert(HeartbeatRow)
+        # A good check of an unchanged feed, as `record_pass` records it: errors and a failing
+        # feed's clock cleared, the credentials' state left as it is.
+        self._beat = stmt.on_conflict_do_update(
+            index_elements=[HeartbeatRow.bot],
+            set_={"interval": stmt.excluded.interval, "last_pass_at": stmt.excluded.last_pass_at,
+                  "last_ok_at": stmt.excluded.last_ok_at, "last_error": None,
+                  "feed_failing_since": None, "feed_alerted": false()},
+        )
 
     # -- feed checks --------------------------------------------------------------------------
 
@@ -102,22 +111,16 @@ class FleetRecords:
         if not checked:
             return
         now = self.store.now()
-        insert = self._insert
+        beat = self._beat
 
         def fn(s: Session) -> None:
             for part in _chunks(checked):
                 s.execute(update(FeedRow).where(FeedRow.id.in_([c.feed_id for c in part]))
                           .values(last_checked_at=now, last_outcome="not_modified")
                           .execution_options(synchronize_session=False))
-                rows = [{"bot": c.bot, "interval": c.interval, "last_pass_at": now,
-                         "last_ok_at": now, "feed_alerted": False} for c in part]
-                stmt = insert(HeartbeatRow).values(rows)
-                s.execute(stmt.on_conflict_do_update(
-                    index_elements=[HeartbeatRow.bot],
-                    set_={"interval": stmt.excluded.interval, "last_pass_at": now,
-                          "last_ok_at": now, "last_error": None, "feed_failing_since": None,
-                          "feed_alerted": false()},
-                ))
+                # One statement, many rows (executemany): compiled once, not once per round.
+                s.execute(beat, [{"bot": c.bot, "interval": c.interval, "last_pass_at": now,
+                                  "last_ok_at": now, "feed_alerted": False} for c in part])
 
         self.store._write("recording the checks of unchanged feeds", fn)
 
