@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+FIXTURES = ROOT / "tests" / "fixtures"
+SAMPLE_FEED = ROOT / "examples" / "bwr-feed.xml"
 
 
 @dataclass(frozen=True)
@@ -164,4 +165,5 @@ def write_json(
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-__all__ = ["Config", "Figure", "ROOT", "SHARED", "asdict", "log", "table", "timed", "write_json"]
+__all__ = ["Config", "Figure", "FIXTURES", "ROOT", "SAMPLE_FEED", "asdict", "log", "table", "timed",
+           "write_json"]

@@ -6,8 +6,9 @@ least any feed bot does: `feedparser.parse(data)` of the same bytes. Target: wit
 Measured as CPU time of this process (single-threaded work; steadier than wall time when the
 machine is shared).
 
-Two feeds: the 20-item real Substack feed (../shared/fixtures/substack/kofacts_obodugo…, not a
-BWR newsletter: root posts only) and the seed BWR issue repeated 20 times (every section present,
+Two feeds: the 20-item real Substack feed
+(tests/fixtures/substack/kofacts_obodugo_substack-feed.xml, not a BWR newsletter: root posts only)
+and the seed BWR issue repeated 20 times (every section present,
 17 posts each), which is the bot's real workload.
 """
 
@@ -17,13 +18,13 @@ import re
 
 import feedparser
 
-from benchmarks.common import SHARED, Config, Figure, log, timed
+from benchmarks.common import FIXTURES, SAMPLE_FEED, Config, Figure, log, timed
 from bot.core.profile import Profile, load_profile
 from bot.core.reader import parse_feed
 from bot.core.thread import compose
 
-FEED = SHARED / "fixtures" / "substack" / "kofacts_obodugo_substack-feed.xml"
-SEED_FEED = SHARED / "fixtures" / "bwr" / "feed.xml"
+FEED = FIXTURES / "substack" / "kofacts_obodugo_substack-feed.xml"
+SEED_FEED = SAMPLE_FEED
 TARGET_RATIO = 3.0
 
 

@@ -24,7 +24,8 @@ sys.path.insert(0, str(ROOT))
 from bot.core.profile import load_profile  # noqa: E402
 from bot.core.reader import parse_feed  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "fixtures"
+FIXTURES = ROOT / "tests" / "fixtures"
+SAMPLE_FEED = ROOT / "examples" / "bwr-feed.xml"
 ROUNDS = 15
 
 
@@ -38,7 +39,7 @@ def best(fn: Callable[[], object]) -> float:
 
 
 def seed_times_20() -> bytes:
-    data = (SHARED / "bwr" / "feed.xml").read_text(encoding="utf-8")
+    data = SAMPLE_FEED.read_text(encoding="utf-8")
     item = re.search(r"<item>.*</item>", data, re.S).group(0)  # type: ignore[union-attr]
     items = [item.replace("russias-eroding-influence-in-the", f"issue-{n}") for n in range(20)]
     return data.replace(item, "".join(items)).encode("utf-8")
@@ -52,7 +53,7 @@ def main() -> None:
         compose = None
     feeds = {
         "kofacts (20 real items)": (
-            SHARED / "substack" / "kofacts_obodugo_substack-feed.xml"
+            FIXTURES / "substack" / "kofacts_obodugo_substack-feed.xml"
         ).read_bytes(),
         "seed x 20 (BWR-shaped)": seed_times_20(),
     }

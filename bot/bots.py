@@ -1,23 +1,31 @@
 """Which bots this process serves: one named `default` from the environment (as always), or the
 `[[bots]]` of BOTS_FILE — each a newsletter feed, its profile and a Bluesky account, with its own
 interval and settings. Secrets stay in the environment: a bot names the VARIABLE that holds its
-app password (`app_password_env`), never the password. Validated at start-up: one line naming
-the file, the bot and the field that is wrong."""
+app password (`app_password_env`), never the password.
+
+Validated at start-up, every problem of the file at once, one line each (file, bot, field). The
+environment's settings (POST_DELAY, POLL_INTERVAL, …) are the defaults of every bot; a bot's
+table overrides them. A bot whose password variable is unset is a dry run, and one whose webhook
+variable is unset sends no alerts: each is said once, as a warning, not refused."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from bot.errors import ConfigError
-from bot.settings import Settings, load_dotenv_files, load_settings
+from bot.settings import Settings, load_dotenv_files, load_settings, origin_of
+
+logger = logging.getLogger(__name__)
 
 _NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # A bot's field → the environment variable it stands for (validated by load_settings).
 _FIELDS = {
     "feed_url": "FEED_URL",
@@ -32,9 +40,14 @@ _FIELDS = {
     "notify_format": "NOTIFY_FORMAT",
 }
 _SECRETS = {"app_password_env": "BSKY_APP_PASSWORD", "notify_url_env": "NOTIFY_URL"}
+_KNOWN = frozenset({"name", *_FIELDS, *_SECRETS})
 _REQUIRED = ("name", "feed_url", "handle", "app_password_env")
 # Settings that belong to the process, not to a bot: taken from the environment for all bots.
 _SHARED = ("DATABASE_URL", "CARDS_ALLOW_PRIVATE")
+# Settings the environment gives every bot of the file unless its table says otherwise. Not the
+# feed, the handle or its password: those are one bot's (the file must name them).
+_DEFAULTS = ("BSKY_SERVICE", "BOT_CONFIG", "POLL_INTERVAL", "BACKFILL_HOURS", "POST_DELAY",
+             "CARDS", "NOTIFY_ON", "NOTIFY_FORMAT", "NOTIFY_URL")
 
 
 def load_bots(env: Mapping[str, str] | None = None, dotenv: bool = True) -> list[Settings]:
@@ -50,6 +63,23 @@ def load_bots(env: Mapping[str, str] | None = None, dotenv: bool = True) -> list
 
 
 def bots_from_file(path: Path, env: Mapping[str, str]) -> list[Settings]:
+    """The bots of the file. ConfigError with every problem found, one line each."""
+    tables = _tables(path)
+    found = [_bot(path, n, table, env) for n, table in enumerate(tables, 1)]
+    problems = [line for f in found for line in f.problems]
+    bots = [f.settings for f in found if f.settings is not None]
+    problems += _duplicates(path, bots)
+    if problems:
+        raise ConfigError("\n".join(dict.fromkeys(problems)))  # each problem once
+    for f in found:
+        for note in f.notes:
+            name = f.settings.name if f.settings else ""
+            logger.warning('bots.note bot=%s note="%s"', name, note)
+    return bots
+
+
+def _tables(path: Path) -> list[dict[str, Any]]:
+    """The file's [[bots]] tables; a file that cannot be read as such is one line."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -65,79 +95,120 @@ def bots_from_file(path: Path, env: Mapping[str, str]) -> list[Settings]:
     tables = data.get("bots")
     if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
         raise ConfigError(f"BOTS_FILE: {path}: no [[bots]] tables (one per bot)")
-    bots = [_bot(path, n, table, env) for n, table in enumerate(tables, 1)]
-    _no_duplicates(path, bots)
-    return bots
+    return tables
 
 
-def _bot(path: Path, n: int, table: dict[str, Any], env: Mapping[str, str]) -> Settings:
+@dataclass
+class _Found:
+    """One table read: its settings (None when it has problems), its problems and its notes."""
+
+    settings: Settings | None
+    problems: list[str]
+    notes: list[str]
+
+
+def _bot(path: Path, n: int, table: dict[str, Any], env: Mapping[str, str]) -> _Found:
+    """One [[bots]] table as Settings. Every check of a bot's fields is here, in order: the
+    fields the table names, then the values (load_settings), so a new rule has one place."""
     name = table.get("name")
     who = f"bot {name!r}" if isinstance(name, str) and name else f"bot #{n}"
+    problems: list[str] = []
+    notes: list[str] = []
+    failed: set[str] = set()
 
-    def fail(field: str, why: str) -> ConfigError:
-        return ConfigError(f"BOTS_FILE: {path}: {who}: {field}: {why}")
+    def fail(field: str, why: str) -> None:
+        if field not in failed:  # one line per field: its first problem
+            failed.add(field)
+            problems.append(f"BOTS_FILE: {path}: {who}: {field}: {why}")
 
     for key in table:
-        if key not in {"name", *_FIELDS, *_SECRETS}:
-            known = ", ".join(sorted({"name", *_FIELDS, *_SECRETS}))
-            raise fail(key, f"is not a setting; known: {known}")
+        if key not in _KNOWN:
+            fail(key, f"is not a setting; known: {', '.join(sorted(_KNOWN))}")
     for key in _REQUIRED:
         if table.get(key) in (None, ""):
-            raise fail(key, "missing")
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise fail("name", "use letters, digits and '-' only (at most 64)")
+            fail(key, "missing")
+    if isinstance(name, str) and name and not _NAME.fullmatch(name):
+        fail("name", "use letters, digits and '-' only (at most 64)")
+    elif name not in (None, "") and not isinstance(name, str):
+        fail("name", "use letters, digits and '-' only (at most 64)")
+
     values: dict[str, str] = {k: env[k] for k in _SHARED if k in env}
+    from_env = {var: env[var] for var in _DEFAULTS if (env.get(var) or "").strip()}
+    values.update(from_env)
     for key, var in _FIELDS.items():
-        if key in table:
-            value = table[key]
-            if isinstance(value, list):
-                value = ",".join(str(v) for v in value)
-            elif isinstance(value, bool) or not isinstance(value, str | int | float):
-                raise fail(key, "must be a string or a number")
-            values[var] = str(value)
+        if key not in table:
+            continue
+        from_env.pop(var, None)
+        value = table[key]
+        if isinstance(value, list):
+            value = ",".join(str(v) for v in value)
+        elif isinstance(value, bool) or not isinstance(value, str | int | float):
+            fail(key, "must be a string or a number")
+            continue
+        values[var] = str(value)
     if "profile" in table and not Path(values["BOT_CONFIG"]).is_absolute():
         values["BOT_CONFIG"] = str(path.parent / values["BOT_CONFIG"])
+    dry = False
     for key, var in _SECRETS.items():
         if key not in table:
             continue
+        from_env.pop(var, None)
+        values.pop(var, None)
         secret_var = table[key]
-        if not isinstance(secret_var, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*",
-                                                                secret_var):
-            raise fail(key, "must be the NAME of an environment variable (not the secret)")
+        if not isinstance(secret_var, str) or not _VARIABLE.fullmatch(secret_var):
+            fail(key, "must be the NAME of an environment variable (not the secret)")
+            continue
         secret = (env.get(secret_var) or "").strip()
-        if not secret:
-            raise fail(key, f"the environment variable {secret_var} is not set")
-        values[var] = secret
+        if secret:
+            values[var] = secret
+        elif key == "app_password_env":  # no password: this bot composes, never posts
+            dry = True
+            notes.append(f"{secret_var} is not set: a dry run for this bot, nothing is posted")
+        else:  # no webhook: this bot's alerts go nowhere, and it says so
+            notes.append(f"{secret_var} is not set: no alerts for this bot")
+    if dry:  # checked as a bot that posts would be; the stand-in password is never kept
+        values["BSKY_APP_PASSWORD"] = "dry-run"
     try:
         settings = load_settings(values, dotenv=False)
     except ConfigError as exc:
         var, _, why = str(exc).partition(": ")
-        field = next((k for k, v in {**_FIELDS, **_SECRETS}.items() if v == var), var)
-        raise fail(field, why) from exc
-    return replace(settings, name=name)
+        var = var.split(" ", 1)[0]
+        if var in from_env:  # the environment's default, not the table, is wrong
+            where = origin_of(var, from_env[var])
+            problems.append(f"{var} ({where}, the default of every bot of BOTS_FILE {path}): "
+                            f"{why}")
+        else:  # the values are checked too when a field is wrong: every problem at once
+            field = next((k for k, v in {**_FIELDS, **_SECRETS}.items() if v == var), var)
+            fail(field, why)
+        return _Found(None, problems, [])
+    if problems:
+        return _Found(None, problems, [])
+    if dry:
+        settings = replace(settings, bsky_app_password=None)
+    return _Found(replace(settings, name=str(name)), problems, notes)
 
 
-def _no_duplicates(path: Path, bots: Sequence[Settings]) -> None:
+def _duplicates(path: Path, bots: Sequence[Settings]) -> list[str]:
+    """Two bots of one name, or of one feed on one account. Two bots of one account may hold
+    different passwords (an account can have several app passwords): each signs in with its
+    own, and one that is refused stops only its bot."""
+    problems: list[str] = []
     names: set[str] = set()
     pairs: dict[tuple[str, str, str | None], str] = {}
-    accounts: dict[tuple[str, str | None], Settings] = {}
     for b in bots:
         if b.name in names:
-            raise ConfigError(f"BOTS_FILE: {path}: bot {b.name!r}: name: used by two bots")
+            problems.append(f"BOTS_FILE: {path}: bot {b.name!r}: name: used by two bots")
         names.add(b.name)
+        if b.dry_run:
+            continue
         pair = (b.feed_url, b.bsky_service, b.bsky_handle)
         if pair in pairs:
-            raise ConfigError(
+            problems.append(
                 f"BOTS_FILE: {path}: bot {b.name!r}: feed_url: bot {pairs[pair]!r} posts the same "
                 "feed to the same account already"
             )
-        pairs[pair] = b.name
-        first = accounts.setdefault((b.bsky_service, b.bsky_handle), b)
-        if first.bsky_app_password != b.bsky_app_password:  # one account, one session
-            raise ConfigError(
-                f"BOTS_FILE: {path}: bot {b.name!r}: app_password_env: bot {first.name!r} posts "
-                f"to {b.bsky_handle} with another app password; give both the same variable"
-            )
+        pairs.setdefault(pair, b.name)
+    return problems
 
 
 def pick_bot(bots: Sequence[Settings], name: str | None) -> Settings:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +60,10 @@ class Settings:
 
 
 DATA_DIR = PROJECT_ROOT / "data"
+# Upper bounds: a value past them is a typo (a timer of 30 years overflows the scheduler).
+MAX_POLL_INTERVAL = 7 * 24 * 3600  # a week, in seconds
+MAX_POST_DELAY = 7 * 24 * 60  # a week, in minutes
+MAX_HOURS = 10_000_000  # hours: over a thousand years, "all of it" (a datetime reaches year 1)
 
 
 def default_database_url() -> str:
@@ -130,15 +136,43 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return {k: v for k, v in values.items() if v is not None}
 
 
+# The settings a .env file gave (not the environment), and that file: errors name where a bad
+# value came from.
+_FROM_DOTENV: dict[str, tuple[Path, str]] = {}
+
+
 def load_dotenv_files() -> None:
     """Set from `.env` files what the environment does not set already."""
     for path in _dotenv_files():
         for key, value in read_dotenv(path).items():
-            os.environ.setdefault(key, value)
+            if key not in os.environ:
+                os.environ[key] = value
+                _FROM_DOTENV[key] = (path, value)
+
+
+def origin_of(var: str, value: str | None = None) -> str:
+    """Where the variable's value (by default the one in os.environ) came from, in words: the
+    `.env` file that set it, or the environment."""
+    value = os.environ.get(var) if value is None else value
+    path, dotenv_value = _FROM_DOTENV.get(var, (None, None))
+    return f"set in {path}" if path is not None and dotenv_value == value else \
+        "set in the environment"
 
 
 def load_settings(env: dict[str, str] | None = None, dotenv: bool = True) -> Settings:
-    """Settings from `env` (default: os.environ after reading `.env` without overriding)."""
+    """Settings from `env` (default: os.environ after reading `.env` without overriding). A
+    wrong value read from a `.env` file names that file."""
+    try:
+        return _load_settings(env, dotenv)
+    except ConfigError as exc:
+        var, sep, why = str(exc).partition(": ")
+        value = (os.environ if env is None else env).get(var)
+        if sep and value is not None and origin_of(var, value) != "set in the environment":
+            raise ConfigError(f"{var} ({origin_of(var, value)}): {why}") from exc
+        raise
+
+
+def _load_settings(env: dict[str, str] | None, dotenv: bool) -> Settings:
     if env is None:
         if dotenv:
             load_dotenv_files()
@@ -168,14 +202,24 @@ def load_settings(env: dict[str, str] | None = None, dotenv: bool = True) -> Set
         if "." not in handle and not handle.startswith("did:"):
             raise ConfigError(f"BSKY_HANDLE: {handle!r} is not a handle like name.bsky.social")
 
-    def number(name: str, default: float, minimum: float, kind: type = int) -> float:
+    def number(name: str, default: float, minimum: float, maximum: float,
+               kind: type = int) -> float:
         raw = get(name)
         if raw is None:
             return default
         try:
             value = kind(raw)
-        except ValueError as exc:
-            raise ConfigError(f"{name}: {raw!r} is not a number") from exc
+        except ValueError:
+            try:  # "1e9", "2.5" where whole seconds are asked: a number, said as such
+                value = float(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{name}: {raw!r} is not a number") from exc
+            if not math.isfinite(value) or value != int(value):
+                raise ConfigError(f"{name}: {raw!r} is not a whole number") from None
+        if math.isnan(value):
+            raise ConfigError(f"{name}: {raw!r} is not a number")
+        if value > maximum:
+            raise ConfigError(f"{name}: {raw} is too large (at most {maximum:g})")
         if value < minimum:
             raise ConfigError(f"{name}: {raw} is too small (at least {minimum})")
         return value
@@ -189,7 +233,11 @@ def load_settings(env: dict[str, str] | None = None, dotenv: bool = True) -> Set
         _check_sqlite_folder(database_url)
     feed_url = get("FEED_URL") or DEFAULT_FEED_URL
     feed_scheme = urlparse(feed_url).scheme.lower()
-    # A path is fine (the feed may be a local file); a scheme the fetcher cannot read is not.
+    # A path is fine (the feed may be a local file); a scheme the fetcher cannot read is not;
+    # an address without its scheme ("aablanco.substack.com/feed") is neither: say what to add.
+    if "://" not in feed_url and looks_like_an_address(feed_url):
+        raise ConfigError(f"FEED_URL: {feed_url!r} is a web address without its scheme: "
+                          f"add https:// (https://{feed_url})")
     if "://" in feed_url and feed_scheme not in ("http", "https", "file"):
         raise ConfigError(
             f"FEED_URL: {feed_url!r} is not an http(s) URL or a local file path, "
@@ -203,16 +251,25 @@ def load_settings(env: dict[str, str] | None = None, dotenv: bool = True) -> Set
         bsky_handle=handle,
         bsky_app_password=password,
         database_url=database_url,
-        poll_interval=int(number("POLL_INTERVAL", 300, 10)),
+        poll_interval=int(number("POLL_INTERVAL", 300, 10, MAX_POLL_INTERVAL)),
         bot_config=bot_config,
-        backfill_hours=float(number("BACKFILL_HOURS", 48.0, 0, float)),
+        backfill_hours=float(number("BACKFILL_HOURS", 48.0, 0, MAX_HOURS, float)),
         cards=cards,
         cards_allow_private=cards_allow_private,
-        post_delay=float(number("POST_DELAY", 10.0, 0, float)),
+        post_delay=float(number("POST_DELAY", 10.0, 0, MAX_POST_DELAY, float)),
         notify_url=notify_url,
         notify_on=notify_on,
         notify_format=notify_format,
     )
+
+
+def looks_like_an_address(value: str) -> bool:
+    """`host.tld/…` or `www.…` that is not a file here: a web address missing `https://`."""
+    if Path(value).exists() or value.startswith((".", "/", "~")):
+        return False
+    host = value.split("/", 1)[0]
+    return bool(re.fullmatch(r"(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}(?::\d+)?", host)) and (
+        "/" in value or host.startswith("www.") or not host.endswith((".xml", ".rss", ".atom")))
 
 
 ALERTS = ("held", "failed", "auth", "feed", "posted")

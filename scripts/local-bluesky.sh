@@ -7,6 +7,11 @@
 #
 #   bash scripts/local-bluesky.sh            # PDS on 127.0.0.1:2583, account bwrdemo.test
 #   LOCAL_PDS_PORT=2600 LOCAL_PDS_HANDLE=me.test bash scripts/local-bluesky.sh
+#
+# Given a command, it runs that command with those variables set instead of waiting, then stops
+# and cleans up; the command's exit status is the script's. One line posts the sample issue:
+#
+#   bash scripts/local-bluesky.sh .venv/bin/bwr-bot post --latest --feed examples/bwr-feed.xml
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -69,18 +74,24 @@ if [ ! -s "$WORK/ready.json" ]; then
 fi
 
 mkdir -m 700 "$WORK/data"
-"$PY" - "$WORK/ready.json" "$WORK/data/bot.db" <<'EOF'
+"$PY" - "$WORK/ready.json" "$WORK/data/bot.db" "$WORK/env.sh" "$#" <<'EOF'
 import json, shlex, sys
 
 ready = json.loads(open(sys.argv[1]).readline())
 db = f"sqlite:///{sys.argv[2]}"
 url, did = ready["url"], ready["did"]
+exports = (f"export BSKY_SERVICE={shlex.quote(url)} BSKY_HANDLE={shlex.quote(ready['handle'])} \\\n"
+           f"  BSKY_APP_PASSWORD={shlex.quote(ready['app_password'])} DATABASE_URL={shlex.quote(db)}")
+with open(sys.argv[3], "w") as env:  # for a command given on the command line
+    env.write(exports + "\n")
+if sys.argv[4] != "0":
+    print(f"local-bluesky: {ready['handle']} ({did}) at {url}; running the command", file=sys.stderr)
+    sys.exit(0)
 print(f"""
 A local Bluesky is running at {url} with the account {ready['handle']} ({did}).
 Paste these lines into another shell, in the bot's folder:
 
-export BSKY_SERVICE={shlex.quote(url)} BSKY_HANDLE={shlex.quote(ready['handle'])} \\
-  BSKY_APP_PASSWORD={shlex.quote(ready['app_password'])} DATABASE_URL={shlex.quote(db)}
+{exports}
 
 There is no bsky.app here. A post the bot shows as
   https://bsky.app/profile/{did}/post/RKEY
@@ -92,6 +103,16 @@ and all of the account's posts, newest first:
 Ctrl-C stops it and removes the account, its posts and the demo database.
 """, flush=True)
 EOF
+
+if [ "$#" -gt 0 ]; then
+  # shellcheck disable=SC1091
+  . "$WORK/env.sh"
+  status=0
+  "$@" || status=$?
+  say "stopping"
+  stop
+  exit "$status"
+fi
 
 wait "$PDS_PID" || true
 PDS_PID=""

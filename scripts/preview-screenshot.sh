@@ -10,7 +10,7 @@ eval "$(bash scripts/browser.sh)"  # sets CHROMIUM
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 env -u BSKY_HANDLE -u BSKY_APP_PASSWORD .venv/bin/python -m bot preview \
-  --feed ../shared/fixtures/bwr/feed.xml --latest --html "$work/preview.html" >/dev/null
+  --feed examples/bwr-feed.xml --latest --html "$work/preview.html" >/dev/null
 mkdir -p "$(dirname "$out")"
 # The flags keep Chromium from reaching out at start, which the closed network refuses.
 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \

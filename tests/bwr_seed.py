@@ -1,5 +1,5 @@
 """The seed issue (BWR Vol 3, No 28) built by hand, as bot.core.reader should read it from
-../shared/fixtures/bwr/feed.xml. Used by the composer's tests until (and besides) the reader."""
+examples/bwr-feed.xml. Used by the composer's tests until (and besides) the reader."""
 
 from __future__ import annotations
 

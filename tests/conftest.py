@@ -1,4 +1,5 @@
-"""Shared fixtures. Tests read ../shared (the BWR feed, real Substack feeds) in place."""
+"""Fixtures every test may use. The sample data lives in the repository: the BWR feed in
+examples/ (what users run), the real Substack feeds in tests/fixtures/substack/."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-BWR_FEED = SHARED / "fixtures" / "bwr" / "feed.xml"
-SUBSTACK_FEEDS = sorted((SHARED / "fixtures" / "substack").glob("*.xml"))
+BWR_FEED = ROOT / "examples" / "bwr-feed.xml"
+SUBSTACK_FEEDS = sorted((ROOT / "tests" / "fixtures" / "substack").glob("*.xml"))
 
 # Newsletter and card pages are served on loopback, which the card fetcher refuses otherwise.
 os.environ.setdefault("CARDS_ALLOW_PRIVATE", "1")

@@ -127,12 +127,62 @@ def test_a_wrong_field_is_one_line_naming_file_bot_and_field(tmp_path, fields, f
     assert why in message
 
 
-def test_app_password_env_naming_an_unset_variable_says_which_variable(tmp_path):
-    """A bot whose password variable is unset (or empty) is refused, naming the variable."""
+def test_a_bot_whose_password_variable_is_unset_is_a_dry_run_and_says_so(tmp_path, caplog):
+    """A bot whose password variable is unset (or empty) composes but never posts, and a
+    warning names it and the variable; the other bots are untouched."""
     env = bots_env(tmp_path, GOOD, BWR_ES_PASSWORD="")
-    assert error_of(env) == (f"BOTS_FILE: {tmp_path / 'bots.toml'}: bot 'bwr-es': "
-                             "app_password_env: the environment variable BWR_ES_PASSWORD is "
-                             "not set")
+    with caplog.at_level("WARNING", logger="bot.bots"):
+        bots = load_bots(env, dotenv=False)
+    assert [(b.name, b.dry_run) for b in bots] == [("bwr", False), ("bwr-es", True)]
+    assert bots[1].bsky_handle == "bwr-es.bsky.social"  # still shown in status, never signed in
+    assert [r.getMessage() for r in caplog.records] == [
+        'bots.note bot=bwr-es note="BWR_ES_PASSWORD is not set: a dry run for this bot, '
+        'nothing is posted"']
+
+
+def test_every_problem_of_a_bots_file_is_one_line_at_once(tmp_path):
+    """Two broken bots (and a bot broken twice): every problem, one line each, in file order."""
+    text = (one_bot(poll_interval=5, color="red")
+            + one_bot(name="second", handle="nodots", feed_url="https://x.test/f"))
+    with pytest.raises(ConfigError) as caught:
+        load_bots(bots_env(tmp_path, text), dotenv=False)
+    where = f"BOTS_FILE: {tmp_path / 'bots.toml'}"
+    assert str(caught.value).splitlines() == [
+        f"{where}: bot 'bwr': color: is not a setting; known: app_password_env, backfill_hours, "
+        "cards, feed_url, handle, name, notify_format, notify_on, notify_url_env, poll_interval, "
+        "post_delay, profile, service",
+        f"{where}: bot 'bwr': poll_interval: 5 is too small (at least 10)",
+        f"{where}: bot 'second': handle: 'nodots' is not a handle like name.bsky.social",
+    ]
+
+
+def test_the_environment_gives_every_bot_its_defaults_and_a_table_overrides_them(tmp_path):
+    """POST_DELAY, POLL_INTERVAL, CARDS… set in the environment apply to every bot of the file;
+    a bot's own table wins."""
+    env = bots_env(tmp_path, GOOD, POST_DELAY="3", POLL_INTERVAL="120", CARDS="off")
+    bots = load_bots(env, dotenv=False)
+    assert [(b.name, b.post_delay, b.poll_interval, b.cards) for b in bots] == [
+        ("bwr", 3.0, 600, "off"), ("bwr-es", 3.0, 120, "off")]
+
+
+def test_a_wrong_default_from_the_environment_says_so_once(tmp_path):
+    """A bad value the environment gives every bot is one line naming the variable and where it
+    came from, not one line per bot blaming the bots."""
+    message = error_of(bots_env(tmp_path, GOOD, POST_DELAY="soon"))
+    assert message == (f"POST_DELAY (set in the environment, the default of every bot of "
+                       f"BOTS_FILE {tmp_path / 'bots.toml'}): 'soon' is not a number")
+
+
+def test_a_bots_file_with_two_broken_bots_exits_2_naming_both(tmp_path):
+    """The CLI prints every problem, each on its own `Error:` line, and touches nothing."""
+    text = one_bot(poll_interval=1) + one_bot(name="two", cards="all", feed_url="https://x.test/f")
+    done = _cli(["status"], bots_env(tmp_path, text), tmp_path)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 2 and all(line.startswith("Error: BOTS_FILE: ") for line in lines)
+    assert "bot 'bwr': poll_interval: 1 is too small" in lines[0]
+    assert "bot 'two': cards: 'all' is not one of" in lines[1]
+    assert not (tmp_path / "bot.db").exists()
 
 
 def test_no_secret_is_echoed_when_a_password_setting_is_wrong(tmp_path):

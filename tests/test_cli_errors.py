@@ -103,6 +103,12 @@ def test_a_malformed_feed_is_named_by_preview_as_by_inspect(tmp_path):
         ("FEED_URL", "ftp://example.invalid/feed", "FEED_URL: 'ftp://example.invalid/feed'"),
         ("BSKY_SERVICE", "notaurl", "BSKY_SERVICE: 'notaurl' is not an http(s) URL"),
         ("POLL_INTERVAL", "abc", "POLL_INTERVAL: 'abc' is not a number"),
+        ("POLL_INTERVAL", "1e9", "POLL_INTERVAL: 1e9 is too large (at most 604800)\n"),
+        ("POLL_INTERVAL", "2.5", "POLL_INTERVAL: '2.5' is not a whole number\n"),
+        ("POST_DELAY", "inf", "POST_DELAY: inf is too large (at most 10080)\n"),
+        ("FEED_URL", "aablanco.substack.com/feed",
+         "FEED_URL: 'aablanco.substack.com/feed' is a web address without its scheme: add "
+         "https:// (https://aablanco.substack.com/feed)\n"),
     ],
 )
 def test_a_wrong_setting_stops_with_exit_status_2(name, value, message):
@@ -111,6 +117,18 @@ def test_a_wrong_setting_stops_with_exit_status_2(name, value, message):
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("Error: " + message), result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_a_wrong_setting_from_a_dotenv_file_names_that_file(tmp_path, monkeypatch):
+    """A bad value read from `.env` (not the environment) says which file it came from."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("POLL_INTERVAL", "300")  # so that the value .env sets is undone after
+    monkeypatch.delenv("POLL_INTERVAL")
+    (tmp_path / ".env").write_text("POLL_INTERVAL=1e9\n", encoding="utf-8")
+    result = _invoke("status", env={"FEED_URL": str(BWR_FEED)})
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (f"Error: POLL_INTERVAL (set in {tmp_path / '.env'}): 1e9 is too "
+                             "large (at most 604800)\n")
 
 
 # -- every command with unreadable, unwritable and malformed inputs ------------------------------

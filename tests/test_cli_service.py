@@ -195,3 +195,31 @@ def test_db_upgrade_reports_the_newest_revision(env):
     assert store.revision() == store.head_revision()
     assert result.output == f"database {store.url}: at revision {store.head_revision()} (newest)\n"
     store.close()
+
+
+def test_status_names_each_issues_feed_and_shows_one_issue_read_from_two_addresses_once(env):
+    """An issue posted by hand from `--feed X` and later seen in FEED_URL is one issue: shown
+    once, as posted, with the feed it was posted from (the text table says so too)."""
+    store = fill(env["url"], env["feed"])
+    other = "https://mirror.x.test/feed"
+    twin = store.upsert_issue(other, guid="g0", link="https://x.test/p/posted",
+                              title="Issue posted", published=datetime(2025, 7, 6, 14, 3,
+                                                                       tzinfo=UTC),
+                              content_hash="h", state=IssueState.QUEUED).issue
+    store.skip(twin.id)  # the twin went another way: the posted row is the one shown
+    store.close()
+    rows = json.loads(invoke("status", "--json").output)["issues"]
+    assert [(r["link"], r["state"], r["feed"]) for r in rows] == [
+        ("https://x.test/p/posted", "posted", env["feed"]),
+        ("https://x.test/p/failed", "failed", env["feed"]),
+        ("https://x.test/p/queued", "queued", env["feed"]),
+    ]
+    store = Store(env["url"])
+    store.upgrade()
+    store.upsert_issue(other, guid="g9", link="https://x.test/p/elsewhere", title="Elsewhere",
+                       published=datetime(2025, 7, 7, tzinfo=UTC), content_hash="h",
+                       state=IssueState.QUEUED)
+    store.close()
+    text = invoke("status").output
+    assert f"read from {other}" in text  # an issue not of the bot's own feed says where from
+    assert text.count("read from") == 1

@@ -213,4 +213,4 @@ def test_help_ends_with_an_example():
     """`inspect --help` explains the command and ends with a runnable example."""
     result = CliRunner().invoke(cli, ["inspect", "--help"])
     assert result.exit_code == 0
-    assert "Example: python -m bot inspect --feed ../shared/fixtures/bwr/feed.xml" in result.output
+    assert "Example: python -m bot inspect --feed examples/bwr-feed.xml" in result.output

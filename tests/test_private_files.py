@@ -94,6 +94,26 @@ def test_a_store_others_can_read_is_warned_about_once(tmp_path, caplog):
     assert len(warned) == 1
     assert "mode=0644" in warned[0] and f"chmod 600 {tmp_path / 'bot.db'}" in warned[0]
     assert _mode(tmp_path / "bot.db") == 0o644  # the owner's file: told, not changed
+    db = tmp_path / "bot.db"
+    assert f"chmod 600 {db} {db}-wal {db}-shm" in warned[0]  # the hint names all three
+
+
+def test_the_wal_and_shm_beside_a_database_others_can_read_are_owner_only(tmp_path):
+    """SQLite gives -wal and -shm the database's mode; they hold the same session: 0600."""
+    import sqlite3
+
+    db = tmp_path / "bot.db"
+    sqlite3.connect(db).close()  # made by hand, before the bot
+    db.chmod(0o644)
+    store = Store(f"sqlite:///{db}")
+    try:
+        store.upgrade()
+        store.now()
+        sides = [tmp_path / "bot.db-wal", tmp_path / "bot.db-shm"]
+        assert all(p.exists() for p in sides)
+        assert [_mode(p) for p in sides] == [0o600, 0o600]
+    finally:
+        store.close()
 
 
 def test_the_card_cache_is_readable_by_its_owner_only(tmp_path):

@@ -1,5 +1,5 @@
-"""The bot over real feeds of many kinds (tests/fixtures/real/, the shared Substack feeds and
-the BWR feed): `inspect` reads each cleanly, and every post of every issue passes the post
+"""The bot over real feeds of many kinds (tests/fixtures/real/, tests/fixtures/substack/ and the
+BWR feed): `inspect` reads each cleanly, and every post of every issue passes the post
 checks — no link-only post, no read-more boilerplate, no raw HTML, nothing over a limit."""
 
 from __future__ import annotations

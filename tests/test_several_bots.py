@@ -199,6 +199,37 @@ def test_a_daemon_killed_on_this_host_leaves_its_bots_to_the_others_at_once(tmp_
         store.close()
 
 
+def test_a_second_daemon_says_in_words_that_it_stands_by_and_when_it_takes_over(tmp_path, caplog):
+    """A daemon whose bot another live daemon serves says so once, naming it; and says so again
+    when that daemon is gone and it serves the bot itself."""
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    store = Store(url, bot=None)
+    store.upgrade()
+    first = "otherhost:1234:abc123"  # a daemon on another host: alive as long as its lease is
+    store.daemon_seen(first, alive_for=120)
+    assert store.claim_bot("bwr", first, 120)
+    fleet = Fleet([Settings(name="bwr", database_url=url)], store, cache_dir=tmp_path / "cache")
+    daemon = Daemon(fleet, daemon=f"{socket.gethostname()}:{os.getpid()}:second")
+    try:
+        with caplog.at_level("INFO", logger="bot.service.daemon"):
+            daemon._leases()
+            daemon._leases()  # still standing by: not said again
+            said = [r.getMessage() for r in caplog.records if "standing by" in r.getMessage()]
+            assert said == ['daemon.standing_by bot=bwr note="bot bwr is served by another daemon '
+                            '(pid 1234 on host otherhost); standing by"']
+            assert daemon.owned == set()
+            store.release_bot("bwr", first)  # the first daemon stopped
+            store.daemon_gone(first)
+            daemon._leases()
+        assert daemon.owned == {"bwr"}
+        assert caplog.records[-1].getMessage() == (
+            'daemon.taking_over bot=bwr note="bot bwr was served by another daemon (pid 1234 on '
+            'host otherhost); this daemon serves it now"')
+    finally:
+        fleet.close()
+        store.close()
+
+
 @pytest.mark.pds
 def test_one_daemon_posts_three_bots_over_two_accounts_each_issue_once(
         newsletters, tmp_path, pds, pds_proxy):
@@ -308,6 +339,46 @@ def test_a_bot_whose_password_is_refused_leaves_the_others_posting(newsletters, 
     assert line.startswith("wrong: ") and "Bluesky refused the credentials" in line, line
     assert "bot-a" not in line and "bot-b" not in line  # they are well
     assert wrong_password not in line
+
+
+@pytest.mark.pds
+def test_bots_of_one_account_with_different_passwords_one_mistyped_never_stop_each_other(
+        newsletters, tmp_path, pds):
+    """Two bots post to one account, each with its own password variable, one mistyped: the
+    file is valid, the good bot posts (new issues too), the account has one saved session, and
+    a refusal — when the mistyped bot met one before the session existed — names that bot only.
+    Nothing is posted twice."""
+    nl1, nl2 = newsletters
+    acct = pds.new_account("twopw")
+    bots = [Bot("good", nl1, acct, "GOOD_PASSWORD"), Bot("typo", nl2, acct, "TYPO_PASSWORD")]
+    typo = "typo-typo-typo-typo"
+    env = env_for(bots_file(tmp_path / "bots.toml", bots, pds.url),
+                  f"sqlite:///{tmp_path / 'bot.db'}",
+                  {"GOOD_PASSWORD": acct.app_password, "TYPO_PASSWORD": typo})
+    nl1.add("g1")
+    nl2.add("t1")
+    log = tmp_path / "run.log"
+    proc = start_bot(["run"], env, log)
+    try:
+        wait_until("the good bot posting, the other refused or served by the account's session",
+                   lambda: (roots(pds, acct)[nl1.link("g1")] == 1
+                            and ("poll.failed bot=typo" in log.read_text()
+                                 or roots(pds, acct)[nl2.link("t1")] == 1)),
+                   [proc], [log], timeout=120)
+        nl1.add("g2", published=datetime.now(UTC))
+        wait_until("the good bot posting its new issue",
+                   lambda: roots(pds, acct)[nl1.link("g2")] == 1, [proc], [log], timeout=120)
+    finally:
+        code = stop(proc)
+    said = log.read_text()
+    assert code == 0, said[-3000:]
+    assert typo not in said and acct.app_password not in said
+    assert all(n == 1 for n in roots(pds, acct).values())  # never twice
+    check = cli(env, "status", "--check")
+    [line] = check.stdout.splitlines()
+    if check.returncode != 0:  # the refusal is the mistyped bot's alone
+        assert line.startswith("typo: ") and "good:" not in line, line
+    assert typo not in line
 
 
 @pytest.fixture

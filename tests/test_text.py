@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bot.core.text import (
@@ -119,6 +119,41 @@ def test_split_prefers_paragraphs_then_sentences_then_words():
     text = plain(a + "\n\n" + b)
     pieces = [p.text for p in split(text, max_graphemes=80)]
     assert pieces == [a, "Beta one is here.", "Gamma " * 12 + "end."]
+
+
+def test_a_sentence_too_long_for_a_post_is_cut_after_its_semicolon_not_mid_clause():
+    """A takeaway of one long sentence: the first post ends at its clause ('…; '), not at
+    whatever word the limit fell on."""
+    first = ("Azerbaijan has found a formula for escaping the Russian orbit of influence by "
+             "balancing Turkey, Israel and the West against Moscow;")
+    rest = "other near-abroad states may try it too, but few have the oil and gas that paid for it"
+    pieces = [p.text for p in split(plain(f"{first} {rest}"), max_graphemes=len(first) + 40)]
+    assert pieces == [first, rest]
+
+
+def test_a_colon_or_dash_early_in_the_post_is_not_where_it_is_cut():
+    """'Follow-up: …' is not cut after its label: a clause break in the first half of what fits
+    counts as a word break."""
+    text = "Follow-up: " + "word " * 30 + "end"
+    pieces = [p.text for p in split(plain(text), max_graphemes=80)]
+    assert pieces[0].startswith("Follow-up: word word") and len(pieces[0]) > 60
+
+
+@given(st.lists(st.text(alphabet="abcdefgh", min_size=1, max_size=8), min_size=30, max_size=80),
+       st.integers(min_value=0, max_value=29), st.sampled_from([";", ":", " —"]))
+def test_split_prefers_a_late_clause_boundary_to_a_bare_word_boundary(words, at, mark):
+    """Whatever the words, when a clause mark sits in the second half of the first post's room
+    and no sentence ends before it, the first post ends right after that mark."""
+    words = list(words)
+    words[at] += mark
+    text = " ".join(words)
+    budget = 100
+    assume(len(text) > budget)
+    end = len(" ".join(words[: at + 1]))  # where the mark ends
+    pieces = [p.text for p in split(plain(text), max_graphemes=budget)]
+    if budget // 2 <= end <= budget:
+        assert pieces[0] == " ".join(words[: at + 1])
+    assert " ".join(pieces) == text  # split, never cut
 
 
 def test_abbreviation_is_not_a_sentence_end():

@@ -57,7 +57,8 @@ class BotGroup(click.Group):
         except BotError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo(f"Error: {exc}", err=True)
+            for line in str(exc).splitlines():  # several problems (a bots file): one line each
+                click.echo(f"Error: {line}", err=True)
             ctx.exit(exc.exit_code)
 
 
@@ -70,7 +71,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
     Settings come from the environment and .env (see .env.example).
 
-    Example: python -m bot preview --feed ../shared/fixtures/bwr/feed.xml --latest
+    Example: python -m bot preview --feed examples/bwr-feed.xml --latest
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug

@@ -75,7 +75,7 @@ def inspect(feed: str, as_json: bool, bot_name: str | None) -> None:
     bites with their link counts, and anything seen but left out. --json prints the same as
     JSON, for scripts (README.md, "Commands").
 
-    Example: python -m bot inspect --feed ../shared/fixtures/bwr/feed.xml
+    Example: python -m bot inspect --feed examples/bwr-feed.xml
     """
     # Imported here so `--help` stays light (feedparser and lxml load only when reading).
     from bot.bots import load_bots, pick_bot

@@ -56,7 +56,7 @@ def preview(
     stderr, card pages are fetched for the newest 25 issues only, and an entry that cannot be
     posted (no link) is named on stderr while the others are shown.
 
-    Example: python -m bot preview --feed ../shared/fixtures/bwr/feed.xml --latest --html p.html
+    Example: python -m bot preview --feed examples/bwr-feed.xml --latest --html p.html
     """
     if sum((entry is not None, latest, all_)) > 1:
         raise click.UsageError("choose one of --entry LINK, --latest and --all")

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from bot.cli.app import feed_named_by, setup_logging
-from bot.errors import BotError, PublishError
+from bot.errors import BotError, ConfigError, PublishError
 
 ENTRY_HELP = "The issue's link (or guid), as in the feed."
 FEED_HELP = "Read the issue from this feed when the database does not know it."
@@ -38,23 +38,55 @@ def _bot(bot_name: str | None) -> Any:
 
 
 def _setup(ctx: click.Context, settings: Any = None, bot_name: str | None = None,
-           every_bot: bool = False) -> tuple[Any, Any]:
+           every_bot: bool = False, feed: str | None = None,
+           feed_option: bool = True) -> tuple[Any, Any]:
     """Settings, and the store (the bot's rows; every bot's with `every_bot`) with its
-    migrations applied."""
+    migrations applied — after the feed file the command will read (`feed`, given with --feed
+    or not) is found: a wrong input is said before the database is touched."""
     from bot.store.api import Store
 
     _logging(ctx)
     settings = settings or _bot(bot_name)
+    if feed is not None:
+        _feed_file_exists(feed, feed_label(settings, feed if feed_option else None))
     store = Store(settings.database_url, bot=None if every_bot else settings.name)
     ctx.call_on_close(store.close)
     store.upgrade()
     return settings, store
 
 
+def feed_label(settings: Any, option_feed: str | None) -> str | None:
+    """What a feed error should name as the feed's source: `--feed`, the bots file's bot, or
+    (None) FEED_URL, which the feed module's hints already name."""
+    import os
+
+    if option_feed is not None:
+        return "--feed"
+    bots_file = os.environ.get("BOTS_FILE", "").strip()
+    return f"feed_url of bot {settings.name!r} in {bots_file}" if bots_file else None
+
+
+def _feed_file_exists(source: str, label: str | None) -> None:
+    """A local feed file that is not there, said as the feed module says it (FeedError)."""
+    from pathlib import Path
+
+    from bot.errors import FeedError
+    from bot.settings import looks_like_an_address
+
+    if "://" not in source and not Path(source).expanduser().exists():
+        if looks_like_an_address(source):
+            raise FeedError(f"{source} is a web address without its scheme: add https:// "
+                            f"(https://{source}); check {label or 'FEED_URL'}")
+        raise FeedError(f"feed file {source} does not exist: check {label or 'FEED_URL'}")
+
+
 def _dry(settings: Any) -> Any:
     """The settings of a dry run: no credentials and a store in memory (nothing written)."""
+    # A bot of BOTS_FILE without its password keeps its handle: it is shown, and it was said to
+    # be a dry run when the file was read (the daemon does not say it again).
+    handle = settings.bsky_handle if settings.dry_run else None
     return replace(
-        settings, database_url=DRY_RUN_DATABASE, bsky_handle=None, bsky_app_password=None
+        settings, database_url=DRY_RUN_DATABASE, bsky_handle=handle, bsky_app_password=None
     )
 
 
@@ -83,8 +115,8 @@ def run(ctx: click.Context) -> None:
 
     _logging(ctx)
     bots = load_bots()
-    if len(bots) == 1 and bots[0].dry_run:
-        bots = [_dry(bots[0])]
+    if all(b.dry_run for b in bots):  # nothing to post: a store in memory, nothing written
+        bots = [_dry(b) for b in bots]
     ctx.exit(run_daemon(bots))
 
 
@@ -109,8 +141,8 @@ def poll(ctx: click.Context, bot_name: str | None) -> None:
     bots = load_bots()
     if bot_name is not None:
         bots = [pick_bot(bots, bot_name)]
-    if len(bots) == 1 and bots[0].dry_run:
-        bots = [_dry(bots[0])]
+    if all(b.dry_run for b in bots):  # nothing to post: a store in memory, nothing written
+        bots = [_dry(b) for b in bots]
     store = Store(bots[0].database_url, bot=None)
     ctx.call_on_close(store.close)
     store.upgrade()
@@ -121,7 +153,8 @@ def poll(ctx: click.Context, bot_name: str | None) -> None:
         for settings in bots:
             with fleet.turn(settings.name) as worker:
                 try:
-                    result = worker.poll()
+                    with feed_named_by(feed_label(settings, None)):
+                        result = worker.poll()
                 except BotError as exc:
                     record_pass(worker, error=exc)
                     if len(bots) == 1:
@@ -171,16 +204,28 @@ def post(
     from bot.service.editor import post_one
     from bot.service.worker import Worker
 
-    if dry_run:  # no database, no Bluesky, no card cache: it writes nothing anywhere
-        _logging(ctx)
-        settings, store = _setup(ctx, _dry(_bot(bot_name)))
-    else:
-        settings, store = _setup(ctx, bot_name=bot_name)
-    with Worker(settings, store) as worker, feed_named_by("--feed" if feed else None):
+    _logging(ctx)
+    chosen = _bot(bot_name)
+    # Without a password the issue is still read (a wrong --feed or entry is said first), as in
+    # --dry-run: no database, no Bluesky, no card cache, nothing written anywhere.
+    cannot_post = chosen.dry_run and not dry_run
+    settings, store = _setup(ctx, _dry(chosen) if dry_run or cannot_post else chosen,
+                             feed=feed or chosen.feed_url, feed_option=feed is not None)
+    with Worker(settings, store) as worker, feed_named_by(feed_label(chosen, feed)):
         issue, outcome, threads = post_one(
-            worker, entry=entry, source=feed, force=force, dry_run=dry_run
+            worker, entry=entry, source=feed, force=force, dry_run=dry_run or cannot_post
         )
+    if cannot_post:
+        raise ConfigError(_needs_password(chosen))
     _print_posted(issue, outcome, threads)
+
+
+def _needs_password(settings: Any, instead: str = "or use --dry-run") -> str:
+    """Why a bot without its password cannot post, in its own terms, and what to do instead."""
+    if settings.bsky_handle:  # a bot of BOTS_FILE whose app_password_env variable is unset
+        return (f"bot {settings.name!r} has no app password (the variable its app_password_env "
+                f"names is not set): set it to post, {instead}")
+    return f"BSKY_HANDLE and BSKY_APP_PASSWORD are needed to post ({instead})"
 
 
 def _print_posted(issue: Any, outcome: Any, threads: Any) -> None:
@@ -223,8 +268,11 @@ def approve(ctx: click.Context, entry: str, feed: str | None, bot_name: str | No
     from bot.service.editor import approve as approve_issue
     from bot.service.worker import Worker
 
-    settings, store = _setup(ctx, bot_name=bot_name)
-    with Worker(settings, store) as worker, feed_named_by("--feed" if feed else None):
+    chosen = _bot(bot_name)
+    if chosen.dry_run:  # approving posts: said before the database is touched
+        raise ConfigError(_needs_password(chosen, "or see the thread with preview --entry LINK"))
+    settings, store = _setup(ctx, chosen, feed=feed)
+    with Worker(settings, store) as worker, feed_named_by(feed_label(chosen, feed)):
         issue, outcome, threads = approve_issue(worker, entry, source=feed)
     _print_posted(issue, outcome, threads)
 
@@ -270,7 +318,7 @@ def skip(ctx: click.Context, entry: str, feed: str | None, bot_name: str | None)
     """
     from bot.service.editor import skip as skip_issue
 
-    settings, store = _setup(ctx, bot_name=bot_name)
+    settings, store = _setup(ctx, bot_name=bot_name, feed=feed)
     with feed_named_by("--feed"):
         _show("skipped", skip_issue(settings, store, entry, source=feed))
 
@@ -287,7 +335,7 @@ def retry(ctx: click.Context, entry: str, feed: str | None, bot_name: str | None
     """
     from bot.service.editor import retry as retry_issue
 
-    settings, store = _setup(ctx, bot_name=bot_name)
+    settings, store = _setup(ctx, bot_name=bot_name, feed=feed)
     with feed_named_by("--feed"):
         _show("queued again", retry_issue(settings, store, entry, source=feed))
 
@@ -310,6 +358,6 @@ def mark_posted(
     """
     from bot.service.editor import mark_posted as mark
 
-    settings, store = _setup(ctx, bot_name=bot_name)
+    settings, store = _setup(ctx, bot_name=bot_name, feed=feed)
     with feed_named_by("--feed"):
         _show("marked as posted", mark(settings, store, entry, uri, source=feed))

@@ -3,6 +3,7 @@ read only the database (`--html` also reads the posted threads back from Bluesky
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -83,15 +84,23 @@ def status(
         raise BotError(f"no database at {missing} yet: nothing posted to draw")
     else:
         rows, daemons = [], None
+    from_file = bool(os.environ.get("BOTS_FILE", "").strip())
     if as_json:
-        echo_json({"issues": rows} if daemons is None else {"issues": rows, "daemons": daemons})
+        listed: dict[str, Any] = {"issues": rows, "bots": [bot_settings(b) for b in bots]}
+        if daemons is not None:
+            listed["daemons"] = daemons
+        echo_json(listed)
         return
     if not rows:
         click.echo("No issues recorded yet (`python -m bot poll` reads the feed).")
     else:
-        _table(rows, several=len(load_bots()) > 1)
+        _table(rows, several=len(load_bots()) > 1, feeds={b.name: b.feed_url for b in bots})
     if daemons is not None:
         click.echo(_daemons_line(daemons))
+    if from_file:  # each bot's settings as it runs with them (the environment's defaults applied)
+        click.echo()
+        for b in bots:
+            click.echo(_settings_line(bot_settings(b)))
 
 
 def _serving(store: Any) -> dict[str, int]:
@@ -107,8 +116,36 @@ def _daemons_line(daemons: dict[str, int]) -> str:
     return "Daemons: " + " · ".join(f"{d} serves {n} bots" for d, n in daemons.items())
 
 
-def _table(rows: list[dict[str, Any]], several: bool) -> None:
-    """The rows as `status` prints them; a BOT column when several bots are configured."""
+def bot_settings(settings: Any) -> dict[str, Any]:
+    """A bot's effective settings, as `status --json` lists them under "bots" (no secrets:
+    whether it has a password and a webhook, never what they are)."""
+    return {
+        "bot": settings.name,
+        "feed": settings.feed_url,
+        "handle": settings.bsky_handle,
+        "service": settings.bsky_service,
+        "dry_run": settings.dry_run,
+        "poll_interval": settings.poll_interval,
+        "post_delay": settings.post_delay,
+        "backfill_hours": settings.backfill_hours,
+        "cards": settings.cards,
+        "alerts": list(settings.notify_on) if settings.notify_url else [],
+        "profile": settings.bot_config,
+    }
+
+
+def _settings_line(s: dict[str, Any]) -> str:
+    account = f"@{s['handle']}" if s["handle"] else "no account"
+    mode = "dry run (no password)" if s["dry_run"] else f"posts to {account}"
+    alerts = ",".join(s["alerts"]) or "none"
+    return (f"bot {s['bot']}: {s['feed']} · {mode} · every {s['poll_interval']} s · "
+            f"POST_DELAY {s['post_delay']:g} min · BACKFILL_HOURS {s['backfill_hours']:g} · "
+            f"CARDS {s['cards']} · alerts {alerts}")
+
+
+def _table(rows: list[dict[str, Any]], several: bool, feeds: dict[str, str]) -> None:
+    """The rows as `status` prints them; a BOT column when several bots are configured, and the
+    feed an issue was read from when it is not its bot's (`post --feed`)."""
     bot_w = max([3, *(len(r["bot"]) for r in rows)]) + 1 if several else 0
     head = f"{'BOT':<{bot_w}}" if several else ""
     click.echo(f"{head}{'STATE':<8} {'PUBLISHED':<16} {'POSTED':<16} ISSUE")
@@ -121,6 +158,8 @@ def _table(rows: list[dict[str, Any]], several: bool) -> None:
             f"{r['title']}"
         )
         click.echo(f"{pad} {r['link']}")
+        if r["feed"] != feeds.get(r["bot"]):
+            click.echo(f"{pad} read from {r['feed']}")
         for t in r["threads"]:
             click.echo(f"{pad} → {t['url']}")
         if r["due"]:

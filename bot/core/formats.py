@@ -103,7 +103,8 @@ def _root_tag(data: bytes) -> str | None:
         return None
     if root is None or not isinstance(root.tag, str):
         return None
-    return etree.QName(root).localname.lower()
+    # Not etree.QName: a recovered root may carry a tag it refuses ("rss:").
+    return root.tag.rpartition("}")[2].rpartition(":")[2].lower() or None
 
 
 def feed_named_in(data: bytes, source: str) -> str | None:

@@ -1,6 +1,6 @@
 """What the newsletter is made of, in its own words: an Issue with Takeaways, FollowUps and
 QuickBites, each item with its reading Links. Plain data, no I/O; `to_json` gives the contract
-shape of `inspect --json` (../shared/docs/contracts.md)."""
+shape of `inspect --json` (a contract: extend it, never rename)."""
 
 from __future__ import annotations
 

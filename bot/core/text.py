@@ -6,7 +6,8 @@
 - `RichText`: plain text, links and hashtags; `.facets()` gives lexicon facets with UTF-8 byte
   offsets (byteStart inclusive, byteEnd exclusive).
 - `split`: text that does not fit one post is split, never cut: at paragraph, line, sentence,
-  word and, for one monstrous word, grapheme boundaries; never inside a link or a hashtag.
+  clause (after `;`, `:`, a dash), word and, for one monstrous word, grapheme boundaries; never
+  inside a link or a hashtag.
 
 Pure: stdlib and `regex` only.
 """
@@ -254,7 +255,10 @@ class SplitError(ValueError):
 
 
 # Break priorities: the splitter takes the best break among those that fit, the furthest on ties.
-P_PARAGRAPH, P_LINE, P_SENTENCE, P_WORD, P_CJK = 6, 5, 4, 3, 2
+P_PARAGRAPH, P_LINE, P_SENTENCE, P_CLAUSE, P_WORD, P_CJK = 7, 6, 5, 4, 3, 2
+# A clause break ("…; ", "…: ", "… — ") in the first half of what fits ranks as a word break: a
+# post cut after "Follow-up:" would say nothing.
+_CLAUSE_END = ";:—–"
 # A space inside `keep` text breaks only when nothing else fits but cutting a word in two.
 P_KEEP_WORD, P_GRAPHEME, P_KEEP_GRAPHEME = 1, 0, -1
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*$")
@@ -332,7 +336,13 @@ def split(
             raise SplitError(
                 f"cannot fit {text[s : s + 60]!r}… in a post: an unbreakable part is too long"
             )
-        best = max(breaks[lo : hi_ok + 1], key=lambda br: (br.priority, br.end))
+        half = s + (breaks[hi_ok].end - s) // 2
+
+        def rank(br: _Break, half: int = half) -> tuple[int, int]:
+            early_clause = br.priority == P_CLAUSE and br.end < half
+            return (P_WORD if early_clause else br.priority, br.end)
+
+        best = max(breaks[lo : hi_ok + 1], key=rank)
         pieces.append(rt.slice(s, best.end))
         s = best.resume
     return pieces
@@ -374,6 +384,8 @@ def _breaks(rt: RichText, fine: bool = True) -> list[_Break]:
             prio = P_LINE
         elif _ends_sentence(text[max(0, i - 40) : i]):
             prio = P_SENTENCE
+        elif text[i - 1] in _CLAUSE_END:
+            prio = P_CLAUSE
         else:
             prio = P_WORD
         found[i] = _Break(i, j, prio)

@@ -100,7 +100,8 @@ class RoundsDaemon(Daemon):
     def run(self) -> int:
         from bot.feed_checks import FeedChecks
 
-        dry = sum(1 for s in self.fleet.bots if s.dry_run)
+        # As Daemon.run: a bot of BOTS_FILE without its password was named when the file was read.
+        dry = sum(1 for s in self.fleet.bots if s.dry_run and not s.bsky_handle)
         if dry:
             logger.warning(DRY_RUN_NOTICE + f" ({dry} bots)")
         first = self.fleet.bots[0]

@@ -173,6 +173,7 @@ class Daemon:
         self.fleet = fleet
         self.store = fleet.store
         self.id = daemon or daemon_id()
+        self._standing_by: dict[str, str] = {}  # bot → the other daemon serving it (said once)
         self.lease_seconds = lease_seconds
         named = len(fleet.bots) > 1
         self.runners = {
@@ -201,7 +202,9 @@ class Daemon:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         for s in self.fleet.bots:
-            if s.dry_run:
+            # A bot of BOTS_FILE keeps its handle and was named as a dry run when the file was
+            # read (its password variable is unset); the environment's one bot is said here.
+            if s.dry_run and not s.bsky_handle:
                 logger.warning(DRY_RUN_NOTICE + (f" (bot {s.name})" if len(self.runners) > 1
                                                  else ""))
         first = self.fleet.bots[0]
@@ -316,10 +319,26 @@ class Daemon:
                 owned.add(name)
                 event(logger, "daemon.bot_taken", bot=name, daemons=live,
                       previous=holder if holder else None)  # fmt: skip
+                if name in self._standing_by:  # said in words: the editor saw it stand by
+                    before = self._standing_by.pop(name)
+                    event(logger, "daemon.taking_over", bot=name,
+                          note=f"bot {name} was served by {_who(before)}; this daemon serves "
+                               "it now")
                 if self._scheduler is not None:  # its first pass now, not an interval later
                     self._scheduler.modify_job(self._job(name), next_run_time=datetime.now(UTC))
+            elif holder and holder != self.id and self._standing_by.get(name) != holder:
+                self._standing_by[name] = holder  # said once per holder, until it takes over
+                event(logger, "daemon.standing_by", bot=name,
+                      note=f"bot {name} is served by {_who(holder)}; standing by")
         with self._lock:
             self.owned = owned
+
+
+def _who(holder: str | None) -> str:
+    """A daemon's id (host:pid:token) in words: "another daemon (pid 1234 on host x)"."""
+    host, _, rest = (holder or "").partition(":")
+    pid = rest.partition(":")[0]
+    return f"another daemon (pid {pid} on host {host})" if host and pid else "another daemon"
 
 
 def install_signal_handlers(on_stop: Callable[[], None]) -> None:

@@ -189,11 +189,11 @@ def status_rows(
     bots: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Recent issues, newest first, as `status --json` prints them (no secrets in here), of
-    every bot the store reads (or of `bots`). A queued issue in its bot's grace window
-    (`post_delay` minutes, per bot) has its `due` time."""
+    every bot the store reads (or of `bots`), each with its bot and the feed it was read from.
+    A queued issue in its bot's grace window (`post_delay` minutes, per bot) has its `due` time."""
     rows = []
     now = store.now()
-    for item in store.recent(limit, bots=bots):
+    for item in _one_per_issue(store.recent(limit * 2, bots=bots))[:limit]:
         i = item.issue
         roots = thread_roots(i, item.posts)
         due = i.created_at + timedelta(minutes=(post_delay or {}).get(i.bot, 0.0))
@@ -201,6 +201,7 @@ def status_rows(
         rows.append(
             {
                 "bot": i.bot,
+                "feed": i.feed_url,
                 "guid": i.guid,
                 "link": i.link,
                 "title": i.title,
@@ -215,3 +216,25 @@ def status_rows(
             }
         )
     return rows
+
+
+_FURTHEST = {IssueState.POSTED: 0, IssueState.POSTING: 1}  # the rest: 2
+
+
+def _one_per_issue(items: Sequence[Any]) -> list[Any]:
+    """One issue read from two addresses of its bot (`post --feed X` and FEED_URL) is two rows of
+    the store with one guid or link: one issue, kept once (in the place of its newest row), as
+    the row that got furthest (a posted one before its twin that is merely seen)."""
+    groups: list[list[Any]] = []
+    where: dict[tuple[str, str, str], int] = {}
+    for item in items:
+        i = item.issue
+        keys = [(i.bot, "guid", i.guid), (i.bot, "link", i.link)]
+        n = next((where[k] for k in keys if k in where), None)
+        if n is None:
+            n = len(groups)
+            groups.append([])
+        groups[n].append(item)
+        for k in keys:
+            where.setdefault(k, n)
+    return [min(g, key=lambda it: _FURTHEST.get(it.issue.state, 2)) for g in groups]

@@ -84,8 +84,9 @@ class _Account:
     publisher, made when the first of its bots posts, so a fleet whose feeds answer 304 never
     imports the Bluesky SDK (tens of MB per process) nor signs in."""
 
-    def __init__(self, settings: Settings, store: Store, sleep: Callable[[float], None]) -> None:
-        self.lock = threading.Lock()
+    def __init__(self, settings: Settings, store: Store, sleep: Callable[[float], None],
+                 lock: threading.Lock | None = None) -> None:
+        self.lock = lock or threading.Lock()
         self._settings = settings
         self._store = store
         self._sleep = sleep
@@ -127,7 +128,11 @@ class Fleet:
         self.store = store
         self.stop_event = threading.Event()
         self.feeds = SharedFeeds(shared_window(self.bots)) if share_feeds else None
-        self._accounts: dict[tuple[str, str], _Account] = {}
+        # One publisher per account and password: bots of one account may hold different app
+        # passwords (one may be mistyped); each signs in with its own through the account's one
+        # saved session, so a refused password stops only its bots. One lock per account.
+        self._accounts: dict[tuple[str, str, str], _Account] = {}
+        self._account_locks: dict[tuple[str, str], threading.Lock] = {}
         self._locks: dict[str, threading.Lock] = {}
         self.workers: dict[str, Worker] = {}
         profiles: dict[str, Any] = {}  # one per profile file: read once, not once per bot
@@ -156,9 +161,11 @@ class Fleet:
         """The bot's account, shared by every bot of that account (None for a dry run)."""
         if settings.dry_run:
             return None
-        key = (settings.bsky_service, settings.bsky_handle or "")
+        account = (settings.bsky_service, settings.bsky_handle or "")
+        key = (*account, settings.bsky_app_password or "")
         if key not in self._accounts:
-            self._accounts[key] = _Account(settings, self.store, self._sleep)
+            lock = self._account_locks.setdefault(account, threading.Lock())
+            self._accounts[key] = _Account(settings, self.store, self._sleep, lock)
         return self._accounts[key]
 
     def _sleep(self, seconds: float) -> None:
@@ -174,7 +181,7 @@ class Fleet:
 
     @property
     def accounts(self) -> int:
-        return len(self._accounts)
+        return len(self._account_locks)
 
     def stop(self) -> None:
         self.stop_event.set()

@@ -104,12 +104,16 @@ def judge(bot: str, beat: Heartbeat | None, issues: list[StoredIssue], now: date
     else:
         limit = timedelta(seconds=beat.interval * STALE_AFTER_INTERVALS)
         if beat.last_ok_at is None or now - beat.last_ok_at > limit:
-            since = "never" if beat.last_ok_at is None else _ago(now - beat.last_ok_at)
-            detail = f"; last error: {beat.last_error}" if beat.last_error else ""
-            problems.append(
-                f"no successful pass {since} (more than {STALE_AFTER_INTERVALS} poll intervals)"
-                f"{detail}"
-            )
+            if beat.last_ok_at is None:
+                stale = "no pass has succeeded yet"
+            else:
+                since = _ago(now - beat.last_ok_at).removesuffix(" ago")
+                stale = (f"no successful pass for {since} (more than {STALE_AFTER_INTERVALS} "
+                         "poll intervals)")
+            # The refused credentials are said below, in their own words: not twice.
+            if beat.last_error and beat.last_error != beat.auth_error:
+                stale += f"; the last error: {beat.last_error}"
+            problems.append(stale)
         if beat.auth_error:
             problems.append(f"Bluesky refused the credentials: {beat.auth_error}")
     for state, what, fix in (

@@ -200,7 +200,8 @@ class Store(HeartbeatRecords, BotLeases):
         """Apply every pending migration (`alembic upgrade head`); safe from any cwd, and when
         several processes start at once. Logs `db.upgraded` when it changed something."""
         before, after = upgrade(self._engine)
-        if after != before:
+        # A store in memory (a dry run's) is made afresh every time: nothing was upgraded.
+        if after != before and self._engine.url.database not in (None, "", ":memory:"):
             log_event(logger, "db.upgraded", db=self.url, revision=after, previous=before or "none")
         self._watch.file_id = _file_id(self._file)
 

@@ -55,12 +55,29 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
             if attempt == 299:
                 raise
         time.sleep(0.05)
+    _private_wal(cur)
     cur.execute("PRAGMA synchronous = FULL")  # a few commits per poll: durability is cheap
     cur.execute("PRAGMA foreign_keys = ON")
     cur.close()
 
 
 _warned_readable: set[Path] = set()
+
+
+def _private_wal(cur: Any) -> None:
+    """The -wal and -shm files hold the same data as the database (the saved session, until a
+    checkpoint): owner-only, whatever the mode SQLite gave them from a database that is not."""
+    cur.execute("PRAGMA schema_version").fetchone()  # a read: SQLite opens -wal and -shm now
+    for _, name, file in cur.execute("PRAGMA database_list").fetchall():
+        if name != "main" or not file:
+            continue
+        for suffix in ("-wal", "-shm"):
+            try:
+                side = Path(file + suffix)
+                if stat.S_IMODE(side.stat().st_mode) & 0o077:
+                    side.chmod(0o600)
+            except OSError:  # gone already, or another user's: the warning names it
+                pass
 
 
 def _prepare_sqlite_file(path: Path) -> None:
@@ -86,7 +103,7 @@ def _prepare_sqlite_file(path: Path) -> None:
             logging.WARNING,
             file=path,
             mode=f"{mode:04o}",
-            note=f"it holds the Bluesky session; chmod 600 {path}",
+            note=f"it holds the Bluesky session; chmod 600 {path} {path}-wal {path}-shm",
         )
 
 

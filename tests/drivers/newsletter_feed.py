@@ -1,5 +1,5 @@
 """A newsletter on loopback for the service tests: a real HTTP server on 127.0.0.1 serving a
-Substack-shaped feed built from the seed issue (../shared/fixtures/bwr/feed.xml), with each
+Substack-shaped feed built from the seed issue (examples/bwr-feed.xml), with each
 "new issue" a copy of the seed with its own guid, link, title and date. Every URL the bot
 fetches (feed, issue pages for cards, cover images) points back at this server, so nothing
 leaves the machine.
@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-SEED_FEED = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "bwr" / "feed.xml"
+SEED_FEED = Path(__file__).resolve().parents[2] / "examples" / "bwr-feed.xml"
 SEED_LINK = "https://aablanco.substack.com/p/russias-eroding-influence-in-the"
 _ITEM = re.compile(r"<item>.*?</item>", re.S)
 
