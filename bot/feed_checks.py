@@ -9,11 +9,13 @@ conditional GET, a bare httpx async loop ~1.2 ms. The rest of the bot makes a fe
 its retries and its one-line errors (bot/feed.py, bot/cards/).
 
 The same rules as every feed fetch: the bot's User-Agent and validators (bot.feed), http(s)
-only, at most `MAX_REDIRECTS` redirects, a deadline on the whole request (connect, headers and
-body), a body of at most `MAX_BYTES`; HTTP/1.1 keep-alive with a cap on the connections to one
-host, and on the requests in flight overall, so one slow host holds only its own slots, for its
-deadline at most. A check never retries: anything but a 304 or a 200 is handed back, and the
-bot's ordinary pass (bot.feed.fetch_feed, with its retries and messages) deals with it.
+only (`allowed` checks the feed's address and every redirect's before it is asked), at most
+`MAX_REDIRECTS` redirects, a deadline by the clock on the whole request (redirects, connect,
+headers and body), a body of at most `MAX_BYTES`; HTTP/1.1 keep-alive with a cap on the
+connections to one host, and on the requests in flight overall, so one slow host holds only its
+own slots, for its deadline at most. A check never retries: anything but a 304 or a 200 is
+handed back, and the bot's ordinary pass (bot.feed.fetch_feed, with its retries and messages)
+deals with it.
 """
 
 from __future__ import annotations
@@ -37,6 +39,13 @@ DEADLINE = 10.0  # seconds for a whole request, as bot.feed.fetch_feed's timeout
 PER_HOST = 8  # connections to one host at a time (several bots' feeds on one platform)
 IN_FLIGHT = 256  # requests in flight at once, over all hosts
 
+def http_only(url: str) -> str | None:
+    """None when `url` (the feed's, or a redirect's) may be fetched; else why not, one line."""
+    if urlsplit(url).scheme.lower() not in ("http", "https"):
+        return f"feed {url} is not an http(s) address: check FEED_URL"
+    return None
+
+
 @dataclass(frozen=True)
 class Check:
     """How one feed answered: a 304 (`result.not_modified`), a 200 with its body in `result`,
@@ -55,8 +64,10 @@ class FeedChecks:
     on it from any thread. `close()` at the end."""
 
     def __init__(self, *, deadline: float = DEADLINE, per_host: int = PER_HOST,
-                 in_flight: int = IN_FLIGHT, max_bytes: int = MAX_BYTES) -> None:
+                 in_flight: int = IN_FLIGHT, max_bytes: int = MAX_BYTES,
+                 allowed: Callable[[str], str | None] = http_only) -> None:
         self.deadline = deadline
+        self.allowed = allowed
         self.max_bytes = max_bytes
         self._per_host = per_host
         self._in_flight = in_flight
@@ -95,19 +106,34 @@ class FeedChecks:
         import aiohttp
 
         assert self._session is not None and self._slots is not None
-        if urlsplit(url).scheme.lower() not in ("http", "https"):
-            return Check(url, error=f"feed {url} is not an http(s) address")
         async with self._slots:
             try:
-                async with self._session.get(url, headers=_headers(validators),
-                                             max_redirects=MAX_REDIRECTS) as response:
-                    return await self._answer(url, validators, response)
-            except aiohttp.TooManyRedirects:
-                return Check(url, error=f"feed {url} redirects more than {MAX_REDIRECTS} times")
+                # The deadline is the whole request's, redirects included, by the clock.
+                async with asyncio.timeout(self.deadline):
+                    return await self._follow(url, validators)
             except TimeoutError:
                 return Check(url, error=f"feed {url} timed out after {self.deadline:g} s")
             except (aiohttp.ClientError, OSError, ValueError) as exc:
                 return Check(url, error=f"feed {url}: {type(exc).__name__}: {exc}".rstrip(": "))
+
+    async def _follow(self, url: str, validators: Validators | None) -> Check:
+        """The GET, and each redirect checked by `allowed` before it is followed."""
+        from yarl import URL  # aiohttp's own URL type
+
+        assert self._session is not None
+        address = url
+        for _hop in range(MAX_REDIRECTS + 1):
+            refused = self.allowed(address)
+            if refused is not None:
+                return Check(url, error=refused)
+            async with self._session.get(address, headers=_headers(validators),
+                                         allow_redirects=False) as response:
+                location = response.headers.get("Location")
+                if response.status in (301, 302, 303, 307, 308) and location:
+                    address = str(response.url.join(URL(location)))
+                    continue
+                return await self._answer(url, validators, response)
+        return Check(url, error=f"feed {url} redirects more than {MAX_REDIRECTS} times")
 
     async def _answer(self, url: str, validators: Validators | None,
                       response: aiohttp.ClientResponse) -> Check:
@@ -116,8 +142,6 @@ class FeedChecks:
             return Check(url, FetchResult(url, 304, None, validators or Validators()))
         if not 200 <= status < 300:
             return Check(url, error=f"feed {url} answered HTTP {status}")
-        if response.url.scheme not in ("http", "https"):
-            return Check(url, error=f"feed {url} redirects to a non-http(s) address")
         length = response.content_length
         if length is not None and length > self.max_bytes:
             return Check(url, error=f"feed {url} is larger than {self.max_bytes} bytes")

@@ -35,6 +35,7 @@ class ManyFeeds:
         self.statuses: Counter[int] = Counter()
         self.asked: dict[str, list[float]] = defaultdict(list)
         self._versions: dict[str, int] = {}
+        self.redirects: dict[str, str] = {}  # path → Location: a 301 there
         self._lock = threading.Lock()
         self.last_modified = formatdate(1_700_000_000, usegmt=True)
         feeds = self
@@ -50,6 +51,13 @@ class ManyFeeds:
                 with feeds._lock:
                     version = feeds._versions.get(path, 0)
                     feeds.asked[path].append(time.monotonic())
+                    moved = feeds.redirects.get(path)
+                if moved is not None:
+                    self.send_response(301)
+                    self.send_header("Location", moved)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 etag = f'"v{version}"'
                 fresh = self.headers.get("If-None-Match") == etag
                 body = b"" if fresh else FEED.format(
