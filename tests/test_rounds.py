@@ -125,6 +125,36 @@ def test_a_changed_feed_gets_the_ordinary_pass_and_the_others_stay_304(
     reread.close()
 
 
+def test_a_failing_feed_backs_off_on_its_own_and_the_others_go_on(
+    feeds: ManyFeeds, tmp_path: Path
+) -> None:
+    """Feed 3 answers 500: its bot gets the ordinary pass, which records the error in its
+    heartbeat and doubles its interval; the 59 others are checked and healthy."""
+    db_url = f"sqlite:///{tmp_path / 'bot.db'}"
+    bots = load(write_bots(tmp_path / "bots.toml", feeds, 60), db_url)
+    store = Store(db_url, bot=None)
+    store.upgrade()
+    prime(store, bots, feeds)
+    feeds.failing["/f/3"] = 500
+    fleet = Fleet(bots, store, feed_options={"retries": 0})  # no retry waits in the test
+    daemon = RoundsDaemon(fleet, daemon="host-a:1:test")
+    runner = daemon.runners["bot-00003"]
+    run_until(daemon, lambda: daemon.checked >= 59 and runner.failures >= 1
+              and "bot-00003" in daemon.schedule)
+    planned = daemon.schedule.when("bot-00003")
+    store.close()
+
+    assert runner.interval == 60.0  # 30 s doubled
+    assert planned is not None and planned - time.time() > 30.0
+    reread = Store(db_url, bot=None)
+    beats = {b.bot: b for b in reread.heartbeats()}
+    assert "HTTP 500" in (beats["bot-00003"].last_error or "")
+    assert beats["bot-00003"].feed_failing_since is not None
+    assert all(b.last_error is None for name, b in beats.items() if name != "bot-00003")
+    assert len(beats) == 60
+    reread.close()
+
+
 def test_bots_are_spread_over_their_interval_on_slots_that_do_not_move() -> None:
     """10,000 bots on a 30 s interval: no second of it has more than 1.3 times its share of
     checks; a bot's slot is the same whenever it is asked for (another daemon, a restart)."""

@@ -36,6 +36,7 @@ class ManyFeeds:
         self.asked: dict[str, list[float]] = defaultdict(list)
         self._versions: dict[str, int] = {}
         self.redirects: dict[str, str] = {}  # path → Location: a 301 there
+        self.failing: dict[str, int] = {}  # path → the error status it answers
         self._lock = threading.Lock()
         self.last_modified = formatdate(1_700_000_000, usegmt=True)
         feeds = self
@@ -52,6 +53,12 @@ class ManyFeeds:
                     version = feeds._versions.get(path, 0)
                     feeds.asked[path].append(time.monotonic())
                     moved = feeds.redirects.get(path)
+                    failing = feeds.failing.get(path)
+                if failing is not None:
+                    self.send_response(failing)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if moved is not None:
                     self.send_response(301)
                     self.send_header("Location", moved)
