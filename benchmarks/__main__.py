@@ -20,7 +20,8 @@ from pathlib import Path
 
 from benchmarks.common import ROOT, Config, Figure, log, table, write_json
 
-GROUPS = ("compose", "cards", "publish", "sessions", "idle", "fleet", "accounts", "scale")
+GROUPS = ("compose", "cards", "hostile", "publish", "sessions", "idle", "fleet", "accounts",
+          "scale")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import cards
 
         figures += cards.measure(config)
+    if "hostile" in args.only:
+        from benchmarks import hostile
+
+        figures += hostile.measure(config)
     if "scale" in args.only:  # no PDS: a counting server stands for it (none should be asked)
         from benchmarks import scale
 

@@ -38,6 +38,7 @@ _FIELDS = {
     "cards": "CARDS",
     "notify_on": "NOTIFY_ON",
     "notify_format": "NOTIFY_FORMAT",
+    "max_new_per_pass": "MAX_NEW_PER_PASS",
 }
 _SECRETS = {"app_password_env": "BSKY_APP_PASSWORD", "notify_url_env": "NOTIFY_URL"}
 _KNOWN = frozenset({"name", *_FIELDS, *_SECRETS})
@@ -47,7 +48,21 @@ _SHARED = ("DATABASE_URL", "CARDS_ALLOW_PRIVATE")
 # Settings the environment gives every bot of the file unless its table says otherwise. Not the
 # feed, the handle or its password: those are one bot's (the file must name them).
 _DEFAULTS = ("BSKY_SERVICE", "BOT_CONFIG", "POLL_INTERVAL", "BACKFILL_HOURS", "POST_DELAY",
-             "CARDS", "NOTIFY_ON", "NOTIFY_FORMAT", "NOTIFY_URL")
+             "CARDS", "NOTIFY_ON", "NOTIFY_FORMAT", "NOTIFY_URL", "MAX_NEW_PER_PASS")
+# The trust model (README, "Security"): whoever edits the bots file chooses where each app
+# password it names is sent (`service`). So a bots file may name only variables that hold an app
+# password (Bluesky's xxxx-xxxx-xxxx-xxxx), never one of the bot's own settings (the database's
+# URL and password, the webhook's token, …), and a variable goes to one service only: another
+# secret of the host, or an account's password meant for bsky.social, is never sent elsewhere.
+APP_PASSWORD = re.compile(r"[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}")
+_OWN_SETTINGS = frozenset({
+    "FEED_URL", "BSKY_SERVICE", "BSKY_HANDLE", "BSKY_APP_PASSWORD", "DATABASE_URL",
+    "POLL_INTERVAL", "BOT_CONFIG", "BACKFILL_HOURS", "CARDS", "CARDS_ALLOW_PRIVATE", "POST_DELAY",
+    "NOTIFY_URL", "NOTIFY_ON", "NOTIFY_FORMAT", "BOTS_FILE", "MAX_NEW_PER_PASS",
+})
+_OWN_PREFIXES = ("NOTIFY_", "DATABASE_", "BOTS_", "PG")  # PG*: libpq's password and service
+# The one setting each secret field may name among the bot's own: the environment's own bot's.
+_OWN_SECRET = {"app_password_env": "BSKY_APP_PASSWORD", "notify_url_env": "NOTIFY_URL"}
 
 
 def load_bots(env: Mapping[str, str] | None = None, dotenv: bool = True) -> list[Settings]:
@@ -69,6 +84,7 @@ def bots_from_file(path: Path, env: Mapping[str, str]) -> list[Settings]:
     problems = [line for f in found for line in f.problems]
     bots = [f.settings for f in found if f.settings is not None]
     problems += _duplicates(path, bots)
+    problems += _one_service_each(path, found, env)
     if problems:
         raise ConfigError("\n".join(dict.fromkeys(problems)))  # each problem once
     for f in found:
@@ -88,6 +104,9 @@ def _tables(path: Path) -> list[dict[str, Any]]:
         raise ConfigError(f"BOTS_FILE: cannot read {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"BOTS_FILE: {path} is not valid TOML: {exc}") from exc
+    except RecursionError as exc:  # tomllib recurses once per level of nesting
+        raise ConfigError(f"BOTS_FILE: {path} nests arrays or tables too deep to read; "
+                          "a bots file is a list of flat [[bots]] tables") from exc
     extra = set(data) - {"bots"}
     if extra:
         raise ConfigError(f"BOTS_FILE: {path}: {sorted(extra)[0]!r} is not a setting; "
@@ -105,6 +124,7 @@ class _Found:
     settings: Settings | None
     problems: list[str]
     notes: list[str]
+    password_env: str | None = None  # the variable its app password came from
 
 
 def _bot(path: Path, n: int, table: dict[str, Any], env: Mapping[str, str]) -> _Found:
@@ -149,6 +169,7 @@ def _bot(path: Path, n: int, table: dict[str, Any], env: Mapping[str, str]) -> _
     if "profile" in table and not Path(values["BOT_CONFIG"]).is_absolute():
         values["BOT_CONFIG"] = str(path.parent / values["BOT_CONFIG"])
     dry = False
+    password_env: str | None = None
     for key, var in _SECRETS.items():
         if key not in table:
             continue
@@ -158,7 +179,20 @@ def _bot(path: Path, n: int, table: dict[str, Any], env: Mapping[str, str]) -> _
         if not isinstance(secret_var, str) or not _VARIABLE.fullmatch(secret_var):
             fail(key, "must be the NAME of an environment variable (not the secret)")
             continue
+        if secret_var != _OWN_SECRET[key] and (
+                secret_var in _OWN_SETTINGS or secret_var.startswith(_OWN_PREFIXES)):
+            fail(key, f"{secret_var} is one of the bot's own settings, not a secret a bots file "
+                      "may name; name the variable that holds this bot's "
+                      + ("app password" if key == "app_password_env" else "webhook address"))
+            continue
         secret = (env.get(secret_var) or "").strip()
+        if secret and key == "app_password_env" and not APP_PASSWORD.fullmatch(secret):
+            # Checked before any request: no other secret of the host is ever sent anywhere.
+            fail(key, f"{secret_var} does not hold an app password (xxxx-xxxx-xxxx-xxxx, made "
+                      "in Bluesky's settings); a bots file may name app passwords only")
+            continue
+        if key == "app_password_env":
+            password_env = secret_var
         if secret:
             values[var] = secret
         elif key == "app_password_env":  # no password: this bot composes, never posts
@@ -185,7 +219,7 @@ def _bot(path: Path, n: int, table: dict[str, Any], env: Mapping[str, str]) -> _
         return _Found(None, problems, [])
     if dry:
         settings = replace(settings, bsky_app_password=None)
-    return _Found(replace(settings, name=str(name)), problems, notes)
+    return _Found(replace(settings, name=str(name)), problems, notes, password_env)
 
 
 def _duplicates(path: Path, bots: Sequence[Settings]) -> list[str]:
@@ -208,6 +242,27 @@ def _duplicates(path: Path, bots: Sequence[Settings]) -> list[str]:
                 "feed to the same account already"
             )
         pairs.setdefault(pair, b.name)
+    return problems
+
+
+def _one_service_each(path: Path, found: Sequence[_Found], env: Mapping[str, str]) -> list[str]:
+    """A password variable is sent to one service only: two bots naming it with two services,
+    or BSKY_APP_PASSWORD (the environment's bot's) with another service than BSKY_SERVICE, would
+    let a bots file send an account's password where its owner never meant it to go."""
+    problems: list[str] = []
+    first: dict[str, tuple[str, str]] = {}
+    own = (env.get("BSKY_SERVICE") or "").strip().rstrip("/") or Settings.bsky_service
+    first["BSKY_APP_PASSWORD"] = (own.lower(), "BSKY_SERVICE in the environment")
+    for f in found:
+        if f.settings is None or f.password_env is None:
+            continue
+        service = f.settings.bsky_service.rstrip("/").lower()
+        taken = first.setdefault(f.password_env, (service, f"bot {f.settings.name!r}"))
+        if taken[0] != service:
+            problems.append(
+                f"BOTS_FILE: {path}: bot {f.settings.name!r}: app_password_env: "
+                f"{f.password_env} goes to {taken[0]} ({taken[1]}), not to {service}; one "
+                "password variable is sent to one service only")
     return problems
 
 

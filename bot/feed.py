@@ -1,7 +1,9 @@
 """Fetch the newsletter's feed: the only module that reads the feed over HTTP.
 
 One polite conditional GET per poll (a User-Agent naming the bot, If-None-Match /
-If-Modified-Since from the last 200), bounded in time and size, retried with backoff on
+If-Modified-Since from the last 200), bounded in size and in time (each attempt, connect, headers
+and body, ends within `timeout` seconds by the clock: bot.net), redirects at most 5 and never
+from a public address to a private one (unless FEED_URL itself is private), retried with backoff on
 failures that may pass (timeouts, dropped connections, 5xx, 429), and turned into one-line
 `FeedError`s that say what to do when it will not pass (403/404/410, other 4xx).
 
@@ -11,7 +13,6 @@ httpx is imported only when a URL is fetched, so reading a local feed file (`ins
 from __future__ import annotations
 
 import email.utils
-import functools
 import logging
 import random
 import time
@@ -25,12 +26,12 @@ from urllib.request import url2pathname
 
 from bot import USER_AGENT
 from bot.errors import FeedError
-from bot.log import event
+from bot.log import event, redact_url
 
 if TYPE_CHECKING:
-    import ssl
-
     import httpx
+
+    from bot.net import Guard
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def _size(n: int) -> str:
 
 
 def _too_large(url: str, max_bytes: int) -> FeedError:
-    return FeedError(f"feed {url} is larger than {_size(max_bytes)}: check FEED_URL")
+    return FeedError(f"feed {redact_url(url)} is larger than {_size(max_bytes)}: check FEED_URL")
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -120,6 +121,7 @@ def _attempt(
     """One GET: a result, or _Retry for trouble that may pass, or FeedError for lasting trouble."""
     import httpx
 
+    shown = redact_url(url)
     try:
         with client.stream("GET", url, headers=_headers(validators)) as response:
             status = response.status_code
@@ -133,7 +135,7 @@ def _attempt(
             if not 200 <= status < 300:
                 hint = _GONE_HINTS.get(status, "check FEED_URL")
                 raise FeedError(
-                    f"feed {url} answered HTTP {status} {response.reason_phrase}: {hint}"
+                    f"feed {shown} answered HTTP {status} {response.reason_phrase}: {hint}"
                 )
             length = response.headers.get("Content-Length", "")
             if length.isdigit() and int(length) > max_bytes:
@@ -155,24 +157,47 @@ def _attempt(
         raise _Retry(f"timed out ({type(exc).__name__})") from exc
     except httpx.TooManyRedirects as exc:
         raise FeedError(
-            f"feed {url} redirects more than {MAX_REDIRECTS} times: check FEED_URL"
+            f"feed {shown} redirects more than {MAX_REDIRECTS} times: check FEED_URL"
         ) from exc
+    except httpx.ConnectError as exc:
+        if str(exc).startswith("refused:"):  # the guard: asking again will not help
+            where = redact_url(str(exc.request.url))
+            raise FeedError(f"feed {shown} leads to {where}, {exc}: check FEED_URL") from exc
+        raise _Retry(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
     except (httpx.TransportError, httpx.DecodingError) as exc:
         # Connection refused/reset, protocol errors, a body cut short.
         raise _Retry(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
     except httpx.InvalidURL as exc:
-        raise FeedError(f"feed URL {url!r} is not valid: {exc}; check FEED_URL") from exc
+        raise FeedError(f"feed URL {shown!r} is not valid: {exc}; check FEED_URL") from exc
     except httpx.HTTPError as exc:
-        raise FeedError(f"feed {url} could not be fetched: {exc}; check FEED_URL") from exc
+        raise FeedError(f"feed {shown} could not be fetched: {exc}; check FEED_URL") from exc
 
 
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """One TLS context (httpx's default: certifi's CAs) for every fetch. Building one loads the
-    CA bundle: ~20 ms of CPU per poll and growing memory in the daemon (benchmarks/README.md)."""
-    import httpx
+def feed_guard(url: str) -> Guard | None:
+    """The guard for every hop of the feed's fetch: a FEED_URL at a public address may not be
+    redirected to a private one (a cloud's metadata service, the host's own ports); a FEED_URL
+    the operator pointed at a private address (an intranet feed, tests) is followed anywhere."""
+    from bot.net import Guard, Refused
 
-    return httpx.create_ssl_context()
+    strict = Guard()
+    parts = urlsplit(url)
+    try:
+        strict.addresses(parts.hostname or "", parts.port or 443)
+    except Refused as exc:
+        # Private by the operator's choice; a name that does not resolve stays guarded.
+        return None if str(exc).startswith("refused:") else strict
+    except ValueError:
+        return strict
+    return strict
+
+
+def _transport(timeout: float, guard: Guard | None) -> httpx.BaseTransport:
+    """A transport that ends each request within `timeout` s by the clock, through `guard`.
+    One per fetch: the TLS context is shared (loading the CA bundle is ~20 ms of CPU per poll
+    and growing memory in the daemon, benchmarks/README.md)."""
+    from bot.net import DeadlineTransport
+
+    return DeadlineTransport(timeout, guard=guard)
 
 
 def fetch_feed(
@@ -180,6 +205,7 @@ def fetch_feed(
     validators: Validators | None = None,
     *,
     transport: httpx.BaseTransport | None = None,
+    guard: Guard | None = None,
     timeout: float = 10.0,
     max_bytes: int = MAX_BYTES,
     retries: int = 3,
@@ -191,13 +217,17 @@ def fetch_feed(
 
     `retries` is how many times a failed attempt is repeated (so at most retries + 1 requests).
     Waits double from `backoff` seconds (plus up to 10 % jitter); a Retry-After on 429/503 is
-    honoured instead. Every wait is capped at `max_wait`. Raises FeedError, one line.
+    honoured instead. Every wait is capped at `max_wait`. `guard`: which addresses the fetch
+    may reach (default `feed_guard(url)`; tests declare loopback addresses public with one).
+    Raises FeedError, one line; the URL in it and in the log has its secrets hidden.
     """
     import httpx
 
+    if transport is None:
+        transport = _transport(timeout, guard if guard is not None else feed_guard(url))
+    shown = redact_url(url)
     client = httpx.Client(
         transport=transport,
-        verify=_tls_context(),
         timeout=httpx.Timeout(timeout),
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
@@ -210,7 +240,7 @@ def fetch_feed(
                 if attempt == retries:
                     tries = "1 try" if retries == 0 else f"{retries + 1} tries"
                     raise FeedError(
-                        f"feed {url} failed after {tries}: {trouble.cause}; "
+                        f"feed {shown} failed after {tries}: {trouble.cause}; "
                         "check FEED_URL or try again later"
                     ) from trouble.__cause__
                 if trouble.wait is not None:

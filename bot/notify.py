@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -20,7 +21,7 @@ from typing import Any
 import httpx
 
 from bot import USER_AGENT
-from bot.log import event
+from bot.log import event, printable, redact_url
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -51,11 +52,28 @@ class Notice:
     link: str | None = None
 
     def payload(self, fmt: Format) -> dict[str, Any]:
+        """The JSON for the webhook. The text carries feed text (titles, links) that an author
+        or attacker wrote: it may mention nobody and link nothing of its own making."""
+        text = printable(self.text)
         if fmt is Format.DISCORD:
-            return {"content": self.text[:2000]}  # Discord's limit for a message
+            # Discord's limit for a message; no @everyone, @here, role or user pings, whatever
+            # the text says.
+            return {"content": text[:2000], "allowed_mentions": {"parse": []}}
+        text = slack_escape(text)
         if fmt is Format.SLACK:
-            return {"text": self.text}
-        return {"text": self.text, "event": self.alert.value, "link": self.link}
+            return {"text": text}
+        return {"text": text, "event": self.alert.value, "link": self.link}
+
+
+_BROADCAST = re.compile(r"@(channel|here|everyone|all)\b", re.IGNORECASE)
+
+
+def slack_escape(text: str) -> str:
+    """`text` as Slack and Mattermost show it literally: `&`, `<`, `>` escaped (so `<!channel>`
+    or `<https://evil|innocent>` are text, not a ping or a disguised link) and `@channel`,
+    `@here`, `@everyone`, `@all` broken by a zero-width space so they notify nobody."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _BROADCAST.sub(lambda m: "@\u200b" + m.group(1), text)
 
 
 _STOP = object()
@@ -127,7 +145,8 @@ class Notifier:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="notify", daemon=True)
                 self._thread.start()
-        self._queue.put(Notice(alert, text, link))
+        # A link may be FEED_URL (the feed alerts), whose user:password@ or ?token= stay here.
+        self._queue.put(Notice(alert, text, redact_url(link) if link else link))
 
     def close(self, timeout: float = 15.0) -> None:
         """Deliver what is queued (waiting at most `timeout` seconds), then stop."""
@@ -157,9 +176,13 @@ class Notifier:
                 http_log.removeFilter(self._hide)
 
     def _deliver_all(self) -> None:
+        from bot.net import DeadlineTransport
+
+        # Each POST, connect to the last byte of the answer, ends within `timeout` by the clock:
+        # a webhook that answers a byte a second cannot hold the alerts (or a command's exit).
         with httpx.Client(
             timeout=self._timeout,
-            transport=self._transport,
+            transport=self._transport or DeadlineTransport(self._timeout),
             headers={"User-Agent": USER_AGENT},
             follow_redirects=False,
         ) as client:

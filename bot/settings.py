@@ -52,6 +52,8 @@ class Settings:
     notify_url: str | None = field(default=None, repr=False)
     notify_on: tuple[str, ...] = ("held", "failed", "auth", "feed")
     notify_format: str = "generic"
+    # The flood guard: more new issues in one pass than this are held for the editor.
+    max_new_per_pass: int = 5
 
     @property
     def dry_run(self) -> bool:
@@ -199,6 +201,10 @@ def _load_settings(env: dict[str, str] | None, dotenv: bool) -> Settings:
         raise ConfigError("BSKY_HANDLE: missing; set the account's handle for BSKY_APP_PASSWORD")
     if handle:
         handle = handle.lstrip("@")
+        if any(not c.isprintable() or c.isspace() for c in handle):
+            # A newline would split log lines (a forged event after it); no handle has one.
+            raise ConfigError(f"BSKY_HANDLE: {handle!r} holds spaces or control characters; "
+                              "a handle is like name.bsky.social")
         if "." not in handle and not handle.startswith("did:"):
             raise ConfigError(f"BSKY_HANDLE: {handle!r} is not a handle like name.bsky.social")
 
@@ -260,6 +266,7 @@ def _load_settings(env: dict[str, str] | None, dotenv: bool) -> Settings:
         notify_url=notify_url,
         notify_on=notify_on,
         notify_format=notify_format,
+        max_new_per_pass=int(number("MAX_NEW_PER_PASS", 5, 1, 10_000)),
     )
 
 

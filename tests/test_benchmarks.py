@@ -20,6 +20,8 @@ FIGURES = {
     "read+compose 20-item feed",
     "read+compose seed issue x20",
     "compose with 6 slow card pages",
+    "9 MB paragraph: refused",
+    "first pass over a huge feed",
     "publish 15-post thread: time",
     "publish 15-post thread: HTTP requests",
     "publish 15-post thread: createSession",

@@ -30,7 +30,7 @@ feed_url = "https://aablanco.substack.com/feed"
 handle = "bwr-es.bsky.social"
 app_password_env = "BWR_ES_PASSWORD"
 """
-ENV = {"BWR_PASSWORD": "pw-one-secret", "BWR_ES_PASSWORD": "pw-two-secret"}
+ENV = {"BWR_PASSWORD": "pwon-esec-ret1-abcd", "BWR_ES_PASSWORD": "pwtw-osec-ret2-abcd"}
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -70,12 +70,12 @@ def test_bots_file_gives_each_bot_its_settings_and_its_secret_from_the_environme
     the variable it names); settings it leaves out are the defaults."""
     bots = load_bots(bots_env(tmp_path, GOOD), dotenv=False)
     assert [(b.name, b.bsky_handle, b.bsky_app_password, b.poll_interval) for b in bots] == [
-        ("bwr", "bwr.bsky.social", "pw-one-secret", 600),
-        ("bwr-es", "bwr-es.bsky.social", "pw-two-secret", 300),
+        ("bwr", "bwr.bsky.social", "pwon-esec-ret1-abcd", 600),
+        ("bwr-es", "bwr-es.bsky.social", "pwtw-osec-ret2-abcd", 300),
     ]
     assert all(b.database_url == f"sqlite:///{tmp_path / 'bot.db'}" for b in bots)
     assert all(b.bot_config == BUNDLED_PROFILE for b in bots)
-    assert "pw-one-secret" not in repr(bots)
+    assert "pwon-esec-ret1-abcd" not in repr(bots)
 
 
 def test_without_bots_file_the_environment_is_one_bot_named_default(tmp_path):
@@ -104,7 +104,8 @@ def test_a_relative_profile_is_found_beside_the_bots_file(tmp_path):
         ({"handle": None}, "handle", "missing"),
         ({"handle": "nodots"}, "handle", "is not a handle"),
         ({"app_password_env": None}, "app_password_env", "missing"),
-        ({"app_password_env": "pw-one-secret!"}, "app_password_env", "NAME of an environment"),
+        ({"app_password_env": "pwon-esec-ret1-abcd!"}, "app_password_env",
+         "NAME of an environment"),
         ({"service": "bsky.social"}, "service", "is not an http(s) URL"),
         ({"poll_interval": 5}, "poll_interval", "too small"),
         ({"poll_interval": "often"}, "poll_interval", "is not a number"),
@@ -149,8 +150,8 @@ def test_every_problem_of_a_bots_file_is_one_line_at_once(tmp_path):
     where = f"BOTS_FILE: {tmp_path / 'bots.toml'}"
     assert str(caught.value).splitlines() == [
         f"{where}: bot 'bwr': color: is not a setting; known: app_password_env, backfill_hours, "
-        "cards, feed_url, handle, name, notify_format, notify_on, notify_url_env, poll_interval, "
-        "post_delay, profile, service",
+        "cards, feed_url, handle, max_new_per_pass, name, notify_format, notify_on, "
+        "notify_url_env, poll_interval, post_delay, profile, service",
         f"{where}: bot 'bwr': poll_interval: 5 is too small (at least 10)",
         f"{where}: bot 'second': handle: 'nodots' is not a handle like name.bsky.social",
     ]
@@ -266,5 +267,5 @@ def test_the_cli_says_what_is_wrong_in_one_line_and_exits_2(tmp_path, args, text
     done = _cli(args, bots_env(tmp_path, text), tmp_path)
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and expected in done.stderr, done.stderr
-    assert "pw-one-secret" not in done.stderr + done.stdout
+    assert "pwon-esec-ret1-abcd" not in done.stderr + done.stdout
     assert not (tmp_path / "bot.db").exists()

@@ -10,8 +10,8 @@ EXAMPLE = ROOT / "config" / "bots.example.toml"
 
 
 def test_the_example_bots_file_loads():
-    bots = load_bots({"BOTS_FILE": str(EXAMPLE), "BWR_APP_PASSWORD": "a-b-c-d",
-                      "BWR_RU_APP_PASSWORD": "e-f-g-h", "BWR_WEBHOOK_URL": "https://x.test/h"},
+    bots = load_bots({"BOTS_FILE": str(EXAMPLE), "BWR_APP_PASSWORD": "aaaa-bbbb-cccc-dddd",
+                      "BWR_RU_APP_PASSWORD": "eeee-ffff-gggg-hhhh", "BWR_WEBHOOK_URL": "https://x.test/h"},
                      dotenv=False)
     assert [(b.name, b.bsky_handle, b.poll_interval, b.post_delay) for b in bots] == [
         ("bwr", "bwr.bsky.social", 300, 10.0),
@@ -19,7 +19,7 @@ def test_the_example_bots_file_loads():
     ]
     assert bots[0].bot_config == str(ROOT / "config" / "bwr.toml")
     assert bots[0].notify_url == "https://x.test/h" and bots[1].notify_url is None
-    assert "a-b-c-d" not in repr(bots[0])
+    assert "aaaa-bbbb-cccc-dddd" not in repr(bots[0])
 
 
 def test_two_bots_of_one_account_may_hold_different_app_passwords(tmp_path):
@@ -35,10 +35,10 @@ def test_two_bots_of_one_account_may_hold_different_app_passwords(tmp_path):
         '[[bots]]\nname = "b"\nfeed_url = "https://x.test/b.xml"\nhandle = "one.test"\n'
         'app_password_env = "PW_B"\n'
     )
-    env = {"BOTS_FILE": str(f), "PW_A": "aaaa-aaaa", "PW_B": "bbbb-bbbb",
+    env = {"BOTS_FILE": str(f), "PW_A": "aaaa-aaaa-aaaa-aaaa", "PW_B": "bbbb-bbbb-bbbb-bbbb",
            "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}"}
     bots = load_bots(env, dotenv=False)
-    assert [b.bsky_app_password for b in bots] == ["aaaa-aaaa", "bbbb-bbbb"]
+    assert [b.bsky_app_password for b in bots] == ["aaaa-aaaa-aaaa-aaaa", "bbbb-bbbb-bbbb-bbbb"]
     store = Store(env["DATABASE_URL"], bot=None)
     store.upgrade()
     fleet = Fleet(bots, store)
@@ -107,12 +107,12 @@ def test_status_json_lists_each_bots_effective_settings_without_secrets(tmp_path
 
     from bot.cli.app import cli
 
-    env = {"BOTS_FILE": str(EXAMPLE), "BWR_APP_PASSWORD": "a-b-c-d", "POST_DELAY": "2",
+    env = {"BOTS_FILE": str(EXAMPLE), "BWR_APP_PASSWORD": "aaaa-bbbb-cccc-dddd", "POST_DELAY": "2",
            "BWR_WEBHOOK_URL": "https://hooks.x.test/secret-token", "BWR_RU_APP_PASSWORD": "",
            "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}", "NOTIFY_ON": "failed,auth"}
     done = CliRunner().invoke(cli, ["status", "--json"], env=env)
     assert done.exit_code == 0, done.output
-    assert "a-b-c-d" not in done.output and "secret-token" not in done.output
+    assert "aaaa-bbbb-cccc-dddd" not in done.output and "secret-token" not in done.output
     bots = {b["bot"]: b for b in json.loads(done.stdout)["bots"]}
     assert (bots["bwr"]["post_delay"], bots["bwr"]["dry_run"], bots["bwr"]["alerts"]) == (
         2.0, False, ["failed", "auth"])

@@ -42,7 +42,7 @@ def test_a_feed_error_names_the_bots_file_and_its_bot_not_feed_url(tmp_path):
     bots = tmp_path / "bots.toml"
     bots.write_text('[[bots]]\nname = "bwr"\nfeed_url = "missing.xml"\nhandle = "bwr.test"\n'
                     'app_password_env = "PW"\n', encoding="utf-8")
-    done = _bot(tmp_path, "post", "--latest", BOTS_FILE=str(bots), PW="a-b-c-d",
+    done = _bot(tmp_path, "post", "--latest", BOTS_FILE=str(bots), PW="abcd-efgh-ijkl-mnop",
                 DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}")
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1] == (

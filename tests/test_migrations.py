@@ -25,7 +25,7 @@ from bot.store.models import Base
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = {"alembic_version", "feeds", "issues", "posts", "bsky_session", "heartbeats",
           "bot_leases", "daemons"}
-HEAD = "0004"
+HEAD = "0005"
 # What the 0001 release stored on a queued issue that left the feed, word for word.
 GONE_0001 = (
     "it is no longer in the feed (unpublished?); it is queued again if it comes back; "

@@ -31,7 +31,8 @@ def test_a_notice_is_posted_as_json_text_event_and_link():
 
 @pytest.mark.parametrize(
     ("fmt", "expected"),
-    [(Format.SLACK, {"text": "Posted"}), (Format.DISCORD, {"content": "Posted"})],
+    [(Format.SLACK, {"text": "Posted"}),
+     (Format.DISCORD, {"content": "Posted", "allowed_mentions": {"parse": []}})],
 )
 def test_formats_for_other_webhooks(fmt, expected):
     """NOTIFY_FORMAT picks the shape a Slack-only or Discord webhook takes."""

@@ -12,7 +12,6 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ from bot.core.reader import parse_feed
 from bot.core.thread import compose
 from bot.service.daemon import Daemon
 from bot.service.fleet import Fleet, SharedFeeds, shared_window
+from bot.service.posting import process_id
 from bot.service.worker import Worker
 from bot.settings import PROJECT_ROOT, Settings
 from bot.store.api import IssueState, Store, normalize_url
@@ -184,11 +184,11 @@ def test_a_daemon_killed_on_this_host_leaves_its_bots_to_the_others_at_once(tmp_
     store.upgrade()
     ended = subprocess.Popen([sys.executable, "-c", "pass"])
     ended.wait()  # its pid is now free: the daemon "killed" on this host
-    dead = f"{socket.gethostname()}:{ended.pid}:dead00"
+    dead = process_id(ended.pid)
     store.daemon_seen(dead, alive_for=120)
     assert store.claim_bot("two", dead, 120)
     fleet = Fleet(bots, store, cache_dir=tmp_path / "cache")
-    daemon = Daemon(fleet, daemon=f"{socket.gethostname()}:{os.getpid()}:alive0")
+    daemon = Daemon(fleet, daemon=process_id())
     try:
         daemon._leases()  # what its lease tick does
         assert daemon.owned == {"one", "two"}
@@ -209,7 +209,7 @@ def test_a_second_daemon_says_in_words_that_it_stands_by_and_when_it_takes_over(
     store.daemon_seen(first, alive_for=120)
     assert store.claim_bot("bwr", first, 120)
     fleet = Fleet([Settings(name="bwr", database_url=url)], store, cache_dir=tmp_path / "cache")
-    daemon = Daemon(fleet, daemon=f"{socket.gethostname()}:{os.getpid()}:second")
+    daemon = Daemon(fleet, daemon=process_id())
     try:
         with caplog.at_level("INFO", logger="bot.service.daemon"):
             daemon._leases()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from bot.core.profile import load_profile
 from bot.core.reader import parse_feed
 from bot.core.thread import compose
 from bot.errors import AuthError, FeedError
-from bot.service.posting import record_issue
+from bot.service.posting import process_id, record_issue
 from bot.service.worker import Worker
 from bot.settings import Settings
 from bot.store.api import IssueState, Store
@@ -402,8 +401,6 @@ def test_date_changed_after_a_kill_before_marked_posted_posts_nothing_twice(nl, 
                                                                              pds_proxy):
     """Killed after its posts were recorded but before the issue was marked posted, an issue
     whose date is then changed in the feed is not posted a second time."""
-    import os
-    import socket
 
     from bot.service.outcomes import post_refs
 
@@ -414,7 +411,7 @@ def test_date_changed_after_a_kill_before_marked_posted_posts_nothing_twice(nl, 
                      tmp_path) as worker:
         issue = parse_feed(nl.feed_bytes(), worker.profile).issues[0]
         stored = record_issue(store, nl.feed_url, issue, IssueState.QUEUED).issue
-        holder = f"{socket.gethostname()}:{os.getpid()}:other"  # alive: its lease must run out
+        holder = process_id()  # alive: its lease must run out
         assert store.claim(stored.id, holder, 0)
         stored = store.mark_posting(stored.id, holder)
         threads = worker.compose(issue)
@@ -458,7 +455,7 @@ def crashed_between_threads(worker, nl, store):
     issue = next(i for i in parse_feed(nl.feed_bytes(), worker.profile).issues
                  if i.link == nl.link("one"))
     stored = record_issue(store, nl.feed_url, issue, IssueState.QUEUED).issue
-    holder = f"{socket.gethostname()}:{dead_pid()}:dead00"
+    holder = process_id(dead_pid())
     assert store.claim(stored.id, holder, 600)
     stored = store.mark_posting(stored.id, holder)
     threads = worker.compose(issue)

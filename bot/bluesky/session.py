@@ -98,8 +98,14 @@ class PdsClient(Client):
     ) -> None:
         self._pinned_service = service
         self._clock = clock
+        from bot.net import DeadlineTransport
+
         hooks = {"request": [on_request]} if on_request else {}
-        super().__init__(service, request=Request(timeout=timeout, event_hooks=hooks))
+        # Each XRPC call, connect to the last byte of the answer, ends within `timeout` by the
+        # clock (a PDS or proxy that trickles bytes cannot hold a pass); the connection's retry
+        # policy then applies as to any network error.
+        super().__init__(service, request=Request(
+            timeout=timeout, event_hooks=hooks, transport=DeadlineTransport(timeout)))
         self.request.add_additional_header("User-Agent", USER_AGENT)
 
     def _update_pds_endpoint(self, pds_endpoint: str) -> None:

@@ -57,11 +57,15 @@ class CardFetcher:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.cache = CardCache(cache_dir, ttl=ttl, failure_ttl=failure_ttl, clock=clock)
+        guard = guard or Guard(allow_private=allow_private)
+        # Which guard the cache's entries were fetched under: one fetched while private
+        # addresses were allowed is never served to a fetcher that refuses them.
+        self._guard = "lenient" if guard.allow_private or guard.trusted else "strict"
         self.timeout = timeout
         self.max_page_bytes = max_page_bytes
         self.max_image_bytes = max_image_bytes
         self._client = httpx.Client(
-            transport=GuardedTransport(guard or Guard(allow_private=allow_private)),
+            transport=GuardedTransport(guard, timeout),
             follow_redirects=False,  # followed by hand, within the one deadline
             headers={"User-Agent": USER_AGENT, "Accept-Language": "en"},
             trust_env=False,
@@ -102,7 +106,7 @@ class CardFetcher:
         """The card fields `url`'s page gives (title, description, thumb_url); {} when it cannot
         be fetched or says nothing."""
         key = "page:" + url
-        cached = self.cache.get(key)
+        cached = self._cached(key)
         if cached is not None:
             return {k: v for k, v in cached[0].items() if k in ("title", "description",
                                                                 "thumb_url")}
@@ -113,14 +117,14 @@ class CardFetcher:
             event(logger, "card.fetched", url=url, fields=",".join(sorted(fields)) or "-")
         except CardError as exc:
             event(logger, "card.page_failed", logging.WARNING, url=url, reason=str(exc))
-            self.cache.put(key, {"failed": str(exc)})
+            self._put(key, {"failed": str(exc)})
             return {}
-        self.cache.put(key, dict(fields))
+        self._put(key, dict(fields))
         return fields
 
     def fetched(self, url: str) -> dict[str, str]:
         """What `url`'s page gave, from the cache only (nothing is fetched): {} when unknown."""
-        cached = self.cache.get("page:" + url)
+        cached = self._cached("page:" + url)
         if cached is None:
             return {}
         return {k: v for k, v in cached[0].items() if k in ("title", "description", "thumb_url")}
@@ -130,7 +134,7 @@ class CardFetcher:
         if not image_url:
             return None
         key = "thumb:" + image_url
-        cached = self.cache.get(key)
+        cached = self._cached(key)
         if cached is not None:
             meta, data = cached
             return Thumb(data, meta["mime"]) if data is not None and "mime" in meta else None
@@ -139,9 +143,9 @@ class CardFetcher:
             thumb = fit(body)
         except CardError as exc:
             event(logger, "card.thumb_failed", logging.WARNING, url=image_url, reason=str(exc))
-            self.cache.put(key, {"failed": str(exc)})
+            self._put(key, {"failed": str(exc)})
             return None
-        self.cache.put(key, {"mime": thumb.mime}, thumb.data)
+        self._put(key, {"mime": thumb.mime}, thumb.data)
         return thumb
 
     def thumbs(self, image_urls: Iterable[str | None]) -> dict[str, Thumb]:
@@ -150,6 +154,19 @@ class CardFetcher:
         urls = list(dict.fromkeys(u for u in image_urls if u))
         found = self._parallel(self.thumb, urls)
         return {url: thumb for url, thumb in found.items() if thumb is not None}
+
+    # -- the cache, by guard --------------------------------------------------------------------
+
+    def _cached(self, key: str) -> Any:
+        """The cache's entry for `key`, unless it was fetched under a more lenient guard than
+        this fetcher's (an entry of an older release, which did not say, counts as lenient)."""
+        cached = self.cache.get(key)
+        if cached is not None and self._guard == "strict" and cached[0].get("guard") != "strict":
+            return None
+        return cached
+
+    def _put(self, key: str, meta: dict[str, Any], data: bytes | None = None) -> None:
+        self.cache.put(key, {**meta, "guard": self._guard}, data)
 
     # -- HTTP --------------------------------------------------------------------------------
 
@@ -181,8 +198,10 @@ class CardFetcher:
             accept = "text/html,application/xhtml+xml" if page else "image/*"
             with self._host_slot((urlsplit(url).hostname or "").lower()):
                 try:
+                    # The transport ends the whole request (headers and body) by `deadline`.
                     request = self._client.build_request(
-                        "GET", url, headers={"Accept": accept}, timeout=remaining)
+                        "GET", url, headers={"Accept": accept}, timeout=remaining,
+                        extensions={"deadline": deadline})
                     response = self._client.send(request, stream=True)
                     try:
                         if response.next_request is not None:

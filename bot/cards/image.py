@@ -6,6 +6,7 @@ and that is smaller (flat graphics, screenshots)."""
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -15,7 +16,13 @@ from bot.errors import CardError
 
 MAX_THUMB_BYTES = 1_000_000  # Bluesky's limit for an external embed's thumb blob
 MAX_SIDE = 2000  # long side of a re-encoded thumb, in pixels: plenty for a card
-MAX_PIXELS = 50_000_000  # refuse to decode anything larger (decompression bombs)
+# Refuse to decode anything larger (decompression bombs, and memory): a picture is decoded to
+# ~4 bytes a pixel and converted once more, so 16 megapixels (a 4600x3450 photo) costs ~130 MB
+# at its peak; with at most DECODES at a time that is what the daemon can afford (a 7000x7000
+# PNG cost ~400 MB, and eight of them could be decoded side by side).
+MAX_PIXELS = 16_000_000
+DECODES = 2
+_decoding = threading.BoundedSemaphore(DECODES)
 PASS_THROUGH = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 # Info keys that say nothing about the author, place or camera: an image carrying only these
 # may be posted byte for byte when it already fits.
@@ -76,7 +83,13 @@ def _encode(img: Image.Image, fmt: str, quality: int) -> bytes:
 
 
 def fit(data: bytes) -> Thumb:
-    """`data` as a card thumb; raises CardError if it is not an image that can be used."""
+    """`data` as a card thumb; raises CardError if it is not an image that can be used. At
+    most DECODES pictures are decoded at a time, whatever the number of fetching threads."""
+    with _decoding:
+        return _fit(data)
+
+
+def _fit(data: bytes) -> Thumb:
     img = _open(data)
     source = img.format or ""
     if _clean_as_is(img, len(data)):

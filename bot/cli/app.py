@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from bot.errors import BotError, FeedError
+from bot.log import redact
 
 
 class OneLineUsageError(click.ClickException):
@@ -57,7 +58,8 @@ class BotGroup(click.Group):
         except BotError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            for line in str(exc).splitlines():  # several problems (a bots file): one line each
+            # redact: a FEED_URL's user:password@ or ?token= never reaches the terminal.
+            for line in redact(str(exc)).splitlines():  # several problems: one line each
                 click.echo(f"Error: {line}", err=True)
             ctx.exit(exc.exit_code)
 

@@ -4,6 +4,7 @@ read only the database (`--html` also reads the posted threads back from Bluesky
 from __future__ import annotations
 
 import os
+from shlex import quote
 from typing import Any
 
 import click
@@ -11,6 +12,7 @@ import click
 from bot.cli.app import check_writable, echo_json, write_output
 from bot.cli.service import EVERY_BOT_HELP, _logging, _no_store, _setup
 from bot.errors import BotError
+from bot.log import printable, redact_url
 
 
 @click.command()
@@ -94,7 +96,8 @@ def status(
     if not rows:
         click.echo("No issues recorded yet (`python -m bot poll` reads the feed).")
     else:
-        _table(rows, several=len(load_bots()) > 1, feeds={b.name: b.feed_url for b in bots})
+        feeds = {b.name: redact_url(b.feed_url) for b in bots}
+        _table(rows, several=len(load_bots()) > 1, feeds=feeds)
     if daemons is not None:
         click.echo(_daemons_line(daemons))
     if from_file:  # each bot's settings as it runs with them (the environment's defaults applied)
@@ -121,13 +124,14 @@ def bot_settings(settings: Any) -> dict[str, Any]:
     whether it has a password and a webhook, never what they are)."""
     return {
         "bot": settings.name,
-        "feed": settings.feed_url,
+        "feed": redact_url(settings.feed_url),  # a user:password@ or ?token= stays hidden
         "handle": settings.bsky_handle,
         "service": settings.bsky_service,
         "dry_run": settings.dry_run,
         "poll_interval": settings.poll_interval,
         "post_delay": settings.post_delay,
         "backfill_hours": settings.backfill_hours,
+        "max_new_per_pass": settings.max_new_per_pass,
         "cards": settings.cards,
         "alerts": list(settings.notify_on) if settings.notify_url else [],
         "profile": settings.bot_config,
@@ -155,9 +159,9 @@ def _table(rows: list[dict[str, Any]], several: bool, feeds: dict[str, str]) -> 
         bot = f"{r['bot']:<{bot_w}}" if several else ""
         click.echo(
             f"{bot}{state:<8} {_when(r['published']):<16} {_when(r['posted_at']):<16} "
-            f"{r['title']}"
+            f"{printable(r['title'])}"
         )
-        click.echo(f"{pad} {r['link']}")
+        click.echo(f"{pad} {printable(r['link'])}")
         if r["feed"] != feeds.get(r["bot"]):
             click.echo(f"{pad} read from {r['feed']}")
         for t in r["threads"]:
@@ -165,10 +169,10 @@ def _table(rows: list[dict[str, Any]], several: bool, feeds: dict[str, str]) -> 
         if r["due"]:
             click.echo(f"{pad} goes out at {_when(r['due'])} UTC (POST_DELAY)")
         if r["error"] and r["state"] == "held":
-            click.echo(f"{pad} held: {r['error']}")
-            click.echo(f"{pad} approve, post or skip --entry {r['link']}")
+            click.echo(f"{pad} held: {printable(r['error'])}")
+            click.echo(f"{pad} approve, post or skip --entry {quote(r['link'])}")
         elif r["error"]:
-            click.echo(f"{pad} error: {r['error']}")
+            click.echo(f"{pad} error: {printable(r['error'])}")
 
 
 def _check(ctx: click.Context, bots: list[Any]) -> None:

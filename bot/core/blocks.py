@@ -55,8 +55,11 @@ _BOLD = frozenset({"strong", "b"})
 # Deeper than this the markup is not prose; take its text flat (lxml itself caps depth at 255).
 _MAX_DEPTH = 120
 # Zero-width spaces, direction marks, BOM, soft hyphens: invisible, and they break matching.
-# (The zero-width joiner stays: emoji sequences need it.)
-_INVISIBLE = re.compile("[\u200b\u200e\u200f\u2060\ufeff\u00ad]")
+# (The zero-width joiner stays: emoji sequences need it.) And control characters (C0 but tab and
+# newlines, DEL, C1): an ESC from a feed's title would reach posts, logs, alerts and the
+# operator's terminal (OSC sequences retitle it, others rewrite what it shows).
+_INVISIBLE = re.compile("[\u200b\u200e\u200f\u2060\ufeff\u00ad"
+                        "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _EMBEDDED_POST = regex.compile(r"(?i)embedded-post")
 
 

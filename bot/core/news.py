@@ -4,10 +4,12 @@ The rules: an issue published within the backfill window is
 queued; on a feed's first pass (an empty store: first deployment or a wiped disk) an older one
 is only recorded as seen, so nothing floods the account; later, a new issue newer than the
 newest known is queued however old (a bot that was down for days catches up), and one older than
-that is history."""
+that is history. And a flood guard: more new issues at once than the operator allows
+(`max_new_per_pass`) are held for the editor (`flood_guard`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -16,6 +18,24 @@ from bot.core.state import IssueState
 
 _S = IssueState
 _BY_HAND = "post --entry LINK posts it"
+# The earliest date a feed item may sensibly carry (before any web feed existed): anything
+# earlier, like anything later than a day ahead of the clock, is a wrong or hostile date.
+FEED_EPOCH = datetime(1990, 1, 1, tzinfo=UTC)
+AHEAD = timedelta(days=1)
+
+
+def sane_published(
+    published: datetime | None, *, now: datetime, first_seen: datetime | None = None
+) -> tuple[datetime | None, bool]:
+    """The date the bot uses for an item dated `published` (record keys, schedules, what is
+    news), and whether the feed's date was outside the sane window [FEED_EPOCH, now + 1 day].
+    Outside it the issue counts as published when the bot first saw it: `first_seen` (the date
+    stored then) or, for a new issue, `now`. An item dated 9999 can then neither break its
+    record keys nor jump ahead of every other issue."""
+    when = as_utc(published)
+    if when is None or FEED_EPOCH <= when <= now + AHEAD:
+        return when, False
+    return (first_seen or now), True
 
 
 @dataclass(frozen=True)
@@ -83,3 +103,33 @@ def as_utc(when: datetime | None) -> datetime | None:
 def published_key(issue: Issue) -> datetime:
     """Sort key: the issue's date, undated issues first."""
     return as_utc(issue.published) or datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Flood:
+    """What the flood guard decided for one pass: the guids of new issues held for the editor
+    (empty when the pass is not a flood), and the one alert's words."""
+
+    held: frozenset[str]
+    message: str | None = None
+
+
+def flood_guard(queued: Sequence[Issue], *, cap: int, first_run: bool) -> Flood:
+    """More new issues queued at once than `cap` (max_new_per_pass) look like a feed that
+    changed (a migration, a new guid scheme), not like news: they are held for the editor, all
+    of them; on a feed's first pass (an empty store) the newest `cap` still go out and only the
+    rest wait. `queued` are the pass's new issues that would be posted (inside the backfill
+    window, or newer than the newest known)."""
+    if cap < 0 or len(queued) <= cap:
+        return Flood(frozenset())
+    newest_first = sorted(queued, key=published_key, reverse=True)
+    held = newest_first[cap:] if first_run else newest_first
+    n = len(queued)
+    if first_run:
+        message = (
+            f"{n} new issues at once on a first pass: the newest {cap} go out, {len(held)} "
+            "wait for the editor; approve or skip each"
+        )
+    else:
+        message = f"{n} new issues at once: the feed may have changed; approve or skip"
+    return Flood(frozenset(i.guid for i in held), message)

@@ -79,6 +79,8 @@ def load_profile(path: str | Path | None = None) -> Profile:
         raise ConfigError(f"BOT_CONFIG: cannot read {p}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"BOT_CONFIG: {p} is not valid TOML: {exc}") from exc
+    except RecursionError as exc:  # tomllib recurses once per level of nesting
+        raise ConfigError(f"BOT_CONFIG: {p} nests arrays or tables too deep to read") from exc
     return parse_profile(data, str(p))
 
 

@@ -13,6 +13,8 @@ of microseconds since the Unix epoch, then a 10-bit clock id
   the thread, and the TID order on the account follows the order the issues were published in.
   `part` numbers the threads of one issue (0, then 1 when quick bites get a thread of their own).
   An issue without a date gets a fixed point in 2020-2024 chosen by a hash of its guid.
+  A date past what a TID holds (~2255) is taken as that end, so no date can make keys fail
+  (the service clamps feed dates to a sane window before they get here: bot.core.news).
 - clock id = 10 bits of SHA-256(guid, generation). Two issues published in the same microsecond
   still differ unless their hashes collide too (1 in 1024); feeds give dates to the second.
 - generation > 0 (`post --force`) moves the whole thread to a fresh block of keys, so a forced
@@ -34,6 +36,8 @@ PARTS = 10  # threads per issue and generation
 GENERATION_SPAN_US = PART_SPAN_US * PARTS
 MAX_POSTS = PART_SPAN_US
 _MAX_TIMESTAMP = (1 << 53) - 1
+# The latest base: room above it for 1,000 generations of keys.
+_MAX_BASE = _MAX_TIMESTAMP - 1_000 * GENERATION_SPAN_US
 _UNDATED_BASE_US = 1_577_836_800_000_000  # 2020-01-01T00:00:00Z
 _UNDATED_RANGE_US = 5 * 365 * 86_400 * 1_000_000
 
@@ -84,7 +88,7 @@ def _base_timestamp(guid: str, published: datetime | None) -> int:
     delta = published - datetime(1970, 1, 1, tzinfo=UTC)
     # Exact integer microseconds: float timestamps lose the last digit for modern dates.
     micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    return max(micros, 0)
+    return min(max(micros, 0), _MAX_BASE)
 
 
 def _check(count: int, part: int) -> None:
@@ -102,8 +106,9 @@ def thread_keys(
     _check(count, part)
     if generation < 0:
         raise ValueError(f"generation must be >= 0, not {generation}")
-    start = (
-        _base_timestamp(guid, published) + generation * GENERATION_SPAN_US + part * PART_SPAN_US
+    start = min(
+        _base_timestamp(guid, published) + generation * GENERATION_SPAN_US + part * PART_SPAN_US,
+        _MAX_TIMESTAMP - MAX_POSTS,
     )
     clock_id = int.from_bytes(_digest(guid, generation)[:2], "big") & 1023
     return [encode_tid(start + place, clock_id) for place in range(count)]
@@ -116,5 +121,5 @@ def keys_from_root(root: str, count: int, part: int = 0) -> list[str]:
     thread to new keys (a second thread)."""
     _check(count, part)
     timestamp, clock_id = decode_tid(root)
-    start = timestamp + part * PART_SPAN_US
+    start = min(timestamp + part * PART_SPAN_US, _MAX_TIMESTAMP - MAX_POSTS)
     return [encode_tid(start + place, clock_id) for place in range(count)]

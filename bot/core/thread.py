@@ -350,10 +350,30 @@ def _with_hashtags(root: RichText, tags: Sequence[str], reserve: str) -> RichTex
     return join([root, join(chosen, " ")], "\n\n") if chosen else root
 
 
+# The most text a thread can hold, in characters: 999 posts of 300 graphemes, with room for
+# graphemes of several characters (accents, emoji). Checked by length before anything is split:
+# splitting costs time and memory by the character, and a 9 MB paragraph took minutes and GBs
+# to be refused by the post count.
+MAX_THREAD_CHARS = 2 * _MAX_POSTS * MAX_GRAPHEMES
+
+
+def _bounded(parts: Sequence[_Part], issue: Issue) -> None:
+    """ThreadError, at once, when the parts' text could never fit in one thread."""
+    sizes = [len(part.text.text) for part in parts]
+    if sum(sizes) > MAX_THREAD_CHARS:
+        worst = max(range(len(parts)), key=sizes.__getitem__)
+        raise ThreadError(
+            f"{issue.link}: {sum(sizes):,} characters of text, more than a thread of "
+            f"{_MAX_POSTS} posts can hold ({MAX_THREAD_CHARS:,}); the longest part is a "
+            f"{parts[worst].kind.replace('_', ' ')} of {sizes[worst]:,} characters"
+        )
+
+
 def _posts(
     parts: Sequence[_Part], issue: Issue, lang: str, numbered: bool, number_format: str
 ) -> Thread:
     reserve = _reserve(number_format) if numbered else ""
+    _bounded(parts, issue)
     pieces: list[tuple[RichText, str, Card | None]] = []
     for part in parts:
         try:

@@ -27,9 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-import secrets
 import signal
-import socket
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -42,7 +40,7 @@ from bot.log import event
 from bot.service.fleet import Fleet
 from bot.service.health import record_pass, verify_refused_credentials
 from bot.service.outcomes import Outcome
-from bot.service.posting import holder_gone
+from bot.service.posting import holder_gone, process_id
 from bot.service.worker import Worker
 from bot.settings import Settings
 from bot.store.api import Store
@@ -60,7 +58,7 @@ def jitter_for(interval: float) -> float:
 
 
 def daemon_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+    return process_id()
 
 
 class BotRunner:

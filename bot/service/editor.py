@@ -13,13 +13,14 @@ import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from shlex import quote
 from typing import Any
 
 from bot.core.model import Issue
 from bot.core.post import Thread, post_url
 from bot.core.reader import pick_issue
 from bot.errors import BotError
-from bot.log import event
+from bot.log import event, redact_url
 from bot.service.outcomes import IssueOutcome, Outcome, thread_roots
 from bot.service.posting import record_issue
 from bot.service.worker import Worker
@@ -90,11 +91,11 @@ def _what_now(outcome: IssueOutcome, link: str) -> IssueOutcome:
     # Bluesky's errors are worded for the daemon, whose next pass does try again.
     error = (outcome.error or "").removesuffix("; will try again later")
     if outcome.outcome is Outcome.DEFERRED:
-        hint = f"run `post --entry {link}` again to complete it (a running bot also does)"
+        hint = f"run `post --entry {quote(link)}` again to complete it (a running bot also does)"
     elif outcome.outcome is Outcome.FAILED:
         hint = (
-            f"`retry --entry {link}` queues it for the next poll, "
-            f"or run `post --entry {link}` again"
+            f"`retry --entry {quote(link)}` queues it for the next poll, "
+            f"or run `post --entry {quote(link)}` again"
         )
     else:
         return outcome
@@ -107,7 +108,7 @@ def _record(worker: Worker, issue: Issue) -> StoredIssue:
     found = worker.store.find_issue(url, issue.guid) or worker.store.find_by_link(issue.link)
     if found is not None:
         return found
-    return record_issue(worker.store, url, issue).issue
+    return record_issue(worker.store, url, issue, now=worker._clock()).issue
 
 
 def find_issue(
@@ -201,7 +202,7 @@ def status_rows(
         rows.append(
             {
                 "bot": i.bot,
-                "feed": i.feed_url,
+                "feed": redact_url(i.feed_url),  # a user:password@ or ?token= stays hidden
                 "guid": i.guid,
                 "link": i.link,
                 "title": i.title,

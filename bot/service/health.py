@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.errors import AuthError, FeedError
-from bot.log import event
+from bot.log import event, redact_url
 from bot.notify import Alert
 from bot.service.outcomes import Outcome, PollResult
 from bot.service.worker import Worker
@@ -46,7 +46,7 @@ def record_pass(
     if beat.feed_alert_due:
         worker.notifier.send(
             Alert.FEED,
-            f"The feed {settings.feed_url} has been failing since "
+            f"The feed {redact_url(settings.feed_url)} has been failing since "
             f"{_when(beat.feed_failing_since)}: {error}",
         )
     return beat

@@ -132,7 +132,7 @@ def thread_roots(stored: StoredIssue, posts: Sequence[Any]) -> list[str]:
         part_roots = {keys_from_root(first, 1, p)[0] for p in range(1, PARTS)}
     else:
         part_roots = {
-            thread_keys(stored.guid, stored.published, 1, stored.generation, p)[0]
+            thread_keys(stored.guid, stored.keyed_at, 1, stored.generation, p)[0]
             for p in range(1, PARTS)
         }
     return [p.uri for p in posts if p.place == 0 or p.rkey in part_roots]

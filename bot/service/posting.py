@@ -6,16 +6,21 @@ thread a link scan found (`anchored_keys`)."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import os
+import secrets
 import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
+from shlex import quote
 from typing import TYPE_CHECKING, Any
 
 from bot.bluesky.records import FoundBy, PostedThread
 from bot.core.model import Issue
-from bot.core.news import as_utc
+from bot.core.news import as_utc, sane_published
 from bot.core.post import Thread, post_url
 from bot.core.rkey import is_tid, keys_from_root, thread_keys
 from bot.errors import AuthError, PublishError, RecordInvalid, StoreError, ThreadError
@@ -36,17 +41,25 @@ _S = IssueState
 
 
 def record_issue(
-    store: Store, feed_url: str, issue: Issue, state: IssueState = IssueState.SEEN
+    store: Store, feed_url: str, issue: Issue, state: IssueState = IssueState.SEEN,
+    *, now: datetime | None = None, reason: str | None = None,
 ) -> Upserted:
-    """Record an issue read from the feed (new: in `state`; known: see Store.upsert_issue)."""
+    """Record an issue read from the feed (new: in `state`; known: see Store.upsert_issue). A
+    date outside the sane window (the editor's commands read the feed themselves) is stored as
+    the known one, or now (bot.core.news.sane_published)."""
+    published, odd = sane_published(issue.published, now=now or datetime.now(UTC))
+    if odd:  # rare: the stored date, when there is one, is kept
+        known = store.find_issue(feed_url, issue.guid)
+        published = known.published if known and known.published else published
     return store.upsert_issue(
         feed_url,
         guid=issue.guid,
         link=issue.link,
         title=issue.title,
-        published=as_utc(issue.published),
+        published=published,
         content_hash=issue.content_hash,
         state=state,
+        reason=reason,
     )
 
 
@@ -82,14 +95,41 @@ class Stopped(Exception):
     """A stop was requested while waiting (a backoff); the pass ends, the next one resumes."""
 
 
+@functools.cache
+def this_machine() -> str:
+    """Which kernel and process namespace this process runs in: the boot id and the PID
+    namespace, hashed. Containers share a host name and PIDs often (every container's first
+    process is PID 1); they never share a PID namespace, so a PID is only looked up where it
+    means the same process."""
+    parts = []
+    for read, path in ((Path.read_text, "/proc/sys/kernel/random/boot_id"),
+                       (os.readlink, "/proc/self/ns/pid")):
+        try:
+            parts.append(str(read(Path(path))))
+        except OSError:
+            parts.append("?")
+    if parts == ["?", "?"]:  # no /proc: nothing to tell another process by
+        return "unknown"
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
+
+
+def process_id(pid: int | None = None) -> str:
+    """How a claim, lease or daemon row names its holder: host:pid:token:machine. The random
+    token tells two holders with the same host and PID apart (a restarted container), the
+    machine part says where the PID can be checked (`holder_gone`)."""
+    return (f"{socket.gethostname()}:{os.getpid() if pid is None else pid}:"
+            f"{secrets.token_hex(3)}:{this_machine()}")
+
+
 def holder_gone(holder: str | None, me: str) -> bool:
-    """Whether `holder` (host:pid:token) was a process on this host that no longer runs, so its
-    claim or lease can be taken at once instead of when it runs out. A pid that was reused only
-    means waiting for the lease; a wrong guess is still safe: a thread's record keys are fixed
-    and the PDS refuses a key twice."""
-    host, _, rest = (holder or "").partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit() or holder == me:
+    """Whether `holder` (process_id()) was a process of this host and PID namespace that no
+    longer runs, so its claim or lease can be taken at once instead of when it runs out. A
+    holder named otherwise (another container with the same host name, an older release) is
+    waited for. A pid that was reused only means waiting for the lease; a wrong guess is still
+    safe: a thread's record keys are fixed and the PDS refuses a key twice."""
+    host, pid, _token, machine = ((holder or "").split(":") + ["", "", "", ""])[:4]
+    if (host != socket.gethostname() or machine != this_machine() or machine == "unknown"
+            or not pid.isdigit() or holder == me):
         return False
     try:
         os.kill(int(pid), 0)
@@ -135,7 +175,7 @@ class IssuePoster:
         if root is not None and is_tid(root):
             return [keys_from_root(root, len(t), part) for part, t in enumerate(threads)]
         return [
-            thread_keys(stored.guid, stored.published, len(t), stored.generation, part)
+            thread_keys(stored.guid, stored.keyed_at, len(t), stored.generation, part)
             for part, t in enumerate(threads)
         ]
 
@@ -327,7 +367,7 @@ class IssuePoster:
         self.notifier.send(
             Alert.FAILED,
             f"Could not post {issue.title} ({issue.link}): {error}. "
-            f"`retry --entry {issue.link}` queues it again.",
+            f"`retry --entry {quote(issue.link)}` queues it again.",
             issue.link,
         )
         return IssueOutcome(issue.link, issue.title, Outcome.FAILED, error=error)

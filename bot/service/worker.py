@@ -8,19 +8,26 @@ docs/how-it-works.md.
 from __future__ import annotations
 
 import logging
-import os
-import secrets
-import socket
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from shlex import quote
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bot.core.model import Issue
-from bot.core.news import Verdict, as_utc, judge, published_key
+from bot.core.news import (
+    Flood,
+    Verdict,
+    as_utc,
+    flood_guard,
+    judge,
+    published_key,
+    sane_published,
+)
 from bot.core.post import Thread
 from bot.core.review import Action, review
 from bot.errors import ConfigError, StoreError
@@ -32,9 +39,9 @@ from bot.service.outcomes import (
     Outcome,
     PollResult,
 )
-from bot.service.posting import IssuePoster, Stopped, record_issue
+from bot.service.posting import IssuePoster, Stopped, process_id
 from bot.settings import Settings, card_cache_dir
-from bot.store.api import IssueState, Store, StoredIssue
+from bot.store.api import IssueState, NewIssue, Store, StoredIssue
 
 if TYPE_CHECKING:
     import httpx
@@ -49,6 +56,8 @@ logger = logging.getLogger(__name__)
 _S = IssueState
 _PENDING = (_S.QUEUED, _S.POSTING)
 LEASE_SECONDS = 600.0
+_LINES_PER_PASS = 20  # new issues logged one line each; a huge first pass logs a summary after
+_BATCH = 1000  # issues recorded per transaction
 # Only words for the editor: that an issue left the feed is kept in `left_feed`, not in this text.
 GONE = (
     "it is no longer in the feed (unpublished?); it is queued again if it comes back; "
@@ -117,9 +126,7 @@ class Worker(IssuePoster):
         self.settings = settings
         self.store = store
         self.profile = profile or load_profile(settings.bot_config)
-        self.worker_id = worker_id or (
-            f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        )
+        self.worker_id = worker_id or process_id()
         self.lease_seconds = lease_seconds
         self._publisher = publisher
         # A daemon's bots of one account share a publisher, made when the first of them posts:
@@ -272,12 +279,13 @@ class Worker(IssuePoster):
         from bot.core.reader import parse_feed
 
         feed = parse_feed(body, self.profile, source=url)
-        result.in_feed = len(feed.issues)
+        issues = self._sane_dates(feed.issues)
+        result.in_feed = len(issues)
         result.skipped = list(feed.skipped)  # named in the summary; the others go on
         if self.settings.dry_run:
-            return self._dry_pass(feed.issues, result)
-        self._record(feed.issues, result)
-        in_feed = {i.guid: i for i in feed.issues}
+            return self._dry_pass(issues, result)
+        self._record(issues, result)
+        in_feed = {i.guid: i for i in issues}
         for s in self.store.issues(_PENDING, feed_url=url):  # oldest first
             if stopping():
                 result.stopped = True
@@ -304,6 +312,27 @@ class Worker(IssuePoster):
             )
         return result
 
+    def _sane_dates(self, issues: Sequence[Issue]) -> list[Issue]:
+        """The feed's issues with every date outside the sane window (bot.core.news) replaced
+        by when the bot first saw the issue; said once, when the issue is new."""
+        stored = {s.guid: s for s in self.store.issues(feed_url=self.settings.feed_url)}
+        now = self._clock()
+        out = []
+        for issue in issues:
+            old = stored.get(issue.guid)
+            when, odd = sane_published(
+                issue.published, now=now,
+                first_seen=(old.published or old.created_at) if old else None,
+            )
+            if odd:
+                if old is None:
+                    event(logger, "issue.date_refused", logging.WARNING, link=issue.link,
+                          date=as_utc(issue.published).isoformat(),  # type: ignore[union-attr]
+                          note="outside 1990 .. now + 1 day: taken as published now")
+                issue = replace(issue, published=when)
+            out.append(issue)
+        return out
+
     def _known(self) -> _Known:
         """The feed's issues in the store now, for deciding what is news in this pass."""
         known = {s.guid: s for s in self.store.issues(feed_url=self.settings.feed_url)}
@@ -315,10 +344,16 @@ class Worker(IssuePoster):
         )
 
     def _record(self, issues: Sequence[Issue], result: PollResult) -> None:
-        """Record the feed's issues, newest first (unchanged known ones are not written)."""
+        """Record the feed's issues, newest first (unchanged known ones are not written). New
+        issues past the flood guard's cap are recorded held, with one alert for all of them;
+        on a huge first pass only the first few seen ones get a line each, then a summary."""
         url = self.settings.feed_url
         known = self._known()
         first_run = not known.issues
+        verdicts = {i.guid: known.judge(i) for i in issues if i.guid not in known.issues}
+        flood = self._flood(issues, verdicts, first_run)
+        quiet: Counter[str] = Counter()  # new issues recorded without a line of their own
+        todo: list[tuple[Issue, Verdict]] = []
         for issue in sorted(issues, key=published_key, reverse=True):
             old = known.issues.get(issue.guid)
             if old is not None and _back_in_feed(old):
@@ -331,11 +366,31 @@ class Worker(IssuePoster):
                 as_utc(issue.published),
             ):
                 continue
-            verdict = known.judge(issue)
-            up = record_issue(self.store, url, issue, verdict.state)
-            if up.created:
+            verdict = verdicts.get(issue.guid) or known.judge(issue)
+            if issue.guid in flood.held:
+                verdict = Verdict(_S.HELD, flood.message)
+            todo.append((issue, verdict))
+        # Many at a time, one transaction each: a huge first pass is a few commits, not one per
+        # entry. The dates are sane already (`_sane_dates`).
+        for start in range(0, len(todo), _BATCH):
+            batch = todo[start:start + _BATCH]
+            done = self.store.upsert_issues(url, [
+                NewIssue(guid=i.guid, link=i.link, title=i.title, published=as_utc(i.published),
+                         content_hash=i.content_hash, state=v.state,
+                         reason=v.reason if v.state is _S.HELD else None)
+                for i, v in batch
+            ])
+            for (issue, verdict), up in zip(batch, done, strict=True):
+                if not up.created:
+                    continue
                 result.new += 1
                 result.queued += up.issue.state is _S.QUEUED
+                if up.issue.state is _S.HELD:
+                    result.outcomes.append(IssueOutcome(issue.link, issue.title, Outcome.HELD,
+                                                        error=verdict.reason))
+                if result.new > _LINES_PER_PASS:
+                    quiet[up.issue.state.value] += 1
+                    continue
                 event(
                     logger,
                     "issue.recorded",
@@ -344,14 +399,40 @@ class Worker(IssuePoster):
                     first_run=first_run or None,
                     reason=verdict.reason,
                 )
+        for state, count in sorted(quiet.items()):
+            event(logger, "issue.recorded_many", state=state, count=count,
+                  first_run=first_run or None, note="one line each for the first "
+                  f"{_LINES_PER_PASS}; `status --limit N` lists them")
+
+    def _flood(self, issues: Sequence[Issue], verdicts: dict[str, Verdict],
+               first_run: bool, *, alert: bool = True) -> Flood:
+        """The flood guard (bot.core.news.flood_guard) for this pass's new issues, its one
+        warning and its one alert."""
+        queued = [i for i in issues if (v := verdicts.get(i.guid)) and v.state is _S.QUEUED]
+        flood = flood_guard(queued, cap=self.settings.max_new_per_pass, first_run=first_run)
+        if flood.held and alert:
+            event(logger, "feed.flood", logging.WARNING, new=len(queued), held=len(flood.held),
+                  cap=self.settings.max_new_per_pass, first_run=first_run or None)
+            self.notifier.send(Alert.HELD, f"{flood.message} (`status` lists them).",
+                               self.settings.feed_url)
+        return flood
 
     def _dry_pass(self, issues: Sequence[Issue], result: PollResult) -> PollResult:
         """What a pass would post, without writing anything anywhere."""
         known = self._known()
+        verdicts = {i.guid: known.judge(i) for i in issues if i.guid not in known.issues}
+        flood = self._flood(issues, verdicts, not known.issues, alert=False)
         for issue in sorted(issues, key=published_key):
             old = known.issues.get(issue.guid)
+            if issue.guid in flood.held:
+                result.new += 1
+                logger.info("dry run: would hold %s for the editor: %s", issue.link,
+                            flood.message)
+                result.outcomes.append(
+                    IssueOutcome(issue.link, issue.title, Outcome.HELD, error=flood.message))
+                continue
             if old is None:
-                verdict = known.judge(issue)
+                verdict = verdicts[issue.guid]
                 result.new += 1
                 result.queued += verdict.state is _S.QUEUED
                 if verdict.reason:
@@ -418,7 +499,8 @@ class Worker(IssuePoster):
         self.notifier.send(
             Alert.HELD,
             f"Held for review: {issue.title} ({issue.link}): {reason}. "
-            f"`approve --entry {issue.link}` posts it, `skip --entry {issue.link}` drops it.",
+            f"`approve --entry {quote(issue.link)}` posts it, "
+            f"`skip --entry {quote(issue.link)}` drops it.",
             issue.link,
         )
         return IssueOutcome(issue.link, issue.title, Outcome.HELD, error=reason)

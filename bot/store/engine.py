@@ -20,7 +20,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from bot import bundled
-from bot.errors import StoreError, one_line
+from bot.errors import ConfigError, StoreError, one_line
 from bot.log import event as log_event
 from bot.settings import default_database_url, private_dir
 
@@ -114,12 +114,20 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
+class DatabaseUrlError(ConfigError, StoreError):
+    """DATABASE_URL cannot be used as written: a configuration error (exit status 2) that is
+    also the store's error, for callers that catch StoreError."""
+
+
 def make_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise StoreError(
-            "DATABASE_URL is not a database URL (sqlite:///path or postgresql://user:pw@host/db)"
+        parsed.port  # noqa: B018  (a port that is not a number fails here, not at connect)
+    except (ArgumentError, ValueError) as exc:
+        # ValueError: a port that is not a number ("host:abc"); the URL may hold a password.
+        raise DatabaseUrlError(
+            "DATABASE_URL is not a database URL (sqlite:///path or postgresql://user:pw@host/db"
+            f"{'; its port is not a number' if isinstance(exc, ValueError) else ''})"
         ) from exc
     try:
         if parsed.get_backend_name() == "sqlite":
@@ -143,6 +151,11 @@ def make_engine(url: str) -> Engine:
         # pre_ping: hosted Postgres drops idle connections between polls.
         # A daemon serving many bots runs several passes at once: room for them.
         return create_engine(parsed, pool_pre_ping=True, pool_size=4, max_overflow=8)
+    except ImportError as exc:  # a driver named in the URL that is not installed
+        raise DatabaseUrlError(
+            f"DATABASE_URL: its driver {parsed.drivername!r} is not installed ({exc.name}); "
+            "use postgresql://… (psycopg 3, installed with the bot) or sqlite:///…"
+        ) from exc
     except (NoSuchModuleError, SQLAlchemyError, OSError) as exc:
         masked = parsed.render_as_string(hide_password=True)
         raise StoreError(f"cannot use the database {masked}: {exc}") from exc

@@ -107,6 +107,9 @@ class IssueRow(Base):
     link: Mapped[str] = mapped_column(String(2048))
     title: Mapped[str] = mapped_column(Text)
     published: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The date the thread's record keys are made from: `published` as first seen, never
+    # updated by an edit (a crash, an edited date and a retry must address the same records).
+    key_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     content_hash: Mapped[str] = mapped_column(String(128))
     state: Mapped[str] = mapped_column(String(16), server_default=IssueState.SEEN.value)
     error: Mapped[str | None] = mapped_column(Text)

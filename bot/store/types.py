@@ -63,6 +63,29 @@ class StoredIssue:
     created_at: datetime
     updated_at: datetime
     posted_at: datetime | None
+    # `published` as first seen: the record keys' date, never changed by an edit (None: the
+    # issue was undated when first seen, and its keys stay the undated ones). Migration 0005
+    # gave every earlier issue its `published`, the date its keys were made from.
+    key_time: datetime | None = None
+
+    @property
+    def keyed_at(self) -> datetime | None:
+        """The date the thread's record keys are made from."""
+        return self.key_time
+
+
+@dataclass(frozen=True)
+class NewIssue:
+    """An issue as read from the feed, to be recorded (Store.upsert_issues): if new, in `state`,
+    with `reason` (why it is not posted) kept in `error`."""
+
+    guid: str
+    link: str
+    title: str
+    published: datetime | None
+    content_hash: str
+    state: IssueState = IssueState.SEEN
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
