@@ -21,6 +21,8 @@ deals with it.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
@@ -29,9 +31,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from bot.feed import MAX_BYTES, MAX_REDIRECTS, FetchResult, Validators, _headers
+from bot.net import Refused
 
 if TYPE_CHECKING:
     import aiohttp
+
+    from bot.net import Guard
 
 T = TypeVar("T")
 
@@ -60,37 +65,73 @@ class Check:
         return self.result is not None and self.result.not_modified
 
 class FeedChecks:
-    """An event loop in a thread of its own with one aiohttp session; `submit` runs a coroutine
-    on it from any thread. `close()` at the end."""
+    """An event loop in a thread of its own with two aiohttp sessions: `guarded`, whose every
+    connection (each redirect hop's too) goes through `guard` (bot.net.Guard: the host resolved
+    once, every address checked, the checked address connected to), for feeds at public
+    addresses; and `open`, for feeds the operator put at a private address (bot.feed.feed_guard
+    gives them no guard either). `submit` runs a coroutine on the loop from any thread.
+    `close()` at the end."""
 
     def __init__(self, *, deadline: float = DEADLINE, per_host: int = PER_HOST,
                  in_flight: int = IN_FLIGHT, max_bytes: int = MAX_BYTES,
-                 allowed: Callable[[str], str | None] = http_only) -> None:
+                 allowed: Callable[[str], str | None] = http_only,
+                 guard: Guard | None = None) -> None:
+        from bot.net import Guard
+
         self.deadline = deadline
         self.allowed = allowed
         self.max_bytes = max_bytes
+        self.guard = guard if guard is not None else Guard()
         self._per_host = per_host
         self._in_flight = in_flight
+        self._private: dict[str, bool] = {}  # host → the operator put a feed there (no guard)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="feed-checks",
                                         daemon=True)
         self._thread.start()
-        self._session: aiohttp.ClientSession | None = None
+        self._guarded: aiohttp.ClientSession | None = None
+        self._open_session: aiohttp.ClientSession | None = None
         self._slots: asyncio.Semaphore | None = None
         self.submit(self._open()).result()
 
     async def _open(self) -> None:
         import aiohttp
 
-        connector = aiohttp.TCPConnector(limit=self._in_flight, limit_per_host=self._per_host,
-                                         keepalive_timeout=60, enable_cleanup_closed=True)
-        # No cookies (a feed is the same for everyone) and no proxy settings from the
-        # environment, as bot.feed's client; auto_decompress: gzip bodies are read as sent.
-        self._session = aiohttp.ClientSession(
-            connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
-            timeout=aiohttp.ClientTimeout(total=self.deadline),
-        )
+        def session(resolver: Any) -> aiohttp.ClientSession:
+            connector = aiohttp.TCPConnector(
+                limit=self._in_flight, limit_per_host=self._per_host, keepalive_timeout=60,
+                resolver=resolver, ttl_dns_cache=60)
+            # No cookies (a feed is the same for everyone) and no proxy settings from the
+            # environment, as bot.feed's client.
+            return aiohttp.ClientSession(
+                connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
+                timeout=aiohttp.ClientTimeout(total=self.deadline))
+
+        self._guarded = session(_GuardResolver(self.guard))
+        self._open_session = session(None)
         self._slots = asyncio.Semaphore(self._in_flight)
+
+    async def _session_for(self, url: str) -> aiohttp.ClientSession:
+        """The guarded session, unless the feed's own address is private (decided once per
+        host, in a thread: it may take a DNS lookup)."""
+        assert self._guarded is not None and self._open_session is not None
+        host = urlsplit(url).hostname or ""
+        private = self._private.get(host)
+        if private is None:
+            private = self._private[host] = await self.in_thread(self._is_private, url)
+        return self._open_session if private else self._guarded
+
+    def _is_private(self, url: str) -> bool:
+        """As bot.feed.feed_guard: a feed the operator put at a private address is followed
+        anywhere; a name that does not resolve stays guarded."""
+        parts = urlsplit(url)
+        try:
+            self.guard.addresses(parts.hostname or "", parts.port or 443)
+        except Refused as exc:
+            return str(exc).startswith("refused:")
+        except ValueError:
+            return False
+        return False
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
         """Run `coro` on the checks' loop; its concurrent.futures.Future."""
@@ -105,7 +146,7 @@ class FeedChecks:
         CancelledError."""
         import aiohttp
 
-        assert self._session is not None and self._slots is not None
+        assert self._slots is not None
         async with self._slots:
             try:
                 # The deadline is the whole request's, redirects included, by the clock.
@@ -113,6 +154,8 @@ class FeedChecks:
                     return await self._follow(url, validators)
             except TimeoutError:
                 return Check(url, error=f"feed {url} timed out after {self.deadline:g} s")
+            except Refused as exc:  # the guard: an address the bot may not reach
+                return Check(url, error=f"feed {url}: {exc}")
             except (aiohttp.ClientError, OSError, ValueError) as exc:
                 return Check(url, error=f"feed {url}: {type(exc).__name__}: {exc}".rstrip(": "))
 
@@ -120,13 +163,17 @@ class FeedChecks:
         """The GET, and each redirect checked by `allowed` before it is followed."""
         from yarl import URL  # aiohttp's own URL type
 
-        assert self._session is not None
+        session = await self._session_for(url)
         address = url
         for _hop in range(MAX_REDIRECTS + 1):
             refused = self.allowed(address)
             if refused is not None:
                 return Check(url, error=refused)
-            async with self._session.get(address, headers=_headers(validators),
+            parts = urlsplit(address)
+            if session is self._guarded and _literal(parts.hostname or ""):
+                # aiohttp does not resolve an address given as digits: the guard checks it here.
+                self.guard.addresses(parts.hostname or "", parts.port or 443)
+            async with session.get(address, headers=_headers(validators),
                                          allow_redirects=False) as response:
                 location = response.headers.get("Location")
                 if response.status in (301, 302, 303, 307, 308) and location:
@@ -154,8 +201,9 @@ class FeedChecks:
 
     def close(self) -> None:
         async def shut() -> None:
-            if self._session is not None:
-                await self._session.close()
+            for session in (self._guarded, self._open_session):
+                if session is not None:
+                    await session.close()
 
         if self.loop.is_running():
             try:
@@ -165,3 +213,30 @@ class FeedChecks:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout=5)
         self.loop.close()
+
+
+def _literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+class _GuardResolver:
+    """aiohttp's resolver through bot.net.Guard: the addresses it checked are the ones
+    connected to; a refused one raises Refused (the check's one line)."""
+
+    def __init__(self, guard: Guard) -> None:
+        self.guard = guard
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: int = socket.AF_INET) -> list[dict[str, Any]]:
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(None, self.guard.addresses, host, port)
+        return [{"hostname": host, "host": a.split("%", 1)[0], "port": port,
+                 "family": socket.AF_INET6 if ":" in a else socket.AF_INET,
+                 "proto": 0, "flags": socket.AI_NUMERICHOST} for a in found]
+
+    async def close(self) -> None:
+        pass

@@ -55,6 +55,26 @@ def test_a_redirect_is_followed_and_one_to_another_scheme_is_refused(feeds, chec
     assert refused.error == "feed file:///etc/passwd is not an http(s) address: check FEED_URL"
 
 
+def test_a_public_feed_is_never_redirected_to_a_private_address(feeds):
+    """Feed 1 stands for a public feed (its loopback address declared public to the guard, as
+    the feed tests do); a redirect to another loopback address is refused before any
+    connection, by the same guard as every fetch (bot.net), and the check is one line."""
+    from bot.net import Guard
+
+    feeds.redirects["/f/1"] = feeds.url(2).replace("127.0.0.1", "127.0.0.2")
+    checks = FeedChecks(deadline=5.0, guard=Guard(trusted=["127.0.0.1"]))
+    try:
+        fine = check(checks, feeds.url(3))
+        refused = check(checks, feeds.url(1))
+    finally:
+        checks.close()
+    assert fine.result is not None and fine.result.status == 200  # public: fetched, guarded
+    assert refused.result is None
+    assert refused.error == (f"feed {feeds.url(1)}: refused: 127.0.0.2 is a loopback address "
+                             "(127.0.0.2)")
+    assert "/f/2" not in feeds.asked  # nothing reached the private address
+
+
 def test_too_many_redirects_is_one_line(feeds, checks):
     """A feed that redirects in a circle stops after five redirects, with one line."""
     feeds.redirects["/f/1"] = "/f/2"
