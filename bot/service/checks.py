@@ -30,7 +30,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot.errors import BotError
 from bot.log import event
@@ -343,7 +343,3 @@ class RoundsDaemon(Daemon):
                        "POLL_INTERVAL")  # fmt: skip
         m.clear()
 
-
-def rounds_daemon(fleet: Fleet, **options: Any) -> RoundsDaemon:
-    """The daemon of many bots on `fleet` (bot.service.daemon.build_daemon picks it)."""
-    return RoundsDaemon(fleet, **options)
