@@ -204,3 +204,27 @@ def test_status_check_over_many_bots_says_when_the_daemons_are_behind(tmp_path: 
         "the daemons are behind: 60 of 60 bots not checked within 1.5 poll intervals "
         "(checks due 120/min, done on time 0/min)")
     store.close()
+
+
+def test_a_daemon_that_cannot_keep_up_says_so_in_one_line_with_the_numbers(
+    feeds: ManyFeeds, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A minute in which 100 checks fell due and 50 were done: the minute's line, then one
+    warning with due and done per minute; a minute that kept up has no warning."""
+    db_url = f"sqlite:///{tmp_path / 'bot.db'}"
+    bots = load(write_bots(tmp_path / "bots.toml", feeds, 3), db_url)
+    store = Store(db_url, bot=None)
+    daemon = RoundsDaemon(Fleet(bots, store), daemon="host-a:1:test")
+    daemon.owned = {b.name for b in bots}
+    caplog.set_level("INFO", logger="bot.service.checks")
+    daemon.minute.due, daemon.minute.done, daemon.minute.unchanged = 100, 50, 50
+    daemon._report(60.0)
+    daemon.minute.due, daemon.minute.done, daemon.minute.unchanged = 100, 100, 100
+    daemon._report(60.0)
+    daemon.fleet.close()
+    store.close()
+    lines = [r.getMessage() for r in caplog.records]
+    assert [line.split()[0] for line in lines] == ["daemon.checks", "daemon.behind",
+                                                   "daemon.checks"]
+    assert lines[1].startswith("daemon.behind due_per_min=100 done_per_min=50 ")
+    assert lines[2].startswith("daemon.checks due_per_min=100 done_per_min=100 unchanged=100")
