@@ -1,4 +1,5 @@
 """`python -m benchmarks [--quick] [--json PATH] [--runs N] [--only GROUP ...]`: one table.
+`python -m benchmarks soak ...`: the soak, daemons through a stretch of faults (benchmarks/soak.py).
 
 Figures are medians of --runs runs (default 5; --quick: 1 run with small loops, what CI checks);
 each run measures the bot and its comparison together and the table shows the median ratio.
@@ -20,11 +21,16 @@ from pathlib import Path
 
 from benchmarks.common import ROOT, Config, Figure, log, table, write_json
 
-GROUPS = ("compose", "cards", "hostile", "publish", "sessions", "idle", "fleet", "accounts",
-          "scale")
+GROUPS = ("compose", "cards", "hostile", "status", "publish", "sessions", "idle", "fleet",
+          "accounts", "scale")
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["soak"]:  # a run of its own (minutes of faults), not a figure of the table
+        from benchmarks import soak
+
+        return soak.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m benchmarks",
                                      description="Every benchmark figure, one table.")
     parser.add_argument("--quick", action="store_true", help="1 run, small loops (CI smoke check)")
@@ -59,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import hostile
 
         figures += hostile.measure(config)
+    if "status" in args.only:
+        from benchmarks import status
+
+        figures += status.measure(config)
     if "scale" in args.only:  # no PDS: a counting server stands for it (none should be asked)
         from benchmarks import scale
 

@@ -12,9 +12,11 @@ httpx is imported only when a URL is fetched, so reading a local feed file (`ins
 
 from __future__ import annotations
 
+import codecs
 import email.utils
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,6 +105,75 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+# Whether an XML document arrived whole is judged by its structure, not by the parser: feedparser
+# recovers from a document cut short exactly as from an undefined entity or a bare `&`, and a
+# lenient read of half a feed is an issue without its takeaways (or half a thread).
+_PROLOG = re.compile(
+    r"\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>", re.S | re.I
+)
+_ROOT = re.compile(r"<([A-Za-z_][\w.:-]*)")
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def _as_text(body: bytes) -> str:
+    """Enough of a decoding to see the markup: UTF-16/32 by BOM or by the NULs around the first
+    `<`; anything else ASCII-compatible, where latin-1 keeps every `<` and `>` where it is."""
+    if body.startswith(codecs.BOM_UTF8):
+        return body[len(codecs.BOM_UTF8):].decode("latin-1")
+    for bom, codec in _BOMS:
+        if body.startswith(bom):
+            return body[len(bom):].decode(codec, errors="replace")
+    head = body[:4]
+    if len(head) == 4 and 0 in head:
+        if head[:2] == b"\0\0":
+            codec = "utf-32-be"
+        elif head[1:3] == b"\0\0":
+            codec = "utf-32-le"
+        else:
+            codec = "utf-16-be" if head[0] == 0 else "utf-16-le"
+        return body.decode(codec, errors="replace")
+    return body.decode("latin-1")
+
+
+def cut_short(body: bytes) -> str | None:
+    """Why this XML document is not whole (its root element never closes), or None when it is
+    whole or is not XML at all (a JSON Feed, an empty body: the parser judges those)."""
+    text = _as_text(body)
+    pos = 0
+    while match := _PROLOG.match(text, pos):
+        if match.end() == pos:
+            break
+        pos = match.end()
+    if pos == len(text) and text.strip():
+        return "it ends before its root element"
+    if not text.startswith("<", pos) or text.startswith("<!", pos) or text.startswith("<?", pos):
+        # Not XML (or an unclosed prolog: a comment or DOCTYPE that never ends).
+        return "it ends inside its prolog" if text.startswith("<", pos) else None
+    root = _ROOT.match(text, pos)
+    if root is None:
+        return "it ends before its root element"
+    name = root.group(1)
+    opened = text.find(">", root.end())
+    if opened == -1:
+        return f"it ends inside the tag of its root element <{name}>"
+    if text[opened - 1] == "/":
+        return None  # an empty root element, self-closed: <rss/>
+    # Its closing tag, looked for from the end: whatever follows it (a comment, a server's
+    # warning printed after the feed) is the parser's business, as it always was.
+    closing = re.compile(rf"</{re.escape(name)}\s*>")
+    at = text.rfind(f"</{name}", opened)
+    while at != -1:
+        if closing.match(text, at):
+            return None
+        at = text.rfind(f"</{name}", opened, at)
+    return f"its root element <{name}> never closes"
+
+
 def _headers(validators: Validators | None) -> dict[str, str]:
     headers = {
         "User-Agent": USER_AGENT,
@@ -148,11 +219,19 @@ def _attempt(
                 if received > max_bytes:
                     raise _too_large(url, max_bytes)
                 chunks.append(chunk)
+            body = b"".join(chunks)
+            # httpx notices a body shorter than its Content-Length on most connections; this
+            # check does not depend on how the connection ended.
+            if length.isdigit() and received < int(length):
+                raise _Retry(f"the body ended at {received} of {length} bytes")
+            cut = cut_short(body)
+            if cut is not None:
+                raise _Retry(f"the document arrived cut short ({len(body)} bytes: {cut})")
             found = Validators(
                 etag=response.headers.get("ETag"),
                 last_modified=response.headers.get("Last-Modified"),
             )
-            return FetchResult(url, status, b"".join(chunks), found)
+            return FetchResult(url, status, body, found)
     except httpx.TimeoutException as exc:
         raise _Retry(f"timed out ({type(exc).__name__})") from exc
     except httpx.TooManyRedirects as exc:

@@ -16,13 +16,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from bot import USER_AGENT
 from bot.log import event, printable, redact_url
 from bot.settings import Settings
+
+if TYPE_CHECKING:  # httpx is imported by the sending thread: `status` never sends
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +177,8 @@ class Notifier:
                 http_log.removeFilter(self._hide)
 
     def _deliver_all(self) -> None:
+        import httpx
+
         from bot.net import DeadlineTransport
 
         # Each POST, connect to the last byte of the answer, ends within `timeout` by the clock:
@@ -193,6 +196,8 @@ class Notifier:
                 self._deliver(client, item)
 
     def _deliver(self, client: httpx.Client, notice: Notice) -> None:
+        import httpx
+
         assert self._url is not None
         problem = ""
         for attempt in range(self._attempts):

@@ -76,6 +76,7 @@ class _Rule:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     seconds: float = 0.0
+    transform: Callable[[bytes], bytes] | None = None
 
 
 @dataclass
@@ -89,6 +90,15 @@ class _Hook:
 def _nsid(path: str) -> str:
     bare = path.split("?", 1)[0]
     return bare[len("/xrpc/") :] if bare.startswith("/xrpc/") else ""
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+        # A client killed mid-request (the SIGKILL tests, the soak) is expected, not news.
 
 
 class FaultProxy:
@@ -108,10 +118,11 @@ class FaultProxy:
         self._rules: list[_Rule] = []
         self._hooks: list[_Hook] = []
         self._counts: Counter[str] = Counter()
+        self._injected: Counter[str] = Counter()
         self._requests: list[ProxiedRequest] = []
         self._errors: list[BaseException] = []
         self._sockets: set[socket.socket] = set()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self.port: int = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
@@ -151,6 +162,12 @@ class FaultProxy:
         }
         self.fail(method, times, 429, "RateLimitExceeded", "Rate Limit Exceeded", headers)
 
+    def rewrite(self, method: str, transform: Callable[[bytes], bytes],
+                times: int | None = 1) -> None:
+        """The PDS handles the next `times` calls (a write really happens); the client gets its
+        status and headers with the body `transform(body)`: malformed JSON, another cid."""
+        self._add_rule(_Rule(method, "rewrite", times, True, transform=transform))
+
     def drop(self, method: str, times: int | None = 1, after_forward: bool = False) -> None:
         """Close the connection without any response to the next `times` calls. after_forward:
         the PDS handles the request first, so the write is done but the client never learns it."""
@@ -185,6 +202,12 @@ class FaultProxy:
         """How many calls to `method` (NSID or raw path) arrived, injected faults included."""
         with self._lock:
             return self._counts[method]
+
+    def injected(self) -> dict[str, int]:
+        """Faults played so far, by kind: "fail 502", "fail 429", "drop", "drop after forward",
+        "delay" (a rule counts when a request used it)."""
+        with self._lock:
+            return dict(self._injected)
 
     def counts(self) -> dict[str, int]:
         """Calls per XRPC method so far."""
@@ -237,6 +260,8 @@ class FaultProxy:
                         rule.times -= 1
                         if rule.times <= 0:
                             self._rules.remove(rule)
+                    kind = f"fail {rule.status}" if rule.action == "fail" else rule.action
+                    self._injected[kind + (" after forward" if rule.after_forward else "")] += 1
                     return rule
         return None
 
@@ -368,7 +393,10 @@ class FaultProxy:
                         reply = (502, [("Content-Type", "application/json")], msg)
                     if method in _SESSION_METHODS and reply[0] == 200:
                         reply = (reply[0], reply[1], proxy._rewrite_session(reply[2]))
-                if rule is not None:
+                if rule is not None and rule.action == "rewrite" and reply is not None:
+                    assert rule.transform is not None
+                    reply = (reply[0], reply[1], rule.transform(reply[2]))
+                elif rule is not None:
                     reply = None
                     if rule.action == "fail":
                         headers = [("Content-Type", "application/json"), *rule.headers.items()]

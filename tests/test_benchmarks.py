@@ -20,6 +20,7 @@ FIGURES = {
     "read+compose 20-item feed",
     "read+compose seed issue x20",
     "compose with 6 slow card pages",
+    "status, 5,000 issues x 3 bots",
     "9 MB paragraph: refused",
     "first pass over a huge feed",
     "publish 15-post thread: time",

@@ -359,16 +359,26 @@ class Connection:
         each ({uri, cid}). Never retried here: MaybeWritten when the outcome is unknown."""
         did = self.sign_in()
         body = json.dumps({"repo": did, "writes": list(creates)}, ensure_ascii=False)
-        response = self.call(
-            what,
-            lambda: self._client.invoke_procedure(
-                "com.atproto.repo.applyWrites",
-                content=body.encode("utf-8"),
-                headers={"Content-Type": "application/json"},
-            ),
-            ambiguous=True,
-        )
-        return list(response.content.get("results") or [])
+        try:
+            response = self.call(
+                what,
+                lambda: self._client.invoke_procedure(
+                    "com.atproto.repo.applyWrites",
+                    content=body.encode("utf-8"),
+                    headers={"Content-Type": "application/json"},
+                ),
+                ambiguous=True,
+            )
+        except ValueError as exc:  # a 200 whose body is not JSON: the write may well be done
+            raise MaybeWritten(f"Bluesky's answer is not JSON ({exc})") from exc
+        content = response.content
+        results = content.get("results") if isinstance(content, dict) else None
+        if not isinstance(results, list) or not all(
+            isinstance(r, dict) and isinstance(r.get("uri"), str) and isinstance(r.get("cid"), str)
+            for r in results
+        ):
+            raise MaybeWritten("Bluesky's answer is not applyWrites' answer (no results)")
+        return list(results)
 
     def put_record(
         self,

@@ -207,10 +207,24 @@ class Publisher:
                     ) from exc.__cause__
                 self.connection.backoff(failures, label, exc.__cause__ or exc)
                 continue
+            odd = [(w, r) for w, r in zip(writes, results[: len(writes)], strict=True)
+                   if r.cid != w.cid]
+            if odd:
+                # Not the record written (replies would name a wrong CID), or a garbled answer:
+                # an unknown outcome, settled by what the PDS holds under the keys.
+                write, ref = odd[0]
+                event(logger, "bluesky.cid_mismatch", logging.WARNING, uri=ref.uri,
+                      local=write.cid, server=ref.cid, note="reading back what was written")
+                found = self._existing(keys, batch, link, total)
+                known.update(found)
+                written.update(p for p in batch if p in found)
+                if not found:
+                    failures += 1
+                    if failures >= self.connection.max_attempts:
+                        raise PublishError(f"{label}: Bluesky's answers name other records "
+                                           "than those written; will try again later")
+                continue
             for write, ref in zip(writes, results[: len(writes)], strict=True):
-                if ref.cid != write.cid:  # replies to it would name a wrong CID
-                    event(logger, "bluesky.cid_mismatch", logging.ERROR, uri=ref.uri,
-                          local=write.cid, server=ref.cid)
                 known[write.place] = ref
                 written.add(write.place)
         event(logger, "bluesky.thread_posted", link=link, posts=total, written=len(written),

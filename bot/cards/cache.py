@@ -3,7 +3,11 @@
 Kept in memory and, when a folder is given, on disk (one JSON file per URL, and the image's
 bytes beside it), so `preview`, a retry and `post` — even in a new process — don't fetch again.
 Found data is kept a day, failures an hour (a page that was down may be back). The folder and its
-files are the owner's only (0700 / 0600): they record which links the bot reads."""
+files are the owner's only (0700 / 0600): they record which links the bot reads.
+
+A daemon keeps its cache for months: at most once an hour, entries past their time leave memory
+(which also keeps at most MEMORY_ENTRIES, the newest) and files past a day leave the folder, so
+neither grows with every link the bot ever read."""
 
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ DAY = 86_400.0
 HOUR = 3_600.0
 
 Entry = tuple[dict[str, Any], bytes | None]
+MEMORY_ENTRIES = 256  # pages and images of the last few issues: what a retry or `post` reuses
 
 
 class CardCache:
@@ -46,6 +51,7 @@ class CardCache:
         self.clock = clock
         self._memory: dict[str, Entry] = {}
         self._lock = threading.Lock()
+        self._pruned = clock()
 
     def get(self, key: str) -> Entry | None:
         """The fresh entry for `key` (a `failed` one is a remembered failure), or None."""
@@ -74,6 +80,7 @@ class CardCache:
         meta = {**meta, "key": key, "at": self.clock()}
         with self._lock:
             self._memory[key] = (meta, data)
+        self._prune()
         path = self._path(key)
         if path is None:
             return
@@ -83,6 +90,34 @@ class CardCache:
             _write(path.with_suffix(".json"), json.dumps(meta).encode("utf-8"))
         except OSError as exc:
             event(logger, "card.cache_failed", logging.WARNING, key=key, reason=str(exc))
+
+    def _expired(self, meta: dict[str, Any], now: float) -> bool:
+        ttl = self.failure_ttl if "failed" in meta else self.ttl
+        return now - float(meta.get("at", 0)) > ttl
+
+    def _prune(self) -> None:
+        """At most once an hour: forget what has expired, in memory and on disk."""
+        now = self.clock()
+        with self._lock:
+            if now - self._pruned < HOUR and len(self._memory) <= MEMORY_ENTRIES:
+                return
+            self._pruned = now
+            fresh = sorted(((k, e) for k, e in self._memory.items()
+                            if not self._expired(e[0], now)),
+                           key=lambda item: float(item[1][0].get("at", 0)))
+            self._memory = dict(fresh[-MEMORY_ENTRIES:])
+        if self.folder is None:
+            return
+        removed = 0
+        for path in self.folder.iterdir():
+            try:  # a file older than the longest time anything is kept: nothing reads it again
+                if now - path.stat().st_mtime > max(self.ttl, self.failure_ttl):
+                    path.unlink()
+                    removed += 1
+            except OSError:
+                continue  # gone meanwhile (another process pruning), or not ours to remove
+        if removed:
+            event(logger, "card.cache_pruned", files=removed)
 
     def _path(self, key: str) -> Path | None:
         if self.folder is None:

@@ -114,6 +114,14 @@ class Flood:
     message: str | None = None
 
 
+FLOOD_WORDS = " new issues at once"  # in every hold reason of the flood guard
+
+
+def held_by_flood(reason: str | None) -> bool:
+    """Whether an issue's hold reason is the flood guard's (not the review's)."""
+    return bool(reason) and FLOOD_WORDS in (reason or "")
+
+
 def flood_guard(queued: Sequence[Issue], *, cap: int, first_run: bool) -> Flood:
     """More new issues queued at once than `cap` (max_new_per_pass) look like a feed that
     changed (a migration, a new guid scheme), not like news: they are held for the editor, all

@@ -26,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
@@ -34,7 +36,14 @@ from typing import TYPE_CHECKING
 
 from bot.errors import BotError
 from bot.log import event
-from bot.service.daemon import DRY_RUN_NOTICE, MAX_INTERVAL, MAX_THREADS, BotRunner, Daemon
+from bot.service.daemon import (
+    DRY_RUN_NOTICE,
+    MAX_INTERVAL,
+    MAX_THREADS,
+    STOP_GRACE,
+    BotRunner,
+    Daemon,
+)
 from bot.service.posting import holder_gone
 from bot.service.schedule import Schedule, next_slot
 from bot.service.worker import is_url
@@ -119,7 +128,12 @@ class RoundsDaemon(Daemon):
             event(logger, "daemon.stopping", note="finishing the current thread, if any")
             self._stopped.set()
             self.fleet.stop()
-            self._pool.shutdown(wait=True)
+            if not self._finish_pool(STOP_GRACE):  # as Daemon.run: a hanging write is left
+                event(logger, "daemon.abandoned", logging.WARNING, after=STOP_GRACE,
+                      note="a pass still running is left; its thread is completed at the "
+                           "next start")
+                logging.shutdown()
+                os._exit(0)
             if self._own_checks:
                 self._checks.close()
             self.fleet.close()
@@ -129,6 +143,18 @@ class RoundsDaemon(Daemon):
                 event(logger, "daemon.leases_kept", logging.WARNING, error=str(exc))
         event(logger, "daemon.stopped", passes=self.passes)
         return 0
+
+    def _finish_pool(self, grace: float) -> bool:
+        """Wait up to `grace` seconds for the passes running (those not started are dropped);
+        False when one is still running then."""
+        assert self._pool is not None
+        pool = self._pool
+        done = threading.Thread(target=pool.shutdown, kwargs={"wait": True,
+                                                              "cancel_futures": True},
+                                name="stopping", daemon=True)
+        done.start()
+        done.join(grace)
+        return not done.is_alive()
 
     async def _loop(self) -> None:
         assert self._checks is not None

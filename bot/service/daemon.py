@@ -14,11 +14,13 @@
 - Why a BackgroundScheduler: the main thread only waits for a signal, and on one it stops the
   workers and shuts the scheduler down (wait=True) outside any scheduler lock. A running pass
   finishes the thread it is writing (a backoff in progress ends at once; the next run completes
-  that thread), then the process exits 0. A second signal exits at once (exit 130; the
-  exactly-once design makes that safe too).
+  that thread), then the process exits 0; a write still hanging after STOP_GRACE seconds is
+  abandoned (it is atomic) and the process exits 0 all the same. A second signal exits at once
+  (exit 130; the exactly-once design makes that safe too).
 - Nothing that goes wrong in a pass stops the daemon: a failing feed, PDS or database, even an
-  unexpected bug, is one log line (`poll.failed …`) and that bot's next pass waits twice as long,
-  up to `max_interval` (an hour), back to its interval after a good pass.
+  unexpected bug, is one log line (`poll.failed …`; the same failure again in the next passes is
+  not repeated above debug level) and that bot's next pass waits twice as long, up to
+  `max_interval` (an hour), back to its interval after a good pass (`daemon.recovered`).
 - A bot without credentials runs dry passes, and the daemon says so at start.
 """
 
@@ -50,6 +52,9 @@ logger = logging.getLogger(__name__)
 MAX_INTERVAL = 3600.0
 LEASE_SECONDS = 120.0  # a dead daemon's bots are taken over within this (at once on this host)
 MAX_THREADS = 8  # passes running side by side
+# How long a stopping daemon waits for a pass writing a thread: platforms kill a process that
+# has not exited some seconds after SIGTERM (Heroku 30 s, Docker 10 s): within 10 s, with room.
+STOP_GRACE = 8.0
 DRY_RUN_NOTICE = "dry run: no BSKY_HANDLE/BSKY_APP_PASSWORD, nothing will be posted"
 
 
@@ -85,6 +90,7 @@ class BotRunner:
         self.reschedule: Callable[[BotRunner, datetime | None], None] | None = None
         self._turn = turn
         self._bot = settings.name if named else None  # in log lines when there are several
+        self._failing: str | None = None  # the error of the outage going on, once logged
 
     @property
     def name(self) -> str:
@@ -137,9 +143,15 @@ class BotRunner:
                 raise
             record_pass(self.worker, result)
         except BotError as exc:
-            event(logger, "poll.failed", logging.ERROR, bot=self._bot,
+            # One line per outage, not one per pass: a feed host whose name no longer resolves
+            # fails the same way for hours, and the backoff already spaces the passes out.
+            again = str(exc) == self._failing
+            self._failing = str(exc)
+            event(logger, "poll.still_failing" if again else "poll.failed",
+                  logging.DEBUG if again else logging.ERROR, bot=self._bot,
                   feed=self.settings.feed_url, error=str(exc))  # fmt: skip
             return True, None
+        self._failing = None
         # One line per pass, so an idle daemon is seen to be alive (and what it did).
         event(
             logger,
@@ -238,7 +250,15 @@ class Daemon:
                 pass
         finally:
             event(logger, "daemon.stopping", note="finishing the current thread, if any")
-            self._scheduler.shutdown(wait=True)
+            if not self._finish_passes(STOP_GRACE):
+                # A write that hangs (a PDS answering late) must not keep a stopping daemon
+                # past the platform's patience: applyWrites is atomic, so leaving now leaves
+                # the thread whole or absent, and the next start completes it.
+                event(logger, "daemon.abandoned", logging.WARNING, after=STOP_GRACE,
+                      note="a pass still running is left; its thread is completed at the "
+                           "next start")
+                logging.shutdown()
+                os._exit(0)
             self.fleet.close()
             try:
                 self.store.daemon_gone(self.id)  # its bots are free for the others at once
@@ -246,6 +266,15 @@ class Daemon:
                 event(logger, "daemon.leases_kept", logging.WARNING, error=str(exc))
         event(logger, "daemon.stopped", passes=self.passes)
         return 0
+
+    def _finish_passes(self, grace: float) -> bool:
+        """Shut the scheduler down, waiting up to `grace` seconds for running passes; False
+        when one is still running then."""
+        done = threading.Thread(target=self._scheduler.shutdown, kwargs={"wait": True},
+                                name="stopping", daemon=True)
+        done.start()
+        done.join(grace)
+        return not done.is_alive()
 
     @staticmethod
     def _job(name: str) -> str:

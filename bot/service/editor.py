@@ -18,7 +18,6 @@ from typing import Any
 
 from bot.core.model import Issue
 from bot.core.post import Thread, post_url
-from bot.core.reader import pick_issue
 from bot.errors import BotError
 from bot.log import event, redact_url
 from bot.service.outcomes import IssueOutcome, Outcome, thread_roots
@@ -45,7 +44,7 @@ def post_one(
     (`force` and `dry_run` are its arguments). Returns the issue, the outcome and the composed
     thread(s). When it is not posted, the outcome's error says what the editor can do (a
     one-off `post` is not retried by itself)."""
-    from bot.core.reader import parse_feed
+    from bot.core.reader import parse_feed, pick_issue
 
     data, src = worker.read_feed(source)
     issue = pick_issue(parse_feed(data, worker.profile, source=src).issues, entry, src)
@@ -129,7 +128,7 @@ def find_issue(
     from bot.core.profile import load_profile
 
     with Worker(settings, store, profile=load_profile(settings.bot_config)) as worker:
-        from bot.core.reader import parse_feed
+        from bot.core.reader import parse_feed, pick_issue
 
         data, src = worker.read_feed(source)
         issue = pick_issue(parse_feed(data, worker.profile, source=src).issues, link, src)

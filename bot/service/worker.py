@@ -24,6 +24,7 @@ from bot.core.news import (
     Verdict,
     as_utc,
     flood_guard,
+    held_by_flood,
     judge,
     published_key,
     sane_published,
@@ -354,6 +355,7 @@ class Worker(IssuePoster):
         flood = self._flood(issues, verdicts, first_run)
         quiet: Counter[str] = Counter()  # new issues recorded without a line of their own
         todo: list[tuple[Issue, Verdict]] = []
+        held: list[tuple[StoredIssue, Issue]] = []  # held issues that changed
         for issue in sorted(issues, key=published_key, reverse=True):
             old = known.issues.get(issue.guid)
             if old is not None and _back_in_feed(old):
@@ -366,6 +368,8 @@ class Worker(IssuePoster):
                 as_utc(issue.published),
             ):
                 continue
+            if old is not None and old.state is _S.HELD:
+                held.append((old, issue))  # judged again once its change is recorded
             verdict = verdicts.get(issue.guid) or known.judge(issue)
             if issue.guid in flood.held:
                 verdict = Verdict(_S.HELD, flood.message)
@@ -403,6 +407,8 @@ class Worker(IssuePoster):
             event(logger, "issue.recorded_many", state=state, count=count,
                   first_run=first_run or None, note="one line each for the first "
                   f"{_LINES_PER_PASS}; `status --limit N` lists them")
+        for stored, issue in held:
+            self._rejudge(stored, issue)
 
     def _flood(self, issues: Sequence[Issue], verdicts: dict[str, Verdict],
                first_run: bool, *, alert: bool = True) -> Flood:
@@ -489,6 +495,18 @@ class Worker(IssuePoster):
                 event(logger, "issue.announce_only", link=issue.link, reason=verdict.reason)
                 threads = [self.compose(issue)[0][:1]]
         return self.post_issue(stored, issue, threads=threads)
+
+    def _rejudge(self, held: StoredIssue, issue: Issue) -> None:
+        """A held issue that changed is reviewed again: what held it may have been a read of the
+        feed that was not whole, or a slip the author has fixed. Queued again when the review
+        passes it now (it goes out in this pass); still held, quietly, when not."""
+        if held_by_flood(held.error) or review(issue, self.profile).action is Action.HOLD:
+            return  # the flood guard's holds are the editor's to release, changed or not
+        try:
+            self.store.unhold(held.id)
+        except StoreError:  # the editor moved it meanwhile: their decision stands
+            return
+        event(logger, "issue.unheld", link=issue.link, was=held.error)
 
     def _hold(self, stored: StoredIssue, issue: Issue, reason: str) -> IssueOutcome:
         try:

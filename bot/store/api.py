@@ -460,6 +460,11 @@ class Store(HeartbeatRecords, BotLeases):
         return self._move(issue_id, [_S.HELD], "approve", state=_S.QUEUED.value, error=None,
                           approved=True)
 
+    def unhold(self, issue_id: int) -> StoredIssue:
+        """held → queued, not approved: the issue changed and the review no longer holds it (a
+        hold made on a read of the feed that has since been corrected)."""
+        return self._move(issue_id, [_S.HELD], "queue again", state=_S.QUEUED.value, error=None)
+
     def retry(self, issue_id: int) -> StoredIssue:
         """failed → queued, forgetting the error."""
         return self._move(issue_id, [_S.FAILED], "retry", state=_S.QUEUED.value, error=None)

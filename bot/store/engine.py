@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 import stat
 import time
@@ -226,8 +227,40 @@ def head_revision() -> str:
     return head
 
 
+_REVISION_LINE = re.compile(r"^(down_revision|revision)\b[^=]*=\s*['\"]?(\w+)", re.M)
+
+
+def known_head() -> str | None:
+    """The newest migration, read from the files of migrations/versions without alembic (whose
+    import is most of a short command's start-up): the revision no other one comes after."""
+    revisions: set[str] = set()
+    downs: set[str | None] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        found: dict[str, str] = {m.group(1): m.group(2)
+                                 for m in _REVISION_LINE.finditer(path.read_text("utf-8"))}
+        if "revision" in found:
+            revisions.add(found["revision"])
+            downs.add(found.get("down_revision"))
+    heads = revisions - downs
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _stored_revision(engine: Engine) -> str | None:
+    """alembic_version's revision by plain SQL (None when there is none yet, or no table)."""
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+    except SQLAlchemyError:
+        return None  # no table yet: the full upgrade says what is wrong, if anything
+    return str(rows[0][0]) if len(rows) == 1 else None
+
+
 def upgrade(engine: Engine) -> tuple[str | None, str | None]:
-    """`alembic upgrade head` on this engine; returns the revisions before and after."""
+    """`alembic upgrade head` on this engine; returns the revisions before and after. A
+    database already at the newest revision is left as it is without loading alembic."""
+    current = _stored_revision(engine)
+    if current is not None and current == known_head():
+        return current, current
     from alembic import command
 
     before = revision(engine)

@@ -5,7 +5,11 @@ fetches (feed, issue pages for cards, cover images) points back at this server, 
 leaves the machine.
 
 The feed answers with an ETag and honours If-None-Match (304). `fail_with(500)` makes it fail.
-Requests are counted by path, with the statuses answered.
+Requests are counted by path, with the statuses answered. Faults of a flapping feed, played on
+the next feed requests (`play("cut", "short")`) or chosen per request (`inject(choose)`): "500";
+"cut", a 200 whose XML stops halfway (Content-Length says that is all); "short", a Content-Length
+for the whole feed and half of it sent before the connection closes; "slow", the answer
+`slow_seconds` late. `faults` counts those played.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import hashlib
 import io
 import re
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -63,6 +69,11 @@ class NewsletterServer:
         self.counts: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
         self.fail_status: int | None = None
+        self.faults: Counter[str] = Counter()
+        self.window: int | None = None  # list only the newest N issues, as Substack lists 20
+        self.slow_seconds = 3.0
+        self._planned: list[str] = []
+        self._choose: Callable[[], str | None] | None = None
         self._lock = threading.Lock()
         self._cover = _cover_jpeg()
         self._server = _QuietServer(("127.0.0.1", 0), self._handler())
@@ -89,7 +100,8 @@ class NewsletterServer:
             self.issues.append(issue)
         return issue
 
-    def edit(self, slug: str, extra: str | None = None, title: str | None = None) -> None:
+    def edit(self, slug: str, extra: str | None = None, title: str | None = None,
+             takeaways: bool | None = None) -> None:
         """Change an issue's content or title (same guid and link)."""
         with self._lock:
             issue = next(i for i in self.issues if i.slug == slug)
@@ -97,6 +109,27 @@ class NewsletterServer:
                 issue.extra = extra
             if title is not None:
                 issue.title = title
+            if takeaways is not None:
+                issue.takeaways = takeaways
+
+    def play(self, *faults: str) -> None:
+        """The next feed requests get these faults, one each, in order (see the docstring)."""
+        with self._lock:
+            self._planned.extend(faults)
+
+    def inject(self, choose: Callable[[], str | None] | None) -> None:
+        """`choose()` names the fault of each feed request (None: answer well); None stops."""
+        self._choose = choose
+
+    def _fault(self) -> str | None:
+        with self._lock:
+            if self._planned:
+                fault: str | None = self._planned.pop(0)
+            else:
+                fault = self._choose() if self._choose is not None else None
+            if fault:
+                self.faults[fault] += 1
+        return fault
 
     def remove(self, slug: str) -> None:
         with self._lock:
@@ -108,8 +141,16 @@ class NewsletterServer:
     def feed_bytes(self) -> bytes:
         with self._lock:
             issues = sorted(self.issues, key=lambda i: i.published, reverse=True)
+            if self.window is not None:
+                issues = issues[: self.window]
             items = [self._render(i) for i in issues]
         return (self._head + "".join(items) + self._tail).encode("utf-8")
+
+    def feed_of(self, slug: str) -> bytes:
+        """The feed with this one issue as it is now (to compose what the bot would post)."""
+        with self._lock:
+            issue = next(i for i in self.issues if i.slug == slug)
+            return (self._head + self._render(issue) + self._tail).encode("utf-8")
 
     def _render(self, issue: FeedIssue) -> str:
         item = self._item.replace(SEED_LINK, self.link(issue.slug))
@@ -161,7 +202,24 @@ class NewsletterServer:
                 if path == "/feed":
                     if server.fail_status:
                         return self._send(server.fail_status, b"broken")
+                    fault = server._fault()
+                    if fault == "500":
+                        return self._send(500, b"broken")
+                    if fault == "slow":
+                        time.sleep(server.slow_seconds)
                     body = server.feed_bytes()
+                    if fault == "cut":
+                        return self._send(200, body[: len(body) // 2],
+                                          "application/rss+xml; charset=utf-8")
+                    if fault == "short":
+                        self.send_response(200)
+                        self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
+                        self.send_header("Content-Length", str(len(body)))
+                        self.end_headers()
+                        self.wfile.write(body[: len(body) // 2])
+                        self.wfile.flush()
+                        self.close_connection = True
+                        return None
                     etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
                     if self.headers.get("If-None-Match") == etag:
                         return self._send(304, headers={"ETag": etag})
