@@ -36,6 +36,14 @@ FIGURES = {
     "100 bots, 304 pass: daemon RSS",
     "10 bots on 10 accounts: applyWrites per thread",
     "10 bots on 10 accounts: createSession per account",
+    "scale: daemon CPU per 304 check",
+    "scale: due checks done",
+    "scale: feeds checked in the last interval",
+    "scale: start-up",
+    "scale: daemon RSS",
+    "scale: PDS requests while none is due",
+    "scale: status --check",
+    "scale: bare httpx loop CPU per GET",
 }
 
 
