@@ -22,7 +22,7 @@ from pathlib import Path
 from benchmarks.common import ROOT, Config, Figure, log, table, write_json
 
 GROUPS = ("compose", "cards", "hostile", "status", "publish", "pass", "sessions", "idle",
-          "fleet", "accounts")
+          "fleet", "accounts", "scale")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="use this running test PDS (loopback) instead of starting one")
     parser.add_argument("--only", nargs="+", choices=GROUPS, default=list(GROUPS),
                         help="measure only these groups of figures")
+    parser.add_argument("--bots", type=int, default=None,
+                        help="bots of the scale figures (default 10000; --quick: 1000)")
     args = parser.parse_args(argv)
     runs = args.runs if args.runs is not None else (1 if args.quick else 5)
     if runs < 1:
@@ -67,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import status
 
         figures += status.measure(config)
+    if "scale" in args.only:  # no PDS: a counting server stands for it (none should be asked)
+        from benchmarks import scale
+
+        figures += scale.measure(config, args.bots or (1000 if args.quick else 10_000))
     needs_pds = {"publish", "pass", "sessions", "idle", "fleet", "accounts"} & set(args.only)
     with ExitStack() as stack:
         pds = None

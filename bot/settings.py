@@ -356,10 +356,10 @@ def _check_sqlite_folder(url: str) -> None:
     """A SQLite file the user named must be in a folder that exists: the bot creates only its
     own data/ folder, never one where a typo put it."""
     path = sqlite_path(url)
-    if path is None or path.parent.resolve() == DATA_DIR:  # the bot's own folder: made at need
-        return
-    if not path.parent.is_dir():
-        raise ConfigError(
-            f"DATABASE_URL: the folder of the SQLite file {path} does not exist; create it "
-            "or fix the path"
-        )
+    # An existing folder first: one stat, where resolve() costs ~30 µs per bot of a BOTS_FILE.
+    if path is None or path.parent.is_dir() or path.parent.resolve() == DATA_DIR:
+        return  # there, or the bot's own folder (made at need)
+    raise ConfigError(
+        f"DATABASE_URL: the folder of the SQLite file {path} does not exist; create it "
+        "or fix the path"
+    )

@@ -40,6 +40,14 @@ FIGURES = {
     "10 bots on 10 accounts: createSession per account",
     "pass: PDS reads per thread",
     "pass posting one thread: DB transactions",
+    "scale: daemon CPU per 304 check",
+    "scale: due checks done",
+    "scale: feeds checked in the last interval",
+    "scale: start-up",
+    "scale: daemon RSS",
+    "scale: PDS requests while none is due",
+    "scale: status --check",
+    "scale: bare httpx loop CPU per GET",
 }
 
 # Counted, not timed: their targets hold on any machine.

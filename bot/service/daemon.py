@@ -394,9 +394,21 @@ def build_daemon(bots: Sequence[Settings]) -> tuple[Store, Daemon]:
     store.upgrade()
     ident = daemon_id()
     fleet = Fleet(bots, store, worker_id=ident)
-    for worker in fleet.workers.values():
-        verify_refused_credentials(worker)
+    refused = {b.bot for b in store.heartbeats() if b.auth_error}  # one read, not one per bot
+    for name in refused & set(fleet.workers):
+        verify_refused_credentials(fleet.workers[name])
+    if len(bots) >= rounds_from():
+        from bot.service.checks import RoundsDaemon  # imports this module: not at the top
+
+        return store, RoundsDaemon(fleet, daemon=ident)
     return store, Daemon(fleet, daemon=ident)
+
+
+def rounds_from() -> int:
+    """From how many bots a daemon checks its feeds in rounds (bot.service.checks)."""
+    from bot.service.checks import ROUNDS_FROM
+
+    return ROUNDS_FROM
 
 
 def run_daemon(bots: Sequence[Settings]) -> int:

@@ -69,9 +69,14 @@ class SharedFeeds:
                 return cached.result
             result = fetch_feed(url, validators, **kwargs)
             self.fetches += 1
-            with self._lock:
-                self._last[url] = _Fetched(result, validators, self._clock())
+            self.remember(result, validators)
             return result
+
+    def remember(self, result: FetchResult, validators: Validators | None = None) -> None:
+        """A fetch made elsewhere (a large daemon's concurrent checks, bot.service.checks):
+        the bot's pass that follows gets this answer instead of asking the feed again."""
+        with self._lock:
+            self._last[result.url] = _Fetched(result, validators, self._clock())
 
 
 class _Account:
@@ -130,8 +135,17 @@ class Fleet:
         self._account_locks: dict[tuple[str, str], threading.Lock] = {}
         self._locks: dict[str, threading.Lock] = {}
         self.workers: dict[str, Worker] = {}
+        profiles: dict[str, Any] = {}  # one per profile file: read once, not once per bot
         for settings in self.bots:
             account = self._account(settings)
+            options = dict(worker_options)
+            if "profile" not in options:
+                from bot.core.profile import load_profile
+
+                key = str(settings.bot_config or "")
+                if key not in profiles:
+                    profiles[key] = load_profile(settings.bot_config)
+                options["profile"] = profiles[key]
             self._locks[settings.name] = account.lock if account else threading.Lock()
             self.workers[settings.name] = Worker(
                 settings,
@@ -140,7 +154,7 @@ class Fleet:
                 worker_id=worker_id,
                 stop_event=self.stop_event,
                 feed_fetch=self.feeds.fetch if self.feeds is not None else None,
-                **worker_options,
+                **options,
             )
 
     def _account(self, settings: Settings) -> _Account | None:

@@ -14,7 +14,7 @@ from bot.log import event, redact_url
 from bot.notify import Alert
 from bot.service.outcomes import Outcome, PollResult
 from bot.service.worker import Worker
-from bot.store.api import Heartbeat, IssueState, Store
+from bot.store.api import Heartbeat, IssueState, Store, StoredIssue
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,12 @@ def _ago(delta: timedelta) -> str:
 
 def check(store: Store, bot: str, now: datetime) -> Health:
     """`status --check` for one bot: healthy, or one line naming every problem."""
-    beat = store.heartbeat(bot)
+    issues = store.issues([IssueState.FAILED, IssueState.HELD])
+    return judge(bot, store.heartbeat(bot), issues, now)
+
+
+def judge(bot: str, beat: Heartbeat | None, issues: list[StoredIssue], now: datetime) -> Health:
+    """The health of `bot` from its heartbeat and its failed and held issues (oldest first)."""
     problems: list[str] = []
     if beat is None:
         problems.append("no pass has run yet (is the daemon running? `run` records a heartbeat)")
@@ -115,10 +120,10 @@ def check(store: Store, bot: str, now: datetime) -> Health:
         (IssueState.FAILED, "failed", "retry --entry LINK"),
         (IssueState.HELD, "held for review", "approve, post or skip --entry LINK"),
     ):
-        issues = store.issues([state])
-        if issues:
-            first = issues[0]
-            more = f" and {len(issues) - 1} more" if len(issues) > 1 else ""
+        issues_now = [i for i in issues if i.state is state]
+        if issues_now:
+            first = issues_now[0]
+            more = f" and {len(issues_now) - 1} more" if len(issues_now) > 1 else ""
             why = f" ({first.error})" if first.error else ""
             problems.append(f"{what}: {first.link}{why}{more}; {fix}")
     if problems:
