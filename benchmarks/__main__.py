@@ -21,8 +21,8 @@ from pathlib import Path
 
 from benchmarks.common import ROOT, Config, Figure, log, table, write_json
 
-GROUPS = ("compose", "cards", "hostile", "status", "publish", "sessions", "idle", "fleet",
-          "accounts", "scale")
+GROUPS = ("compose", "cards", "hostile", "status", "publish", "pass", "sessions", "idle",
+          "fleet", "accounts", "scale")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import scale
 
         figures += scale.measure(config, args.bots or (1000 if args.quick else 10_000))
-    needs_pds = {"publish", "sessions", "idle", "fleet", "accounts"} & set(args.only)
+    needs_pds = {"publish", "pass", "sessions", "idle", "fleet", "accounts"} & set(args.only)
     with ExitStack() as stack:
         pds = None
         if needs_pds:
@@ -85,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks import publish
 
             figures += publish.measure(config, pds)
+        if "pass" in args.only:
+            from benchmarks import one_pass
+
+            figures += one_pass.measure(config, pds)
         if "sessions" in args.only:
             from benchmarks import sessions
 

@@ -8,8 +8,13 @@
     ├── CardError               a link card cannot be built (callers fall back to the feed's data)
     ├── PublishError            Bluesky refused or failed a write
     │   ├── AuthError           the credentials or the saved session are not accepted
-    │   └── RecordInvalid       the PDS says a record is invalid (400): retrying will not help
-    └── StoreError              the database cannot be used
+    │   ├── RecordInvalid       the PDS says a record is invalid (400): retrying will not help
+    │   ├── MaybeWritten        a write's outcome is unknown: ask the PDS before trying again
+    │   └── SwapConflict        a record changed since it was read (InvalidSwap): read it again
+    ├── StoreError              the database cannot be used
+    │   ├── StoreOutage         it cannot be reached (down, refused, locked): nothing changed
+    │   └── StoreConflict       another worker moved the issue meanwhile: its outcome, not ours
+    └── Stopped                 a stop was asked while waiting; the next pass goes on from there
 
 Third-party exceptions are converted only in the edge module that calls the library
 (`raise FeedError(...) from exc`), and the message names the issue and what to do next.
@@ -58,8 +63,30 @@ class RecordInvalid(PublishError):
     """The PDS says a record is invalid; retrying the same record will not help."""
 
 
+class MaybeWritten(PublishError):
+    """A write failed in a way that leaves its outcome unknown; ask the PDS before retrying."""
+
+
+class SwapConflict(PublishError):
+    """A record changed since we read it (the PDS answered InvalidSwap): read it again."""
+
+
 class StoreError(BotError):
     """The database could not be used."""
+
+
+class StoreOutage(StoreError):
+    """The database cannot be reached (down, refusing connections, locked): nothing was
+    changed, and the same step can be tried again later."""
+
+
+class StoreConflict(StoreError):
+    """The issue is not where this worker left it: another worker (or the editor) moved it
+    meanwhile. Not a failure of this worker: the other one's outcome stands."""
+
+
+class Stopped(BotError):
+    """A stop was requested while waiting (a backoff); the pass ends, the next one resumes."""
 
 
 def one_line(exc: object) -> str:

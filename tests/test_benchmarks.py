@@ -1,4 +1,6 @@
-"""`python -m benchmarks --quick` runs and reports every figure (CI checks it runs, not targets)."""
+"""`python -m benchmarks --quick` runs and reports every figure. Timed figures are reported, not
+asserted (a shared machine's clock decides them); figures that COUNT things (requests, sign-ins,
+reads, transactions) do not depend on the machine, and their targets are asserted."""
 
 from __future__ import annotations
 
@@ -36,6 +38,8 @@ FIGURES = {
     "100 bots, 304 pass: daemon RSS",
     "10 bots on 10 accounts: applyWrites per thread",
     "10 bots on 10 accounts: createSession per account",
+    "pass: PDS reads per thread",
+    "pass posting one thread: DB transactions",
     "scale: daemon CPU per 304 check",
     "scale: due checks done",
     "scale: feeds checked in the last interval",
@@ -45,6 +49,20 @@ FIGURES = {
     "scale: status --check",
     "scale: bare httpx loop CPU per GET",
 }
+
+# Counted, not timed: their targets hold on any machine.
+MET = {
+    "publish 15-post thread: HTTP requests",
+    "publish 15-post thread: createSession",
+    "createSession per 100 polls",
+    "304 poll: PDS requests",
+    "100 bots, 304 pass: PDS requests",
+    "10 bots on 10 accounts: applyWrites per thread",
+    "10 bots on 10 accounts: createSession per account",
+    "pass: PDS reads per thread",
+}
+# Counted, with its target (3) not met yet: it may not get worse than it is (7).
+NOT_WORSE = {"pass posting one thread: DB transactions": 7}
 
 
 def _number(x: object) -> bool:
@@ -71,7 +89,11 @@ def test_quick_run_reports_every_figure_with_numbers(pds, tmp_path: Path) -> Non
         assert _number(row["value"]), name
         assert row["comparison"] is None or _number(row["comparison"]), name
         assert row["ratio"] is None or _number(row["ratio"]), name
-        assert row["met"] in (True, False), name
+        assert isinstance(row["met"], bool), name
+        if name in MET:
+            assert row["met"] is True, (name, row["value"], row["target"])
+        if name in NOT_WORSE:
+            assert row["value"] <= NOT_WORSE[name], (name, row["value"])
         assert row["target"], name
     # The table on stdout has a line per figure.
     table = done.stdout.splitlines()

@@ -286,6 +286,25 @@ def test_dead_session_signs_in_again_once(pds, pds_proxy, publisher):
     _assert_whole_once(pds, account, seed, posted)
 
 
+def test_a_refused_token_is_refreshed_and_the_rotated_session_saved(pds, pds_proxy, publisher):
+    """The PDS refuses a token that is not near its expiry (once): the session is refreshed (the
+    SDK's public calls: refreshSession, then the new session imported), the rotated tokens are
+    saved, the read goes on, and nobody signs in again."""
+    account = pds.new_account("refused")
+    store = MemorySessionKeeper()
+    publisher(pds_proxy.url, account, store).connection.sign_in()
+    saved = store.load()
+    pds_proxy.reset_counts()
+    pds_proxy.fail("com.atproto.repo.getRecord", status=400, error="ExpiredToken",
+                   message="Token has expired")
+    again = publisher(pds_proxy.url, account, store)
+    assert again.find_thread("https://aablanco.substack.com/p/x", ["2222222222222"]) is None
+    assert pds_proxy.count("com.atproto.server.refreshSession") == 1
+    assert pds_proxy.count(CREATE_SESSION) == 0
+    assert store.saves == 2 and store.load() != saved
+    assert store.load().split(":::")[1] == account.did  # the session of the same account
+
+
 def test_wrong_app_password_is_one_clear_error(pds, pds_proxy, caplog, publisher):
     """Wrong credentials raise one AuthError, are not retried, and never show the password."""
     account = pds.new_account("wrongpw")

@@ -134,9 +134,10 @@ def test_year_end_summary_is_read_as_the_takeaways():
 def test_greeting_notices_introduction_subtitle_and_reviews_are_never_posted(name):
     """No post `preview` shows for any variant carries the greeting, the IMPORTANT NOTICE, the
     Bluesky notice, the introduction, the ALL-CAPS subtitle, the note or the book reviews."""
-    # The "Review:" line is the editor's, not a post: it may quote the reader's warning.
+    # The "Review:" and "Plan:" lines are the editor's, not posts: they may quote the reader.
+    editors = ("Review:", "Plan:")
     texts = "\n".join(
-        line for line in run("preview", name).splitlines() if not line.startswith("Review:")
+        line for line in run("preview", name).splitlines() if not line.startswith(editors)
     )
     assert [words for words in NEVER_POSTED if words in texts] == []
 

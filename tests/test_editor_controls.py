@@ -18,7 +18,7 @@ from drivers.newsletter_feed import NewsletterServer
 from test_worker import make_worker, roots, settings_for
 from webhook import webhook_server
 
-from bot.errors import AuthError
+from bot.errors import AuthError, BotError
 from bot.service.editor import approve
 from bot.service.health import check, record_pass
 from bot.service.outcomes import Outcome
@@ -224,7 +224,11 @@ def test_status_check_says_what_is_wrong(nl, store, db_url, tmp_path, pds):
     assert not held.ok
     assert f"held for review: {nl.link('drift')} (0 takeaways found" in held.line
 
-    wrong = dataclasses.replace(settings, bsky_app_password="wrong-pass-word")
+    # Another account's handle: the held issue's check of the account saved this one's session,
+    # which a wrong password would not even be asked for.
+    other = pds.new_account("wcheck2")
+    wrong = dataclasses.replace(settings, bsky_handle=other.handle,
+                                bsky_app_password="wrong-pass-word")
     nl.add("good", published=datetime.now(UTC) - timedelta(minutes=5))
     with make_worker(wrong, store, tmp_path) as worker, pytest.raises(AuthError) as err:
         try:
@@ -294,3 +298,31 @@ def test_status_shows_a_waiting_issue_with_the_time_it_goes_out(tmp_path):
 
     (row,) = json.loads(js.stdout)["issues"]
     assert (row["state"], row["due"]) == ("queued", due.isoformat())
+
+
+@pytest.mark.pds
+def test_approve_posts_what_was_held_or_refuses_when_the_feed_changed_it(
+    nl, store, db_url, tmp_path, pds
+):
+    """Held, then edited in the feed (the pass records the edit): `approve` posts nothing and
+    says why in one line; `--as-now` posts the feed's version, once."""
+    acct = pds.new_account("wasnow")
+    nl.add("drift", takeaways=False)
+    settings = settings_for(nl.feed_url, db_url, pds.url, acct)
+    with make_worker(settings, store, tmp_path) as worker:
+        assert worker.poll().outcomes[0].outcome is Outcome.HELD
+        nl.edit("drift", extra="<p>A late paragraph.</p>")
+        assert worker.poll().outcomes == []  # held: the edit is recorded, nothing posted
+        with pytest.raises(BotError) as err:
+            approve(worker, nl.link("drift"))
+        message = str(err.value)
+        assert message == (
+            f"{nl.link('drift')} has changed in the feed since it was held: nothing posted; "
+            f"`preview --entry {nl.link('drift')}` shows it as it is now, "
+            f"`approve --entry {nl.link('drift')} --as-now` posts that")
+        assert pds.list_records(acct.did) == []
+        assert store.find_by_link(nl.link("drift")).state is IssueState.HELD
+        _, outcome, _ = approve(worker, nl.link("drift"), as_now=True)
+    assert outcome.outcome is Outcome.POSTED
+    assert len(roots(pds.list_records(acct.did))) == 1
+    assert any("A late paragraph." in r["value"]["text"] for r in pds.list_records(acct.did))

@@ -13,7 +13,7 @@ import pytest
 from fixtures_store import run_at_once
 from sqlalchemy import create_engine, text
 
-from bot.errors import StoreError
+from bot.errors import StoreError, StoreOutage
 from bot.settings import PROJECT_ROOT
 from bot.store.api import IssueState, PostRef, Store, normalize_url
 
@@ -396,7 +396,8 @@ def test_unreachable_database_is_a_store_error_without_the_password():
         with pytest.raises(StoreError) as err:
             store.issues()
     store.close()
-    assert "database (postgresql): listing issues failed" in str(err.value)
+    assert "database (postgresql) unreachable: listing issues failed" in str(err.value)
+    assert isinstance(err.value, StoreOutage)  # not a conflict: nothing was moved by anyone
     assert "hunter2secret" not in str(err.value) and "hunter2secret" not in repr(store)
     with pytest.raises(StoreError, match="DATABASE_URL is not a database URL"):
         Store("not a url://")

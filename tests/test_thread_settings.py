@@ -385,3 +385,27 @@ def test_older_issue_posted_by_hand_does_not_move_the_pin(nl, tmp_path, open_sto
     assert len(pds.list_records(account.did, THREADGATE)) == 2
     assert len(roots(pds.list_records(account.did, POST))) == 2
 
+
+
+@pytest.mark.pds
+def test_a_root_written_before_a_crash_is_pinned_when_the_thread_is_completed(
+        nl, tmp_path, open_store, pds, pds_proxy):
+    """The thread was written (one applyWrites) and the process died before its pin and before
+    the database heard of it: the next pass finds the thread, writes no post, and pins it."""
+    account = pds.new_account("crashpin")
+    nl.add("one", published=datetime.now(UTC) - timedelta(hours=1))
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    profile = profile_with(**GATED)
+    with make_worker(settings_for(nl, url, pds_proxy, account), open_store(url), tmp_path,
+                     profile) as worker:
+        issue = parse_feed(nl.feed_bytes(), profile).issues[0]
+        (thread,) = worker.compose(issue)
+        keys = thread_keys(issue.guid, issue.published.astimezone(UTC), len(thread), 0)
+        worker.publisher.publish(thread, keys, {}, gates=Gates.of(profile.thread), pin=False)
+        assert "pinnedPost" not in (profile_record(pds, account.did) or {"value": {}})["value"]
+        posts = len(pds.list_records(account.did, POST))
+        [outcome] = worker.poll().outcomes
+    assert outcome.outcome == "already_posted"
+    assert len(pds.list_records(account.did, POST)) == posts
+    pinned = profile_record(pds, account.did)["value"]["pinnedPost"]["uri"]
+    assert pinned == outcome.roots[0] and rkey_of(pinned) == keys[0]

@@ -19,6 +19,8 @@ from bot.core.profile import load_profile
 from bot.core.reader import parse_feed
 from bot.core.thread import compose
 from bot.errors import AuthError, FeedError
+from bot.service.editor import status_rows
+from bot.service.health import record_pass
 from bot.service.posting import process_id, record_issue
 from bot.service.worker import Worker
 from bot.settings import Settings
@@ -303,7 +305,8 @@ def test_pds_down_leaves_issue_queued_and_next_poll_posts_it_once(nl, store, db_
 @pytest.mark.pds
 def test_wrong_app_password_stops_pass_and_keeps_issue_queued(nl, tmp_path, sqlite_url,
                                                                sqlite_store, pds, pds_proxy):
-    """Refused credentials end the pass with one AuthError; the issue waits, unclaimed."""
+    """Refused credentials end the pass with one AuthError; the issue waits, unclaimed, queued
+    (not stuck in `posting`: the account is read before the issue is claimed)."""
     acct = pds.new_account("wauth")
     nl.add("one")
     url, store = sqlite_url, sqlite_store
@@ -311,10 +314,15 @@ def test_wrong_app_password_stops_pass_and_keeps_issue_queued(nl, tmp_path, sqli
     with make_worker(settings, store, tmp_path) as worker:
         with pytest.raises(AuthError) as err:
             worker.poll()
+        record_pass(worker, error=err.value)
     assert "wrong-pass-word" not in str(err.value)
     stored = store.find_issue(nl.feed_url, nl.link("one"))
-    assert stored is not None and stored.state is IssueState.POSTING
+    assert stored is not None and stored.state is IssueState.QUEUED
     assert stored.claimed_by is None
+    # `status` says why it waits, without the password.
+    (row,) = status_rows(store, post_delay={"default": 0})
+    assert row["plan"].startswith("posts it once Bluesky accepts the credentials (refused: ")
+    assert "wrong-pass-word" not in row["plan"]
     assert pds_proxy.count("com.atproto.server.createSession") == 1
 
 

@@ -23,7 +23,8 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -33,8 +34,6 @@ from atproto_client.exceptions import BadRequestError, RateLimitExceededError, U
 from atproto_core.exceptions import AtProtocolError
 
 from bot.bluesky.failures import (
-    MaybeWritten,
-    SwapConflict,
     describe,
     kind,
     rate_wait,
@@ -42,7 +41,7 @@ from bot.bluesky.failures import (
 )
 from bot.bluesky.session import PdsClient, SessionKeeper
 from bot.core.post import POST_TYPE
-from bot.errors import AuthError, PublishError, RecordInvalid
+from bot.errors import AuthError, MaybeWritten, PublishError, RecordInvalid, SwapConflict
 from bot.log import event
 
 if TYPE_CHECKING:
@@ -86,6 +85,7 @@ class Connection:
         self._max_backoff = max_backoff
         self.requests: Counter[str] = Counter()
         self._did: str | None = None
+        self._session: Session | None = None  # the SDK's, as its session-change callback told
         self._refused = False  # the credentials were refused: never try them again
         self._last_create: float | None = None  # when a sign-in last succeeded
         self._sign_in_blocked_until = 0.0  # a rate limit on createSession: no call before
@@ -125,8 +125,14 @@ class Connection:
         self.requests[request.url.path.rsplit("/", 1)[-1]] += 1
 
     def _session_changed(self, change: SessionEvent, session: Session) -> None:
+        # The SDK's public callback tells us every session it holds (created, imported,
+        # refreshed): the DID and the tokens are read from here, never from its private state.
+        self._session = session
         if change not in (SessionEvent.CREATE, SessionEvent.REFRESH):
             return
+        self._save(session, change)
+
+    def _save(self, session: Session, change: SessionEvent) -> None:
         try:
             self._sessions.save(session.export())
         except Exception as exc:  # a session we cannot save costs a sign-in next run, no more
@@ -161,8 +167,8 @@ class Connection:
         saved = self._usable_saved()
         if saved is not None:
             self._client.login(session_string=saved, fetch_bsky_profile=False)  # no request
-            assert self._client._session is not None
-            self._did = self._client._session.did
+            assert self._session is not None  # set by the import's session-change callback
+            self._did = self._session.did
             event(logger, "bluesky.signed_in", handle=self.handle, reused=True)
             return self._did
         self._create_session(reason="no_saved_login")
@@ -196,13 +202,13 @@ class Connection:
             signing_in=True,
         )
         self._last_create = now
-        assert self._client._session is not None
-        self._did = self._client._session.did
+        assert self._session is not None  # set by the sign-in's session-change callback
+        self._did = self._session.did
         event(logger, "bluesky.signed_in", handle=self.handle, reused=False, reason=reason)
 
     def _reauthenticate(self) -> None:
         """The PDS refused our token: refresh it when the SDK has not just tried, else sign in."""
-        session = self._client._session
+        session = self._session
         if session is not None:
             try:
                 now = self._clock()
@@ -214,7 +220,7 @@ class Connection:
                 refresh_ok = access_fresh = False
             if refresh_ok and access_fresh:
                 try:
-                    self._client._refresh_and_set_session()
+                    self._refresh(session)
                     event(logger, "bluesky.token_refreshed", reason="refused")
                     return
                 except (AtProtocolError, httpx.HTTPError) as exc:
@@ -223,6 +229,30 @@ class Connection:
                             f"refreshing the Bluesky login: {describe(exc)}"
                         ) from exc
         self._create_session(reason="login_refused")
+
+    def _refresh(self, session: Session) -> None:
+        """Refresh the session through the SDK's public surface: the refreshSession call with
+        the refresh token, then the new session imported as a session string (and saved: the
+        refresh token rotates)."""
+        fresh = self._client.com.atproto.server.refresh_session(
+            headers={"Authorization": f"Bearer {session.refresh_jwt}"},
+            ignore_session_check=True,  # not "refresh first": this call is the refresh
+        )
+        renewed = Session(handle=fresh.handle, did=fresh.did, access_jwt=fresh.access_jwt,
+                          refresh_jwt=fresh.refresh_jwt, pds_endpoint=session.pds_endpoint)
+        self._client.login(session_string=renewed.export(), fetch_bsky_profile=False)
+        self._save(renewed, SessionEvent.REFRESH)
+
+    @contextmanager
+    def one_try(self) -> Iterator[None]:
+        """Each call inside is tried once, without backoff: for a question that can wait for
+        the next pass (is this issue on the account already, before holding it?)."""
+        saved = self.max_attempts
+        self.max_attempts = 1
+        try:
+            yield
+        finally:
+            self.max_attempts = saved
 
     # -- calls with retries ----------------------------------------------------------------
 

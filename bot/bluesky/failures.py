@@ -27,14 +27,6 @@ _AUTH_ERRORS = frozenset(
 )
 
 
-class MaybeWritten(Exception):
-    """A write failed in a way that leaves its outcome unknown; ask the PDS before retrying."""
-
-
-class SwapConflict(Exception):
-    """A record changed since we read it (the PDS answered InvalidSwap): read it again."""
-
-
 def xrpc_error(exc: BaseException) -> tuple[int | None, str, str]:
     """(HTTP status, XRPC error name, message) of an SDK error, without any header or token."""
     response = getattr(exc, "response", None)

@@ -14,9 +14,8 @@ import logging
 from typing import Any
 
 from bot.bluesky.connection import Connection
-from bot.bluesky.failures import SwapConflict
 from bot.bluesky.records import StrongRef
-from bot.errors import PublishError
+from bot.errors import PublishError, SwapConflict
 from bot.log import event
 
 logger = logging.getLogger(__name__)

@@ -32,7 +32,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.bluesky.connection import PAGE, Connection
-from bot.bluesky.failures import MaybeWritten
 from bot.bluesky.gates import Gates
 from bot.bluesky.pin import pin_post
 from bot.bluesky.records import (
@@ -48,7 +47,7 @@ from bot.bluesky.records import (
     rkey_of,
 )
 from bot.core.post import Post
-from bot.errors import PublishError, RecordInvalid
+from bot.errors import MaybeWritten, PublishError, RecordInvalid
 from bot.log import event
 
 logger = logging.getLogger(__name__)
@@ -143,13 +142,16 @@ class Publisher:
         link: str | None = None,
         gates: Gates | None = None,
         pin: bool = False,
+        absent: bool = False,
     ) -> PostedThread:
         """Write `thread` under `keys` (bot.core.rkey) so that it exists exactly once and
         whole. Posts already on the PDS are kept, the rest written; safe to call again after
         any failure. `thumbs` maps a card's thumb_url to a bot.cards.Thumb (data, mime).
         `link` (the issue's link, default: the root card's) names the issue in errors.
         `gates`: who may reply and quote, written with the root (default: everyone, yes).
-        `pin`: make the root the account's pinned post, if this call writes the root."""
+        `pin`: make the root the account's pinned post, if this call writes the root.
+        `absent`: the caller has just asked the PDS (`find_thread`) and it has nothing of this
+        thread, so it is not asked again (one read of the account per thread)."""
         total = len(thread)
         if total == 0 or len(keys) != total:
             raise ValueError(f"{total} posts need as many keys, not {len(keys)}")
@@ -161,13 +163,16 @@ class Publisher:
         known: dict[int, StrongRef] = {}
         # The root goes in the first batch, so no root means nothing of the thread exists yet
         # (and if it did, the PDS would refuse the key and we would find out below).
-        root = self.connection.get_record(keys[0], f"{link}: checking post 1 of {total}")
+        root = None if absent else self.connection.get_record(
+            keys[0], f"{link}: checking post 1 of {total}")
         if root is not None:
             known = {0: StrongRef(root["uri"], root["cid"])}
             known.update(self._existing(keys, range(1, total), link, total))
         if len(known) == total:
             event(logger, "bluesky.thread_exists", link=link, posts=total,
                   root=known[0].uri)
+            if pin:  # written before a crash that came before its pin: pinned now (or kept)
+                self._pin(known[0], link)
             return self._posted(keys, known, set(), FoundBy.ROOT_KEY, total)
         if root is not None and any(p not in known for p in range(1, min(total, ROOT_BATCH))):
             # The root goes in the first batch, which is atomic: with the root there, that whole
@@ -181,6 +186,8 @@ class Publisher:
 
         missing = [p for p in range(total) if p not in known]
         blobs = self._upload_thumbs(thread, missing, thumbs or {}, link)
+        # Gates are still checked when `absent`: one left by a root deleted in the app would
+        # make the PDS refuse the whole batch.
         gate_writes = self._gate_writes(did, keys[0], gates, when, link) if root is None else []
         written: set[int] = set()
         failures = 0
@@ -248,6 +255,10 @@ class Publisher:
                 continue
             writes.append(Write(0, root_key, record, record_cid(record), collection))
         return writes
+
+    def pin_thread(self, thread: PostedThread, link: str) -> None:
+        """Make `thread`'s root the pinned post (nothing written when it is already)."""
+        self._pin(thread.root.ref, link)
 
     def _pin(self, root: StrongRef, link: str) -> None:
         """Pin the root; a failure is only logged: the thread is posted and stays so."""

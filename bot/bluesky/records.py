@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import libipld
 
+from bot.core.address import AtUri
 from bot.core.post import POST_TYPE, Post, post_url
 
 _CID_PREFIX = b"\x01\x71\x12\x20"  # CIDv1, dag-cbor, sha2-256, 32-byte digest
@@ -100,11 +101,11 @@ class PostedThread:
 
 
 def post_uri(did: str, rkey: str) -> str:
-    return f"at://{did}/{POST_TYPE}/{rkey}"
+    return str(AtUri.post(did, rkey))
 
 
 def rkey_of(uri: str) -> str:
-    return uri.rsplit("/", 1)[-1]
+    return AtUri.parse(uri).rkey
 
 
 def _to_ipld(value: Any) -> Any:

@@ -13,9 +13,10 @@ import click
 
 from bot.cli.app import check_writable, echo_json, feed_named_by, write_output
 from bot.core.model import Issue
+from bot.core.plan import Plan, Step
 from bot.core.post import Post, Thread
 from bot.core.profile import Profile, ThreadLayout
-from bot.core.review import Action, Verdict, review
+from bot.core.review import Verdict, review
 from bot.core.text import graphemes, utf8_len
 
 if TYPE_CHECKING:
@@ -63,9 +64,11 @@ def preview(
     # Imported here: reading and parsing a feed are other modules' jobs, loaded only when used.
     from bot.bots import load_bots, pick_bot
     from bot.cards import CardFetcher, cards_of
+    from bot.cli.service import read_store
     from bot.core.profile import load_profile
     from bot.core.reader import parse_feed, pick_issue
     from bot.feed import read_source
+    from bot.service.editor import preview_plans
     from bot.settings import card_cache_dir
 
     if html_path is not None:
@@ -86,8 +89,14 @@ def preview(
     if fetcher is not None and len(issues) > MAX_CARD_ISSUES:
         click.echo(f"cards: pages fetched for the newest {MAX_CARD_ISSUES} issues; the other "
                    f"{len(issues) - MAX_CARD_ISSUES} show the feed's cards", err=True)
+    store = read_store(settings)
     try:
-        previews = _compose_all(issues, profile, fetcher, mode, several=all_)
+        composed = _compose_all(issues, profile, fetcher, mode, several=all_)
+        # What the bot does with each (the plan), and the thread(s) it would write: an issue
+        # announced only is its root post and card.
+        plans = preview_plans(settings, store, profile, composed, fetcher)
+        previews = [(i, list(p.threads) if p.threads is not None and p.writes else t)
+                    for (i, t), p in zip(composed, plans, strict=True)]
         fetched = {c.uri: fetcher.fetched(c.uri) for _, t in previews[:MAX_CARD_ISSUES]
                    for c in cards_of(t)} if fetcher is not None else {}  # fmt: skip
         if html_path is not None:
@@ -97,20 +106,23 @@ def preview(
             cards = [c for _, t in previews for c in cards_of(t)]
             found = fetcher.thumbs(c.thumb_url for c in cards) if fetcher is not None else {}
             thumbs = {c.uri: found[c.thumb_url] for c in cards if c.thumb_url in found}
-            sections = sections_from_preview([preview_json(i, t) for i, t in previews])
+            sections = sections_from_preview([preview_json(i, t, plan=p) for (i, t), p
+                                               in zip(previews, plans, strict=True)])
             page = render_page(sections, account_name=profile.name,
                                handle=settings.bsky_handle or "", thumbs=thumbs)
             write_output(html_path, page)
     finally:
         if fetcher is not None:
             fetcher.close()
+        if store is not None:
+            store.close()
     if as_json:
-        echo_json([preview_json(issue, threads, fetched, review(issue, profile))
-                   for issue, threads in previews])
+        echo_json([preview_json(issue, threads, fetched, review(issue, profile), plan=p)
+                   for (issue, threads), p in zip(previews, plans, strict=True)])
     else:
         click.echo("\n\n".join(render_text(issue, threads, profile.thread,
-                                            review(issue, profile))
-                                for issue, threads in previews))
+                                            review(issue, profile), plan=p)
+                                for (issue, threads), p in zip(previews, plans, strict=True)))
 
 
 # A preview of a whole feed fetches card pages for its newest issues only: a 730-entry podcast
@@ -125,8 +137,9 @@ def _compose_all(
     mode: str,
     several: bool,
 ) -> list[tuple[Issue, list[Thread]]]:
-    """Each issue with its thread(s), as reviewed. With `several`, progress goes to stderr (a
-    bar on a terminal) and an issue that cannot be composed is named there and left out."""
+    """Each issue with its thread(s), as composed (the plan then says which it writes). With
+    `several`, progress goes to stderr (a bar on a terminal) and an issue that cannot be
+    composed is named there and left out."""
     from bot.cards import compose_with_cards
     from bot.errors import BotError
 
@@ -144,7 +157,7 @@ def _compose_all(
                     raise
                 click.echo(f"\nwarning: {exc}: not previewed", err=True)  # names the issue
                 continue
-            out.append((issue, as_reviewed(issue, profile, threads)))
+            out.append((issue, threads))
     return out
 
 
@@ -153,30 +166,27 @@ def _as_is(items: Sequence[Issue]) -> Iterator[Sequence[Issue]]:
     yield items
 
 
-def as_reviewed(issue: Issue, profile: Profile, threads: list[Thread]) -> list[Thread]:
-    """The thread(s) the daemon would post after its review: an issue the profile announces
-    only is its root post and card."""
-    if review(issue, profile).action is Action.ANNOUNCE and threads:
-        return [threads[0][:1]]
-    return threads
-
-
 def preview_json(
     issue: Issue,
     threads: Sequence[Thread],
     fetched: Mapping[str, Mapping[str, str]] | None = None,
     verdict: Verdict | None = None,
+    plan: Plan | None = None,
 ) -> dict[str, Any]:
     """contracts.md `preview --json` element: the entry and each thread's post records; and,
     when any card's page was read, `cards`: each such card's address, title, description and
-    picture address (a record carries no picture before it is uploaded); and `review` when the
-    daemon would not simply post it: {"action": hold|announce|post, "reason"}."""
+    picture address (a record carries no picture before it is uploaded); `review` when the
+    daemon would not simply post it: {"action": hold|announce|post, "reason"}; and `plan`, what
+    the bot does with it (bot.core.plan): {"step", "says", "due" (RFC 3339 or null)}."""
     element: dict[str, Any] = {
         "entry": {"guid": issue.guid, "link": issue.link, "title": issue.title},
         "threads": [[post.record() for post in thread] for thread in threads],
     }
     if verdict is not None and verdict.reason:
         element["review"] = {"action": verdict.action.value, "reason": verdict.reason}
+    if plan is not None:
+        element["plan"] = {"step": plan.step.value, "says": plan.describe(),
+                           "due": plan.due.isoformat() if plan.due else None}
     from bot.cards.thread import cards_of
 
     fetched = fetched or {}
@@ -195,16 +205,20 @@ def render_text(
     threads: Sequence[Thread],
     layout: ThreadLayout | None = None,
     verdict: Verdict | None = None,
+    plan: Plan | None = None,
 ) -> str:
     """A readable rendering: the issue (given the profile's `layout`, Bluesky's settings for its
-    threads; given the review's `verdict`, what the daemon would do when it would not simply
-    post it), then each thread's posts in order with their sizes, links and cards."""
+    threads; given the review's `verdict`, what the review says when it would not simply post
+    it; given the `plan`, what the bot does with it when that is not simply posting it), then
+    each thread's posts in order with their sizes, links and cards."""
     lines = [f"Issue: {issue.title}", f"       {issue.link}"]
     if layout is not None:
         quotes, pin = "on" if layout.quotes else "off", "yes" if layout.pin_latest else "no"
         lines.append(f"       replies: {layout.replies} · quotes: {quotes} · pin: {pin}")
     if verdict is not None and verdict.reason:
         lines.append(f"Review: {verdict.describe()}")
+    if plan is not None and plan.step is not Step.POST:
+        lines.append(f"Plan: {plan.describe()}")
     for t, thread in enumerate(threads, start=1):
         lines.append("")
         lines.append(f"Thread {t} of {len(threads)}: {len(thread)} posts")

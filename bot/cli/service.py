@@ -4,6 +4,9 @@ and prints. Progress goes to stderr as log lines, results to stdout."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -12,6 +15,7 @@ import click
 from bot.cli.app import feed_named_by, setup_logging
 from bot.errors import BotError, ConfigError, PublishError
 
+_LOG = logging.getLogger(__name__)
 ENTRY_HELP = "The issue's link (or guid), as in the feed."
 FEED_HELP = "Read the issue from this feed when the database does not know it."
 # A dry run's store: in memory, so a dry run writes nothing anywhere (no data/bot.db).
@@ -90,6 +94,46 @@ def _dry(settings: Any) -> Any:
     )
 
 
+def read_store(settings: Any, bot: str | None = "") -> Any:
+    """The bot's database to read (never written, not migrated; every bot's with `bot=None`),
+    or None — said in a log line — when there is none yet, it cannot be read, or it is not at
+    the newest migration (`db upgrade`). The caller closes it."""
+    import logging
+
+    from bot.errors import StoreError
+    from bot.log import event
+    from bot.store.api import Store
+
+    if _no_store(settings) is not None:
+        return None
+    store = Store(settings.database_url, bot=settings.name if bot == "" else bot)
+    try:
+        revision = store.revision()
+    except StoreError as exc:
+        event(_LOG, "dry_run.database_not_read", logging.WARNING, error=str(exc))
+        store.close()
+        return None
+    if revision == store.head_revision():
+        return store
+    event(_LOG, "dry_run.database_not_read", logging.WARNING, revision=revision,
+          note="not at the newest migration (`db upgrade`): read as if empty")
+    store.close()
+    return None
+
+
+def dry_store(ctx: click.Context, settings: Any, bot: str | None = "") -> Any:
+    """A dry run's store: the bot's database when it can be read (`read_store`: never
+    written, not even migrated); else an empty one in memory."""
+    from bot.store.api import Store
+
+    store = read_store(settings, bot)
+    if store is None:
+        store = Store(DRY_RUN_DATABASE, bot=settings.name if bot == "" else bot)
+        store.upgrade()
+    ctx.call_on_close(store.close)
+    return store
+
+
 def _no_store(settings: Any) -> str | None:
     """The SQLite file of the settings when it does not exist yet (nothing recorded yet)."""
     from bot.settings import sqlite_path
@@ -122,36 +166,54 @@ def run(ctx: click.Context) -> None:
 
 @click.command()
 @click.option("--bot", "bot_name", metavar="NAME", help=EVERY_BOT_HELP)
+@click.option("--dry-run", is_flag=True,
+              help="Say what the pass would do; read the database and the account, write nothing.")
 @click.pass_context
-def poll(ctx: click.Context, bot_name: str | None) -> None:
+def poll(ctx: click.Context, bot_name: str | None, dry_run: bool) -> None:
     """One pass of what `run` does, then exit: fetch each bot's feed, post what is new.
 
     Prints a summary. Exits 1 when a feed, the database or Bluesky failed, or an issue could
-    not be posted. SIGTERM/Ctrl-C: the thread being written is finished first.
+    not be posted. SIGTERM/Ctrl-C: the thread being written is finished first. Without
+    credentials, or with --dry-run, it says what the pass would do (each issue in the words of
+    `post --dry-run`, `preview` and `status`) and writes nothing.
 
-    Example: python -m bot poll
+    Example: python -m bot poll --dry-run
     """
     from bot.bots import load_bots, pick_bot
     from bot.service.daemon import install_signal_handlers
     from bot.service.fleet import Fleet
     from bot.service.health import record_pass
+    from bot.service.worker import Worker
     from bot.store.api import Store
 
     _logging(ctx)
     bots = load_bots()
     if bot_name is not None:
         bots = [pick_bot(bots, bot_name)]
-    if all(b.dry_run for b in bots):  # nothing to post: a store in memory, nothing written
-        bots = [_dry(b) for b in bots]
-    store = Store(bots[0].database_url, bot=None)
-    ctx.call_on_close(store.close)
-    store.upgrade()
-    fleet = Fleet(bots, store)
-    install_signal_handlers(fleet.stop)
+    dry_run = dry_run or all(b.dry_run for b in bots)  # nothing to post: nothing written
+    fleet = None
+    if dry_run:  # it reads the database (and each account it has credentials for), writes nothing
+        store = dry_store(ctx, bots[0], bot=None)
+    else:
+        store = Store(bots[0].database_url, bot=None)
+        ctx.call_on_close(store.close)
+        store.upgrade()
+        fleet = Fleet(bots, store)
+        install_signal_handlers(fleet.stop)
+
+    @contextmanager
+    def turn(settings: Any) -> Iterator[Any]:
+        if fleet is not None:
+            with fleet.turn(settings.name) as worker:
+                yield worker
+        else:
+            with Worker(settings, store.for_bot(settings.name), dry_run=True) as worker:
+                yield worker
+
     problems: list[str] = []
     try:
         for settings in bots:
-            with fleet.turn(settings.name) as worker:
+            with turn(settings) as worker:
                 try:
                     with feed_named_by(feed_label(settings, None)):
                         result = worker.poll()
@@ -165,7 +227,8 @@ def poll(ctx: click.Context, bot_name: str | None) -> None:
             click.echo(result.summary())
             problems += [f"{o.link} was not posted: {o.error}" for o in result.problems]
     finally:
-        fleet.close()
+        if fleet is not None:
+            fleet.close()
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise BotError(f"{problems[0]}{more}")
@@ -207,11 +270,16 @@ def post(
     _logging(ctx)
     chosen = _bot(bot_name)
     # Without a password the issue is still read (a wrong --feed or entry is said first), as in
-    # --dry-run: no database, no Bluesky, no card cache, nothing written anywhere.
+    # --dry-run: it reads the database and (with credentials) the account, writes nothing.
     cannot_post = chosen.dry_run and not dry_run
-    settings, store = _setup(ctx, _dry(chosen) if dry_run or cannot_post else chosen,
-                             feed=feed or chosen.feed_url, feed_option=feed is not None)
-    with Worker(settings, store) as worker, feed_named_by(feed_label(chosen, feed)):
+    if dry_run or cannot_post:
+        _feed_file_exists(feed or chosen.feed_url, feed_label(chosen, feed))
+        settings, store = chosen, dry_store(ctx, chosen)
+    else:
+        settings, store = _setup(ctx, chosen, feed=feed or chosen.feed_url,
+                                 feed_option=feed is not None)
+    with Worker(settings, store, dry_run=dry_run or cannot_post) as worker, \
+            feed_named_by(feed_label(chosen, feed)):
         issue, outcome, threads = post_one(
             worker, entry=entry, source=feed, force=force, dry_run=dry_run or cannot_post
         )
@@ -236,6 +304,8 @@ def _print_posted(issue: Any, outcome: Any, threads: Any) -> None:
     if outcome.outcome is Outcome.WOULD_POST:
         click.echo(render_text(issue, threads))
         click.echo(f"\ndry run: would post {issue.link} ({outcome.posts} posts); nothing posted")
+    elif outcome.plan is not None:  # a dry run that would not post: what the real one would do
+        click.echo(f"dry run: {issue.link}: {outcome.plan}; nothing posted")
     elif outcome.outcome is Outcome.POSTED:
         click.echo(f"Posted {issue.link}: {outcome.posts} posts")
         click.echo("\n".join(f"  {u}" for u in outcome.urls))
@@ -255,12 +325,19 @@ def _print_posted(issue: Any, outcome: Any, threads: Any) -> None:
 @click.option(
     "--feed", metavar="PATH|URL", help="Read the issue from this feed (default FEED_URL)."
 )
+@click.option("--dry-run", is_flag=True,
+              help="Say what approving would post; read the database and account, write nothing.")
+@click.option("--as-now", is_flag=True,
+              help="Post the issue as the feed has it now, also when it changed since it was held.")
 @bot_option
 @click.pass_context
-def approve(ctx: click.Context, entry: str, feed: str | None, bot_name: str | None) -> None:
+def approve(ctx: click.Context, entry: str, feed: str | None, bot_name: str | None,
+            dry_run: bool, as_now: bool) -> None:
     """Post an issue the review held (status shows why), as the bot composes it, now.
 
-    It is never held again. `post --entry LINK` does the same for any issue; `skip --entry
+    It is posted as it was when held (what `preview` showed the editor); if the feed has changed
+    it since, nothing is posted and it says so (--as-now posts the feed's version). It is never
+    held again. `post --entry LINK` does the same for any issue; `skip --entry
     LINK` drops a held issue instead.
 
     Example: python -m bot approve --entry https://aablanco.substack.com/p/some-issue
@@ -269,11 +346,19 @@ def approve(ctx: click.Context, entry: str, feed: str | None, bot_name: str | No
     from bot.service.worker import Worker
 
     chosen = _bot(bot_name)
-    if chosen.dry_run:  # approving posts: said before the database is touched
+    if chosen.dry_run and not dry_run:  # approving posts: said before the database is touched
         raise ConfigError(_needs_password(chosen, "or see the thread with preview --entry LINK"))
-    settings, store = _setup(ctx, chosen, feed=feed)
-    with Worker(settings, store) as worker, feed_named_by(feed_label(chosen, feed)):
-        issue, outcome, threads = approve_issue(worker, entry, source=feed)
+    if dry_run:
+        _logging(ctx)
+        if feed is not None:
+            _feed_file_exists(feed, feed_label(chosen, feed))
+        settings, store = chosen, dry_store(ctx, chosen)
+    else:
+        settings, store = _setup(ctx, chosen, feed=feed)
+    with Worker(settings, store, dry_run=dry_run) as worker, \
+            feed_named_by(feed_label(chosen, feed)):
+        issue, outcome, threads = approve_issue(worker, entry, source=feed, dry_run=dry_run,
+                                                as_now=as_now)
     _print_posted(issue, outcome, threads)
 
 

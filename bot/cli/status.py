@@ -168,6 +168,8 @@ def _table(rows: list[dict[str, Any]], several: bool, feeds: dict[str, str]) -> 
             click.echo(f"{pad} → {t['url']}")
         if r["due"]:
             click.echo(f"{pad} goes out at {_when(r['due'])} UTC (POST_DELAY)")
+        if r["state"] in ("queued", "posting") and not r["due"]:
+            click.echo(f"{pad} {r['plan']}")
         if r["error"] and r["state"] == "held":
             click.echo(f"{pad} held: {printable(r['error'])}")
             click.echo(f"{pad} approve, post or skip --entry {quote(r['link'])}")

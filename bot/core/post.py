@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-POST_TYPE = "app.bsky.feed.post"
+from bot.core.address import POST_COLLECTION, AtUri
+
+POST_TYPE = POST_COLLECTION
 EXTERNAL_TYPE = "app.bsky.embed.external"
 # The `$type` of a facet's feature (`app.bsky.richtext.facet`).
 LINK_FEATURE = "app.bsky.richtext.facet#link"
@@ -68,5 +70,4 @@ Thread = tuple[Post, ...]
 
 def post_url(uri: str) -> str:
     """https://bsky.app/profile/DID/post/RKEY for the post at://DID/app.bsky.feed.post/RKEY."""
-    did, _, rest = uri.removeprefix("at://").partition("/")
-    return f"https://bsky.app/profile/{did}/post/{rest.rsplit('/', 1)[-1]}"
+    return AtUri.parse(uri).url

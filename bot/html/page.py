@@ -66,11 +66,17 @@ class PageSection:
 
     entry: Mapping[str, Any]
     threads: Sequence[Sequence[Mapping[str, Any]]] = field(default_factory=tuple)
+    plan: str | None = None  # what the bot does with it, when not simply posting it
 
     @classmethod
     def from_json(cls, element: Mapping[str, Any]) -> PageSection:
-        """From one element of `preview --json`: {"entry": {...}, "threads": [[RECORD, ...]]}."""
-        return cls(entry=dict(element["entry"]), threads=[list(t) for t in element["threads"]])
+        """From one element of `preview --json`: {"entry": {...}, "threads": [[RECORD, ...]]},
+        and its `plan` when the bot would not simply post it (held, waiting, announced only,
+        already on Bluesky…)."""
+        plan = element.get("plan") or {}
+        says = plan.get("says") if plan.get("step") != "post" else None
+        return cls(entry=dict(element["entry"]), threads=[list(t) for t in element["threads"]],
+                   plan=str(says) if says else None)
 
 
 def sections_from_preview(data: Sequence[Mapping[str, Any]]) -> list[PageSection]:
@@ -180,6 +186,8 @@ def _section(
             shown.append(_anchor(str(url), label, "bsky-link"))
     if shown:
         parts.append(f'<p class="issue-url">{" · ".join(shown)}</p>')
+    if section.plan:
+        parts.append(f'<p class="plan" role="status">Plan: {escape(section.plan)}</p>')
     if not section.threads:
         counts["warning"] += 1
         parts.append(_warnings([Finding("warning", "this issue makes no thread")]))

@@ -31,6 +31,8 @@ body {
 .issue-title a:hover { text-decoration: underline; }
 .issue-url { margin: 0; padding: 0 16px 12px; color: var(--muted); font-size: 13px;
   overflow-wrap: anywhere; border-bottom: 1px solid var(--line); }
+.plan { margin: 12px 16px 0; padding: 8px 12px; border-radius: 8px; font-size: 14px;
+  background: #fff4e5; color: #8a4b00; border: 1px solid #f5c98b; }
 .thread { list-style: none; margin: 0; padding: 12px 0 4px; }
 .thread + .thread { border-top: 1px solid var(--line); }
 .post { display: flex; gap: 10px; padding: 0 16px; }

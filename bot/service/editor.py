@@ -12,19 +12,24 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from shlex import quote
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from bot.core.address import AtUri
 from bot.core.model import Issue
+from bot.core.plan import Asker, Plan, Rules, Step, plan
 from bot.core.post import Thread, post_url
+from bot.core.profile import Profile
 from bot.errors import BotError
 from bot.log import event, redact_url
 from bot.service.outcomes import IssueOutcome, Outcome, thread_roots
-from bot.service.posting import record_issue
+from bot.service.posting import dry_outcome, known_of, record_issue
 from bot.service.worker import Worker
 from bot.settings import Settings
 from bot.store.api import IssueState, PostRef, Store, StoredIssue
+
+if TYPE_CHECKING:
+    from bot.cards import CardFetcher
 
 logger = logging.getLogger(__name__)
 
@@ -38,23 +43,27 @@ def post_one(
     source: str | None = None,
     force: bool = False,
     dry_run: bool = False,
+    issue: Issue | None = None,
 ) -> tuple[Issue, IssueOutcome, list[Thread]]:
     """`post`: the issue with link (or guid) `entry`, else the newest, read from `source`
-    (default FEED_URL), posted now by `Worker.post_issue`, the decision the poll pass makes too
-    (`force` and `dry_run` are its arguments). Returns the issue, the outcome and the composed
-    thread(s). When it is not posted, the outcome's error says what the editor can do (a
-    one-off `post` is not retried by itself)."""
-    from bot.core.reader import parse_feed, pick_issue
-
-    data, src = worker.read_feed(source)
-    issue = pick_issue(parse_feed(data, worker.profile, source=src).issues, entry, src)
+    (default FEED_URL; or `issue`, read already), posted now by `Worker.post_issue`, the
+    decision the poll pass makes too (`force` and `dry_run` are its arguments). Returns the
+    issue, the outcome and the composed thread(s). When it is not posted, the outcome's error
+    says what the editor can do (a one-off `post` is not retried by itself)."""
+    if issue is None:
+        issue = read_issue(worker, entry, source)
     event(logger, "post.start", link=issue.link, force=force or None, dry_run=dry_run or None)
     threads = worker.compose(issue)
-    if dry_run:  # nothing recorded: a dry run writes nothing
-        return issue, worker.post_issue(None, issue, dry_run=True, threads=threads), threads
+    by = Asker.FORCE if force else Asker.POST
+    if dry_run:  # the plan, asked of what the store and account say
+        stored = _stored(worker, issue)
+        considered = worker.consider(stored, issue, by=by, threads=threads)
+        return issue, dry_outcome(considered.plan, stored, issue), threads
     _ = worker.publisher  # no credentials: ConfigError now, before anything changes
     stored = _record(worker, issue)
-    outcome = worker.post_issue(stored, issue, force=force, threads=threads)
+    considered = worker.consider(stored, issue, by=by, threads=threads)
+    outcome = worker.post_issue(stored, issue, force=force, threads=threads,
+                                considered=considered)
     if outcome.outcome is Outcome.BUSY:
         holder = worker.store.issue(stored.id).claimed_by or "another worker"
         raise BotError(
@@ -63,12 +72,24 @@ def post_one(
     return issue, _what_now(outcome, issue.link), threads
 
 
+def read_issue(worker: Worker, entry: str | None, source: str | None = None) -> Issue:
+    """The issue with link (or guid) `entry`, else the newest, read from `source` (default
+    FEED_URL)."""
+    from bot.core.reader import parse_feed, pick_issue
+
+    data, src = worker.read_feed(source)
+    return pick_issue(parse_feed(data, worker.profile, source=src).issues, entry, src)
+
+
 def approve(
-    worker: Worker, entry: str, source: str | None = None
+    worker: Worker, entry: str, source: str | None = None, *, dry_run: bool = False,
+    as_now: bool = False,
 ) -> tuple[Issue, IssueOutcome, list[Thread]]:
-    """`approve`: an issue the review held is posted now, as the bot composes it from the feed
-    (`source`, default FEED_URL), and never held again (if Bluesky fails now, the daemon posts it
-    later without holding it). BotError when the issue is not held."""
+    """`approve`: an issue the review held is posted now, as the editor previewed it — the
+    issue as it was when held — and never held again (if Bluesky fails now, the daemon posts it
+    later without holding it). When the feed (`source`, default FEED_URL) has changed it since,
+    BotError saying so, unless `as_now`: the feed's version is posted. BotError when the issue
+    is not held."""
     store = worker.store
     found = store.find_by_link(entry) or store.find_issue(worker.settings.feed_url, entry)
     if found is None:
@@ -78,10 +99,48 @@ def approve(
             f"{found.link} is {found.state.value}, not held: nothing to approve "
             "(`post --entry LINK` posts an issue now)"
         )
+    issue = read_issue(worker, found.link, source)
+    if found.held_hash and issue.content_hash != found.held_hash and not as_now:
+        raise BotError(
+            f"{found.link} has changed in the feed since it was held: nothing posted; "
+            f"`preview --entry {found.link}` shows it as it is now, "
+            f"`approve --entry {found.link} --as-now` posts that"
+        )
+    if dry_run:  # what approving would post, asked of the same plan; nothing written
+        return post_one(worker, entry=found.link, dry_run=True, issue=issue)
     _ = worker.publisher  # no credentials: ConfigError now, before anything changes
     store.approve(found.id)
-    event(logger, "issue.approved", link=found.link)
-    return post_one(worker, entry=found.link, source=source)
+    event(logger, "issue.approved", link=found.link, as_now=as_now or None)
+    return post_one(worker, entry=found.link, issue=issue)
+
+
+def preview_plans(
+    settings: Settings,
+    store: Store | None,
+    profile: Profile,
+    composed: Sequence[tuple[Issue, Sequence[Thread]]],
+    fetcher: CardFetcher | None = None,
+) -> list[Plan]:
+    """What `preview` says the bot does with each issue: the plan, asked exactly as a dry
+    `poll` asks it (Worker.consider) — of what the store knows (`store` None: no database yet,
+    so the feed's first pass) and, with credentials, of what the account has. Writes nothing."""
+    from bot.store.api import Store as OwnStore
+
+    own = store is None
+    if store is None:
+        store = OwnStore("sqlite://", bot=settings.name)
+        store.upgrade()
+    try:
+        with Worker(settings, store, profile=profile, dry_run=True, fetcher=fetcher) as worker:
+            known = worker.known()
+            plans = []
+            for issue, threads in composed:
+                stored = known.issues.get(issue.guid) or store.find_by_link(issue.link)
+                plans.append(worker.consider(stored, issue, threads=threads, known=known).plan)
+            return plans
+    finally:
+        if own:
+            store.close()
 
 
 def _what_now(outcome: IssueOutcome, link: str) -> IssueOutcome:
@@ -101,13 +160,19 @@ def _what_now(outcome: IssueOutcome, link: str) -> IssueOutcome:
     return dataclasses.replace(outcome, error=f"{error}; {hint}")
 
 
+def _stored(worker: Worker, issue: Issue) -> StoredIssue | None:
+    """The issue as stored under FEED_URL (None: not recorded)."""
+    url = worker.settings.feed_url
+    return worker.store.find_issue(url, issue.guid) or worker.store.find_by_link(issue.link)
+
+
 def _record(worker: Worker, issue: Issue) -> StoredIssue:
     """The issue as stored under FEED_URL (recorded as seen when new)."""
-    url = worker.settings.feed_url
-    found = worker.store.find_issue(url, issue.guid) or worker.store.find_by_link(issue.link)
+    found = _stored(worker, issue)
     if found is not None:
         return found
-    return record_issue(worker.store, url, issue, now=worker._clock()).issue
+    return record_issue(worker.store, worker.settings.feed_url, issue,
+                        now=worker._clock()).issue
 
 
 def find_issue(
@@ -170,13 +235,16 @@ def mark_posted(
     the thread's root): the bot will not post it."""
     posts: list[PostRef] = []
     if uri is not None:
-        parts = uri.removeprefix("at://").split("/")
-        if not uri.startswith("at://") or len(parts) != 3 or parts[1] != "app.bsky.feed.post":
+        try:
+            address = AtUri.parse(uri)
+        except ValueError:
+            address = None
+        if address is None or not address.is_post:
             raise BotError(
                 f"--uri {uri!r} is not a post's at:// URI like "
                 "at://did:plc:…/app.bsky.feed.post/3l…"
             )
-        posts = [PostRef(0, parts[2], uri)]
+        posts = [PostRef(0, address.rkey, uri)]
     issue = store.mark_posted_by_hand(find_issue(settings, store, link, source).id, posts)
     event(logger, "issue.marked_posted", link=issue.link, root=uri)
     return issue
@@ -190,14 +258,25 @@ def status_rows(
 ) -> list[dict[str, Any]]:
     """Recent issues, newest first, as `status --json` prints them (no secrets in here), of
     every bot the store reads (or of `bots`), each with its bot and the feed it was read from.
-    A queued issue in its bot's grace window (`post_delay` minutes, per bot) has its `due` time."""
+    Each row's `plan` is what the bot does with the issue (bot.core.plan, asked of what the
+    store knows; the feed is not read): a queued issue in its bot's grace window (`post_delay`
+    minutes, per bot) has its `due` time; one whose bot Bluesky refused says so."""
+    from bot.core.profile import load_profile
+
     rows = []
     now = store.now()
+    profile = load_profile()  # not asked: without the feed's content there is no review
+    refused = {b.bot: b.auth_error for b in store.heartbeats() if b.auth_error}
     for item in _one_per_issue(store.recent(limit * 2, bots=bots))[:limit]:
         i = item.issue
         roots = thread_roots(i, item.posts)
-        due = i.created_at + timedelta(minutes=(post_delay or {}).get(i.bot, 0.0))
-        waiting = i.state is IssueState.QUEUED and due > now
+        rules = Rules(post_delay=(post_delay or {}).get(i.bot, 0.0))
+        known = dataclasses.replace(known_of(store, i), posted=tuple(roots))
+        p = plan(None, known, profile, now, rules, in_feed=None)
+        says = p.describe()
+        if p.writes and i.bot in refused:
+            says += f" once Bluesky accepts the credentials (refused: {refused[i.bot]})"
+        waiting = p.due if p.step is Step.WAIT else None
         rows.append(
             {
                 "bot": i.bot,
@@ -212,7 +291,9 @@ def status_rows(
                 "generation": i.generation,
                 "posts": len(item.posts),
                 "threads": [{"uri": r, "url": post_url(r)} for r in roots],
-                "due": due.isoformat() if waiting else None,
+                "due": waiting.isoformat() if waiting else None,
+                "plan": says,
+                "step": p.step.value,
             }
         )
     return rows

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bot.service.posting import Stopped
+from bot.errors import Stopped
 from bot.service.worker import Worker
 from bot.settings import Settings
 from bot.store.api import Store

@@ -27,7 +27,7 @@ def record_pass(
     """After a pass: its heartbeat in the store, and the alerts it calls for. A dry run writes
     nothing (and has no credentials to be refused)."""
     settings = worker.settings
-    if settings.dry_run:
+    if worker.dry_run:
         return None
     beat = worker.store.record_pass(
         settings.name,

@@ -29,6 +29,7 @@ class Outcome(enum.StrEnum):
     GONE = "gone"  # queued, but no longer in the feed (marked failed)
     HELD = "held"  # not what the profile expects: held for the editor (error says why)
     WAITING = "waiting"  # in the grace window (POST_DELAY): posted once it is over
+    IGNORED = "ignored"  # a dry run: the plan leaves it alone (error says why)
 
 
 PROBLEMS = frozenset({Outcome.FAILED, Outcome.DEFERRED, Outcome.GONE})
@@ -53,6 +54,7 @@ class IssueOutcome:
     roots: tuple[str, ...] = ()  # at:// URI of each thread's root
     error: str | None = None
     due: datetime | None = None  # waiting: when it goes out
+    plan: str | None = None  # a dry run: the plan's words (bot.core.plan.Plan.describe)
 
     @property
     def urls(self) -> list[str]:
@@ -101,7 +103,7 @@ class PollResult:
         lines += [f"  {line}" for line in self.skipped]
         for o in self.outcomes:
             where = " ".join(o.urls)
-            detail = {
+            detail = o.plan if o.plan and o.outcome is not Outcome.WOULD_POST else {
                 Outcome.POSTED: f"posted {o.posts} posts: {where}",
                 Outcome.ALREADY_POSTED: f"already on Bluesky: {where}",
                 Outcome.WOULD_POST: f"would post {o.posts} posts",

@@ -12,7 +12,8 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from bot.core.post import POST_TYPE, post_url
+from bot.core.address import AtUri
+from bot.core.post import post_url
 from bot.errors import ConfigError, PublishError
 from bot.html.page import NOT_FOUND, PageSection, Thumb, render_page
 from bot.log import event
@@ -103,8 +104,11 @@ def _section(item: IssueWithPosts, publisher: Publisher, did: str) -> PageSectio
 
 def _repo(uri: str) -> str:
     """The DID of an at:// post URI ('' when it is not one)."""
-    did, _, rest = uri.removeprefix("at://").partition("/")
-    return did if uri.startswith("at://") and rest.startswith(POST_TYPE + "/") else ""
+    try:
+        address = AtUri.parse(uri)
+    except ValueError:
+        return ""
+    return address.repo if address.is_post else ""
 
 
 def _add_thumb(record: Mapping[str, Any], publisher: Publisher, thumbs: dict[str, Thumb]) -> None:

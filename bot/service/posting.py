@@ -6,6 +6,7 @@ thread a link scan found (`anchored_keys`)."""
 
 from __future__ import annotations
 
+import abc
 import functools
 import hashlib
 import logging
@@ -13,6 +14,7 @@ import os
 import secrets
 import socket
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from shlex import quote
@@ -21,14 +23,22 @@ from typing import TYPE_CHECKING, Any
 from bot.bluesky.records import FoundBy, PostedThread
 from bot.core.model import Issue
 from bot.core.news import as_utc, sane_published
+from bot.core.plan import Known, OnAccount, Plan, Step
 from bot.core.post import Thread, post_url
 from bot.core.rkey import is_tid, keys_from_root, thread_keys
-from bot.errors import AuthError, PublishError, RecordInvalid, StoreError, ThreadError
+from bot.errors import (
+    AuthError,
+    PublishError,
+    RecordInvalid,
+    Stopped,
+    StoreConflict,
+    ThreadError,
+)
 from bot.log import event
 from bot.notify import Alert, Notifier
 from bot.service.outcomes import IssueOutcome, Outcome, post_refs, thread_roots
 from bot.settings import Settings
-from bot.store.api import IssueState, PostRef, Store, StoredIssue, Upserted
+from bot.store.api import IssueState, PostRef, Store, StoredIssue, StoredPost, Upserted
 
 if TYPE_CHECKING:
     from bot.bluesky.gates import Gates
@@ -91,8 +101,56 @@ def anchored_keys(found: PostedThread, threads: Sequence[Thread]) -> list[list[s
         return None
 
 
-class Stopped(Exception):
-    """A stop was requested while waiting (a backoff); the pass ends, the next one resumes."""
+@dataclass(frozen=True)
+class Considered:
+    """The plan for an issue (bot.core.plan) and what was read to make it: the composed
+    threads, and the thread the PDS found (`asked`: the PDS was asked, so `found` — None or a
+    thread — is its answer and is not asked again in this pass). `error`: it cannot be
+    composed."""
+
+    plan: Plan
+    threads: Sequence[Thread] | None = None
+    found: PostedThread | None = None
+    asked: bool = False
+    error: str | None = None
+    fresh: bool = False  # first recorded in this pass: it has no post rows
+
+
+_DRY = {
+    Step.POST: Outcome.WOULD_POST,
+    Step.ANNOUNCE: Outcome.WOULD_POST,
+    Step.COMPLETE: Outcome.WOULD_POST,
+    Step.WAIT: Outcome.WAITING,
+    Step.HOLD: Outcome.HELD,
+    Step.ALREADY_POSTED: Outcome.ALREADY_POSTED,
+    Step.GONE: Outcome.GONE,
+    Step.IGNORE: Outcome.IGNORED,
+}
+
+
+def dry_outcome(plan: Plan, stored: StoredIssue | None, issue: Issue | None) -> IssueOutcome:
+    """What a dry run reports: the plan, as the outcome the real command would have."""
+    link = issue.link if issue is not None else stored.link if stored is not None else ""
+    title = issue.title if issue is not None else stored.title if stored is not None else ""
+    outcome = _DRY[plan.step]
+    error = plan.reason if outcome is not Outcome.WOULD_POST else None
+    return IssueOutcome(link, title, outcome, plan.posts or 0, plan.where, error=error,
+                        due=plan.due, plan=plan.describe())
+
+
+def known_of(store: Store, stored: StoredIssue | None, *, first_run: bool = False,
+             newest_known: datetime | None = None,
+             on_account: OnAccount | None = None) -> Known:
+    """What the store knows of an issue, as the plan (bot.core.plan) takes it; for an issue
+    it has not recorded, whether its feed is new to it (`first_run`) and its newest issue."""
+    if stored is None:
+        return Known(first_run=first_run, newest_known=newest_known, on_account=on_account)
+    roots: tuple[str, ...] = ()
+    if stored.state is _S.POSTED:
+        roots = tuple(thread_roots(stored, store.posts(stored.id)))
+    return Known(state=stored.state, first_seen=stored.created_at, approved=stored.approved,
+                 left_feed=stored.left_feed, error=stored.error, posted=roots,
+                 on_account=on_account)
 
 
 @functools.cache
@@ -140,7 +198,7 @@ def holder_gone(holder: str | None, me: str) -> bool:
         return False
 
 
-class IssuePoster:
+class IssuePoster(abc.ABC):
     """The posting half of bot.service.worker.Worker (see the module docstring)."""
 
     settings: Settings
@@ -151,12 +209,14 @@ class IssuePoster:
     notifier: Notifier
 
     @property
-    def publisher(self) -> Publisher:  # the Worker's, signed in on first use
-        raise NotImplementedError
+    @abc.abstractmethod
+    def publisher(self) -> Publisher:
+        """The Worker's Bluesky publisher, signed in on first use."""
 
     @property
-    def fetcher(self) -> CardFetcher:  # the Worker's card fetcher
-        raise NotImplementedError
+    @abc.abstractmethod
+    def fetcher(self) -> CardFetcher:
+        """The Worker's card fetcher."""
 
     # -- posting one issue ----------------------------------------------------------------------
 
@@ -168,10 +228,25 @@ class IssuePoster:
         fetcher = self.fetcher if self.settings.cards != "off" else None
         return compose_with_cards(issue, self.profile, fetcher, self.settings.cards)
 
-    def keys(self, stored: StoredIssue, threads: Sequence[Thread]) -> list[list[str]]:
+    def keys_for(
+        self, stored: StoredIssue | None, issue: Issue, threads: Sequence[Thread],
+        recorded: Sequence[StoredPost] | None = None,
+    ) -> list[list[str]]:
+        """`keys`, also for an issue the store has not recorded (a dry run): generation 0."""
+        if stored is not None:
+            return self.keys(stored, threads, recorded)
+        # The date it would be recorded with (record_issue): its keys' date.
+        published, _ = sane_published(issue.published, now=datetime.now(UTC))
+        return [thread_keys(issue.guid, published, len(t), 0, part)
+                for part, t in enumerate(threads)]
+
+    def keys(self, stored: StoredIssue, threads: Sequence[Thread],
+             recorded: Sequence[StoredPost] | None = None) -> list[list[str]]:
         """Record keys per thread (part = the thread's index); those of a thread with posts on
-        record follow from its recorded first key (bot.core.rkey.keys_from_root)."""
-        root = next((p.rkey for p in self.store.posts(stored.id) if p.place == 0), None)
+        record (`recorded`, read from the store when not given) follow from its recorded first
+        key (bot.core.rkey.keys_from_root)."""
+        posts = self.store.posts(stored.id) if recorded is None else recorded
+        root = next((p.rkey for p in posts if p.place == 0), None)
         if root is not None and is_tid(root):
             return [keys_from_root(root, len(t), part) for part, t in enumerate(threads)]
         return [
@@ -181,12 +256,12 @@ class IssuePoster:
 
     def post_issue(
         self,
-        stored: StoredIssue | None,
+        stored: StoredIssue,
         issue: Issue,
         *,
         force: bool = False,
-        dry_run: bool = False,
         threads: Sequence[Thread] | None = None,
+        considered: Considered | None = None,
     ) -> IssueOutcome:
         """Post one issue now, exactly once: THE decision, made by the poll pass for each queued
         issue and by the editor's `post` for the issue it names (docs/how-it-works.md, step 4).
@@ -195,32 +270,31 @@ class IssuePoster:
         its first thread is recorded, per the PDS (its root key, or a post linking to it). A
         thread found half-written is completed. An issue the editor names may be in any state:
         seen, skipped and failed ones are queued first. `force`: a new thread (generation + 1,
-        new record keys), except that an interrupted post (still posting) is completed. `dry_run`:
-        only composed, nothing written (`stored` may then be None: not recorded). `threads`: the
-        issue composed already, if the caller has it. Raises AuthError and StoreError; other
-        trouble is the returned outcome."""
+        new record keys), except that an interrupted post (still posting) is completed.
+        `threads`: the issue composed already, if the caller has it; `considered`: the plan the
+        caller asked (Worker.consider), whose PDS answer is used instead of asking again. Raises
+        AuthError and StoreError; other trouble is the returned outcome."""
         link = issue.link
-        if dry_run:
-            threads = self.compose(issue) if threads is None else threads
-            return IssueOutcome(link, issue.title, Outcome.WOULD_POST, sum(len(t) for t in threads))
-        if stored is None:
-            raise ValueError(f"{link}: only a dry run may post an issue the store has not recorded")
         ready = self._ready_to_post(stored, issue, force)
         if isinstance(ready, IssueOutcome):
             return ready
         stored = ready
         self._free_dead_claim(stored)
-        if not self.store.claim(stored.id, self.worker_id, self.lease_seconds):
+        moved = self.store.claim_posting(stored.id, self.worker_id, self.lease_seconds)
+        if moved is None:
             event(logger, "issue.busy", link=link, note="another worker holds its claim")
             return IssueOutcome(link, issue.title, Outcome.BUSY, error="claimed by another worker")
+        stored = moved
         try:
-            stored = self.store.mark_posting(stored.id, self.worker_id)
             if threads is None:
                 try:
                     threads = self.compose(issue)
                 except ThreadError as exc:
                     return self._failed(stored, issue, str(exc))
-            keys = self.keys(stored, threads)
+            fresh = considered is not None and considered.fresh
+            recorded_posts = [] if fresh else self.store.posts(stored.id)
+            keys = self.keys(stored, threads, recorded_posts)
+            gates, pin = self._thread_settings(stored)
             total = sum(len(t) for t in threads)
             event(
                 logger,
@@ -230,30 +304,46 @@ class IssuePoster:
                 posts=total,
                 generation=stored.generation or None,
             )
-            if stored.generation == 0 and not self.store.posts(stored.id):
-                found = self.publisher.find_thread(link, keys[0])
+            if stored.generation == 0 and not recorded_posts:
+                if considered is not None and considered.asked:
+                    found = considered.found  # asked once in this pass, not again
+                else:
+                    found = self.publisher.find_thread(link, keys[0])
                 anchored = anchored_keys(found, threads) if found is not None else None
                 if anchored is not None:
                     keys = anchored
                 elif found is not None and whole_on_pds(found, threads):
+                    if pin and found.found_by is FoundBy.ROOT_KEY:
+                        # Written before a crash (or a lost database), never pinned: pinned now
+                        # (a thread already pinned costs one read, no write).
+                        self.publisher.pin_thread(found, link)
                     return self._posted(stored, issue, [found], already=True)
+            # The PDS was asked in this pass and has nothing of it: publish need not ask again.
+            absent = considered is not None and considered.asked and found is None
             posted: list[PostedThread] = []
-            offset = 0
-            gates, pin = self._thread_settings(stored)
+            offset = recorded = 0
             for part, thread in enumerate(threads):
-                if not self.store.claim(stored.id, self.worker_id, self.lease_seconds):
+                if part and not self.store.claim(stored.id, self.worker_id, self.lease_seconds):
                     raise PublishError(f"{link}: lost the claim to another worker")
                 thumbs = self._thumbs(thread)
                 done = self.publisher.publish(thread, keys[part], thumbs, link=link,
-                                              gates=gates, pin=pin and part == 0)
-                self.store.record_posts(stored.id, post_refs(done, offset))
+                                              gates=gates, pin=pin and part == 0,
+                                              absent=absent and part == 0)
+                if part < len(threads) - 1:  # a crash before the next part keeps this one's rows
+                    self.store.record_posts(stored.id, post_refs(done, offset))
+                    recorded = offset + len(thread)
                 offset += len(thread)
                 posted.append(done)
-            return self._posted(stored, issue, posted, already=sum(p.written for p in posted) == 0)
+            return self._posted(stored, issue, posted, already=sum(p.written for p in posted) == 0,
+                                recorded=recorded)
         except RecordInvalid as exc:
             return self._failed(stored, issue, str(exc))
         except AuthError:
-            self.store.release(stored.id, self.worker_id)
+            if stored.state is _S.POSTING and not self.store.posts(stored.id):
+                # Nothing written: queued again, not left looking like an interrupted post.
+                self.store.requeue(stored.id, self.worker_id)
+            else:
+                self.store.release(stored.id, self.worker_id)
             raise
         except Stopped:
             self.store.release(stored.id, self.worker_id)
@@ -320,14 +410,17 @@ class IssuePoster:
         return dict(self.fetcher.thumbs(p.card.thumb_url for p in thread if p.card))
 
     def _posted(
-        self, stored: StoredIssue, issue: Issue, threads: Sequence[PostedThread], *, already: bool
+        self, stored: StoredIssue, issue: Issue, threads: Sequence[PostedThread], *, already: bool,
+        recorded: int = 0,
     ) -> IssueOutcome:
+        """posting → posted under the claim, with the rows of the posts not `recorded` yet
+        (each post row is written once)."""
         refs: list[PostRef] = []
         for t in threads:
             refs.extend(post_refs(t, len(refs)))
         try:
-            self.store.mark_posted(stored.id, refs)
-        except StoreError:
+            self.store.mark_posted(stored.id, refs[recorded:], self.worker_id)
+        except StoreConflict:
             if self.store.issue(stored.id).state is not _S.POSTED:
                 raise  # someone moved it elsewhere meanwhile: say so
         roots = tuple(t.root_uri for t in threads)
@@ -362,7 +455,7 @@ class IssuePoster:
         )
 
     def _failed(self, stored: StoredIssue, issue: Issue, error: str) -> IssueOutcome:
-        self.store.mark_failed(stored.id, error)
+        self.store.mark_failed(stored.id, error, worker_id=self.worker_id)
         event(logger, "issue.failed", logging.ERROR, link=issue.link, error=error)
         self.notifier.send(
             Alert.FAILED,

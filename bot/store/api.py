@@ -22,10 +22,10 @@ from typing import Any, cast
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from bot.errors import StoreError, one_line
+from bot.errors import StoreConflict, StoreError, StoreOutage, one_line
 from bot.log import event as log_event
 from bot.settings import DEFAULT_BOT
 from bot.store.engine import (
@@ -68,6 +68,7 @@ def _issue(row: IssueRow, feed_url: str, bot: str) -> StoredIssue:
         error=row.error, left_feed=row.left_feed, approved=row.approved, generation=row.generation,
         claimed_by=row.claimed_by, claim_expires_at=row.claim_expires_at, created_at=row.created_at,
         updated_at=row.updated_at, posted_at=row.posted_at, key_time=row.key_time,
+        held_hash=row.held_hash,
     )
 
 
@@ -181,6 +182,10 @@ class Store(HeartbeatRecords, BotLeases):
                     yield session
         except IntegrityError:
             raise  # callers that expect races retry on it; _write turns it into StoreError
+        except (OperationalError, InterfaceError) as exc:  # down, refused, locked: an outage
+            msg = (f"database ({self.dialect}) unreachable: {action} failed: {one_line(exc)}; "
+                   "nothing was changed, the next pass tries again")
+            raise StoreOutage(msg) from exc
         except SQLAlchemyError as exc:
             msg = f"database ({self.dialect}): {action} failed: {one_line(exc)}"
             raise StoreError(msg) from exc
@@ -245,20 +250,29 @@ class Store(HeartbeatRecords, BotLeases):
         return row
 
     def feed(self, url: str) -> FeedState:
-        """The feed's validators and last check (empty for a feed never seen)."""
+        """The feed's validators, last check and how many of its issues are queued or posting
+        (empty for a feed never seen)."""
         with self._tx("reading the feed", read_only=True) as s:
             row = s.scalar(select(FeedRow).where(FeedRow.bot == self._bot, FeedRow.url == url))
             if row is None:
                 return FeedState(url=url)
+            pending = s.scalar(select(func.count()).select_from(IssueRow).where(
+                IssueRow.feed_id == row.id,
+                IssueRow.state.in_([_S.QUEUED.value, _S.POSTING.value])))
             return FeedState(url=url, etag=row.etag, last_modified=row.last_modified,
-                             last_checked_at=row.last_checked_at, last_outcome=row.last_outcome)
+                             last_checked_at=row.last_checked_at, last_outcome=row.last_outcome,
+                             pending=int(pending or 0))
 
-    def save_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
-        """Remember the feed's ETag and Last-Modified, for the next conditional GET."""
+    def save_validators(self, url: str, etag: str | None, last_modified: str | None,
+                        outcome: str | None = None) -> None:
+        """Remember the feed's ETag and Last-Modified, for the next conditional GET (and, given
+        `outcome`, the check as record_check does: one transaction for both)."""
 
         def fn(s: Session) -> None:
             row = self._feed_row(s, url)
             row.etag, row.last_modified = etag, last_modified
+            if outcome is not None:
+                row.last_checked_at, row.last_outcome = self.now(), outcome
 
         self._write("saving the feed's validators", fn)
 
@@ -418,21 +432,27 @@ class Store(HeartbeatRecords, BotLeases):
         allowed_values = [x.value for x in allowed]
         values.setdefault("left_feed", False)
 
-        def fn(s: Session) -> bool:
+        def fn(s: Session) -> StoredIssue | None:
             q = update(IssueRow).where(IssueRow.id == issue_id, IssueRow.state.in_(allowed_values))
             if extra is not None:
                 q = q.where(extra)
             done = _updated(s, q.values(updated_at=self.now(), **values)) == 1
-            if done and posts:
+            if not done:
+                return None
+            if posts:
                 self._record_posts(s, issue_id, posts)
-            return done
+            # The issue as moved, read in the same transaction (not one more).
+            found = s.execute(self._select_issues().where(IssueRow.id == issue_id)
+                              .execution_options(populate_existing=True)).one()
+            return _issue(*found)
 
-        if not self._write(what, fn):
+        moved: StoredIssue | None = self._write(what, fn)
+        if moved is None:
             current = self.issue(issue_id)  # raises if there is no such issue
             held = f" (claimed by {current.claimed_by})" if current.claimed_by else ""
             state = current.state.value
-            raise StoreError(f"cannot {what} issue {current.link}: it is {state}{held}")
-        return self.issue(issue_id)
+            raise StoreConflict(f"cannot {what} issue {current.link}: it is {state}{held}")
+        return moved
 
     def queue(self, issue_id: int) -> StoredIssue:
         """seen → queued: to be posted by the next worker that claims it."""
@@ -451,9 +471,11 @@ class Store(HeartbeatRecords, BotLeases):
                           state=_S.SKIPPED.value, claimed_by=None, claim_expires_at=None)
 
     def hold(self, issue_id: int, reason: str) -> StoredIssue:
-        """queued → held for the editor's review, with the reason (in `error`)."""
+        """queued → held for the editor's review, with the reason (in `error`) and the content
+        hash it is held with (`held_hash`: what the editor previews and approves)."""
         return self._move(issue_id, [_S.QUEUED], "hold", state=_S.HELD.value, error=reason,
-                          claimed_by=None, claim_expires_at=None)
+                          held_hash=IssueRow.content_hash, claimed_by=None,
+                          claim_expires_at=None)
 
     def approve(self, issue_id: int) -> StoredIssue:
         """held → queued, approved: the editor read it, and it is posted without another hold."""
@@ -481,17 +503,31 @@ class Store(HeartbeatRecords, BotLeases):
         return self._move(issue_id, [_S.QUEUED, _S.POSTING], "start posting",
                           extra=IssueRow.claimed_by == worker_id, state=_S.POSTING.value)
 
-    def mark_posted(self, issue_id: int, posts: Sequence[PostRef] = ()) -> StoredIssue:
-        """queued/posting → posted, recording its thread's posts and releasing the claim."""
+    @staticmethod
+    def _holder(worker_id: str | None) -> Any:
+        """The condition of a move out of `posting`: the worker holds the claim (None: a move
+        that needs no claim — queued, or the editor's)."""
+        if worker_id is None:
+            return None
+        return or_(IssueRow.state != _S.POSTING.value, IssueRow.claimed_by == worker_id)
+
+    def mark_posted(self, issue_id: int, posts: Sequence[PostRef] = (),
+                    worker_id: str | None = None) -> StoredIssue:
+        """queued/posting → posted, recording its thread's posts and releasing the claim; out of
+        `posting` only for `worker_id`, the claim's holder (StoreConflict otherwise)."""
         return self._move(issue_id, [_S.QUEUED, _S.POSTING], "mark as posted", posts=posts,
+                          extra=self._holder(worker_id),
                           state=_S.POSTED.value, error=None, posted_at=self.now(),
                           claimed_by=None, claim_expires_at=None)
 
-    def mark_failed(self, issue_id: int, error: str, *, left_feed: bool = False) -> StoredIssue:
-        """queued/posting → failed with `error` (one line for the editor), releasing the claim.
+    def mark_failed(self, issue_id: int, error: str, *, left_feed: bool = False,
+                    worker_id: str | None = None) -> StoredIssue:
+        """queued/posting → failed with `error` (one line for the editor), releasing the claim;
+        out of `posting` only for `worker_id`, the claim's holder (StoreConflict otherwise).
         `left_feed`: it failed because it is no longer in the feed (it is news again if it comes
         back); kept apart from `error`, whose wording may change between releases."""
         return self._move(issue_id, [_S.QUEUED, _S.POSTING], "mark as failed",
+                          extra=self._holder(worker_id),
                           state=_S.FAILED.value, error=error, left_feed=left_feed,
                           claimed_by=None, claim_expires_at=None)
 
@@ -537,6 +573,29 @@ class Store(HeartbeatRecords, BotLeases):
 
         won: bool = self._write("claiming an issue", fn)
         return won
+
+    def requeue(self, issue_id: int, worker_id: str) -> StoredIssue:
+        """posting → queued, releasing the claim `worker_id` holds: nothing of its thread was
+        written (e.g. Bluesky refused the sign-in), so it is not an interrupted post."""
+        return self._move(issue_id, [_S.POSTING], "queue again",
+                          extra=IssueRow.claimed_by == worker_id, state=_S.QUEUED.value,
+                          claimed_by=None, claim_expires_at=None)
+
+    def claim_posting(self, issue_id: int, worker_id: str,
+                      lease_seconds: float) -> StoredIssue | None:
+        """claim + mark_posting in one transaction: take the lease of this queued/posting issue
+        (as `claim`) and move it to posting; the issue as moved, or None when another worker
+        holds the claim (or it is no longer queued or posting)."""
+        now = self.now()
+        free = or_(IssueRow.claimed_by.is_(None), IssueRow.claim_expires_at < now,
+                   IssueRow.claimed_by == worker_id)
+        try:
+            return self._move(issue_id, [_S.QUEUED, _S.POSTING], "claim for posting",
+                              extra=free, claimed_by=worker_id,
+                              claim_expires_at=now + timedelta(seconds=lease_seconds),
+                              state=_S.POSTING.value)
+        except StoreConflict:
+            return None
 
     def release(self, issue_id: int, worker_id: str) -> bool:
         """Give the lease back (True if this worker held it)."""

@@ -118,6 +118,8 @@ class IssueRow(Base):
     left_feed: Mapped[bool] = mapped_column(Boolean, server_default=false())
     # The editor approved it after a review hold: the daemon posts it without holding it again.
     approved: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # The content hash when the review held it: `approve` posts that version or refuses.
+    held_hash: Mapped[str | None] = mapped_column(String(128), nullable=True)
     # Bumped by a forced repost, so the new thread's posts sit beside the old ones.
     generation: Mapped[int] = mapped_column(Integer, server_default="0")
     claimed_by: Mapped[str | None] = mapped_column(String(256))

@@ -4,17 +4,23 @@ connection (store and bluesky never import each other: the shape is all they sha
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from bot.store.api import Store
+
+class SessionRows(Protocol):
+    """Where sessions are kept (the Store): the keeper needs only these two, so this module does
+    not import the store's API, which imports it."""
+
+    def load_session(self, handle: str, service: str) -> str | None: ...
+
+    def save_session(self, handle: str, service: str, session: str) -> None: ...
 
 
 class DatabaseSessionKeeper:
     """load/save the SDK's exported session string. The string is a secret: it never appears in
     this object's repr, in logs, or in errors."""
 
-    def __init__(self, store: Store, handle: str, service: str) -> None:
+    def __init__(self, store: SessionRows, handle: str, service: str) -> None:
         self.handle = handle
         self.service = service
         self._store = store

@@ -17,6 +17,7 @@ class FeedState:
     last_modified: str | None = None
     last_checked_at: datetime | None = None
     last_outcome: str | None = None
+    pending: int = 0  # its issues queued or posting (read in the same transaction)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class StoredIssue:
     created_at: datetime
     updated_at: datetime
     posted_at: datetime | None
+    held_hash: str | None = None  # the content hash when the review held it
     # `published` as first seen: the record keys' date, never changed by an edit (None: the
     # issue was undated when first seen, and its keys stay the undated ones). Migration 0005
     # gave every earlier issue its `published`, the date its keys were made from.
