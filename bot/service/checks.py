@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +42,8 @@ from bot.service.daemon import (
     STOP_GRACE,
     BotRunner,
     Daemon,
+    abandon_running_pass,
+    leave,
 )
 from bot.service.posting import holder_gone
 from bot.service.schedule import Schedule, next_slot
@@ -129,18 +130,11 @@ class RoundsDaemon(Daemon):
             self._stopped.set()
             self.fleet.stop()
             if not self._finish_pool(STOP_GRACE):  # as Daemon.run: a hanging write is left
-                event(logger, "daemon.abandoned", logging.WARNING, after=STOP_GRACE,
-                      note="a pass still running is left; its thread is completed at the "
-                           "next start")
-                logging.shutdown()
-                os._exit(0)
+                abandon_running_pass()
             if self._own_checks:
                 self._checks.close()
             self.fleet.close()
-            try:
-                self.store.daemon_gone(self.id)  # its bots are free for the others at once
-            except BotError as exc:
-                event(logger, "daemon.leases_kept", logging.WARNING, error=str(exc))
+            leave(self.store, self.id)
         event(logger, "daemon.stopped", passes=self.passes)
         return 0
 

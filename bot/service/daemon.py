@@ -251,19 +251,9 @@ class Daemon:
         finally:
             event(logger, "daemon.stopping", note="finishing the current thread, if any")
             if not self._finish_passes(STOP_GRACE):
-                # A write that hangs (a PDS answering late) must not keep a stopping daemon
-                # past the platform's patience: applyWrites is atomic, so leaving now leaves
-                # the thread whole or absent, and the next start completes it.
-                event(logger, "daemon.abandoned", logging.WARNING, after=STOP_GRACE,
-                      note="a pass still running is left; its thread is completed at the "
-                           "next start")
-                logging.shutdown()
-                os._exit(0)
+                abandon_running_pass()
             self.fleet.close()
-            try:
-                self.store.daemon_gone(self.id)  # its bots are free for the others at once
-            except BotError as exc:
-                event(logger, "daemon.leases_kept", logging.WARNING, error=str(exc))
+            leave(self.store, self.id)
         event(logger, "daemon.stopped", passes=self.passes)
         return 0
 
@@ -419,3 +409,22 @@ def run_daemon(bots: Sequence[Settings]) -> int:
         return daemon.run()
     finally:
         store.close()
+
+
+def abandon_running_pass() -> None:
+    """Exit now, leaving a pass that is still running after STOP_GRACE. A write that hangs (a
+    PDS answering late) must not keep a stopping daemon past the platform's patience:
+    applyWrites is atomic, so leaving now leaves the thread whole or absent, and the next start
+    completes it."""
+    event(logger, "daemon.abandoned", logging.WARNING, after=STOP_GRACE,
+          note="a pass still running is left; its thread is completed at the next start")
+    logging.shutdown()
+    os._exit(0)
+
+
+def leave(store: Store, daemon_id: str) -> None:
+    """Release this daemon's leases, so its bots are free for the others at once."""
+    try:
+        store.daemon_gone(daemon_id)
+    except BotError as exc:
+        event(logger, "daemon.leases_kept", logging.WARNING, error=str(exc))
