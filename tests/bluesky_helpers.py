@@ -12,9 +12,9 @@ from PIL import Image
 
 from bot.bluesky.connection import Connection
 from bot.bluesky.publisher import Publisher
-from bot.bluesky.records import rkey_of
 from bot.bluesky.session import MemorySessionKeeper
 from bot.cards import Thumb
+from bot.core.address import AtUri
 from bot.core.model import Issue
 from bot.core.post import Post
 from bot.core.profile import load_profile
@@ -80,8 +80,8 @@ def assert_whole_once(pds: Any, did: str, seed: SeedThread, posted: Any = None) 
     """Exactly the thread's posts exist on the account, one per key, each replying to the one
     before under the root, with the server's CIDs; texts as composed."""
     records = pds.list_records(did, POST)
-    assert sorted(rkey_of(r["uri"]) for r in records) == sorted(seed.keys)
-    by_key = {rkey_of(r["uri"]): r for r in records}
+    assert sorted(AtUri.parse(r["uri"]).rkey for r in records) == sorted(seed.keys)
+    by_key = {AtUri.parse(r["uri"]).rkey: r for r in records}
     root = by_key[seed.keys[0]]
     assert "reply" not in root["value"]
     assert root["value"]["text"] == seed.thread[0].text

@@ -10,13 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.bluesky.records import (
-    StrongRef,
     build_writes,
     created_at,
     links_to,
     record_cid,
 )
 from bot.bluesky.session import FileSessionKeeper, MemorySessionKeeper
+from bot.core.address import PostAddress
 from bot.core.post import Card, Post, post_url
 from bot.core.rkey import thread_keys
 
@@ -65,10 +65,12 @@ def test_posts_already_on_the_pds_keep_their_server_cids():
     """Missing posts reply to existing ones by the CIDs the PDS gave them."""
     thread = (Post("root"), Post("two"), Post("three"))
     keys = thread_keys("g", None, 3)
-    known = {0: StrongRef("at://r", "bafyroot"), 1: StrongRef("at://p", "bafyparent")}
+    known = {0: PostAddress.post("did:plc:r", "r", "bafyroot"),
+             1: PostAddress.post("did:plc:r", "p", "bafyparent")}
     (write,) = build_writes(DID, thread, keys, [2], known, {}, datetime.now(UTC))
-    assert write.record["reply"] == {"root": {"uri": "at://r", "cid": "bafyroot"},
-                                     "parent": {"uri": "at://p", "cid": "bafyparent"}}
+    root, parent = "at://did:plc:r/app.bsky.feed.post/r", "at://did:plc:r/app.bsky.feed.post/p"
+    assert write.record["reply"] == {"root": {"uri": root, "cid": "bafyroot"},
+                                     "parent": {"uri": parent, "cid": "bafyparent"}}
 
 
 @given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),

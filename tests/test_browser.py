@@ -20,6 +20,7 @@ from conftest import BWR_FEED
 from PIL import Image
 
 from bot.cli.app import cli
+from bot.core.media import Thumb
 from bot.core.post import Card, Post
 from bot.html.page import PageSection, render_page
 
@@ -142,7 +143,7 @@ def _records() -> list[PageSection]:
     ]
 
 
-THUMBS = {ISSUE: (_png(600, 314), "image/png")}
+THUMBS = {ISSUE: Thumb(_png(600, 314), "image/png")}
 
 
 def _count(records: Sequence[PageSection], test: Any) -> int:

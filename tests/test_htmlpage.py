@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.cli.app import cli
+from bot.core.media import Thumb
 from bot.core.post import Card, Post
 from bot.core.postcheck import check_record
 from bot.html.page import PageSection, render_page, render_text, sections_from_preview
@@ -224,7 +225,7 @@ class TestLimits:
         assert findings(page_for({"text": "  "}), "error") == [
             "error empty post: no text and no card"]
         card_only = Post(text="", card=Card(uri="https://e.com/x", title="T")).record()
-        assert findings(page_for(card_only, thumbs={"https://e.com/x": (PNG, "image/png")}),
+        assert findings(page_for(card_only, thumbs={"https://e.com/x": Thumb(PNG, "image/png")}),
                         "warning") == ["warning the post has no text, only a card"]
 
 
@@ -233,7 +234,8 @@ class TestCards:
         """A card's thumbnail is a data: URI; title, description and domain are shown."""
         post = Post(text="x", card=Card(uri="https://www.example.com/story", title="Story",
                                         description="What happened"))
-        page = page_for(post.record(), thumbs={"https://www.example.com/story": (PNG, "image/png")})
+        thumb = Thumb(PNG, "image/png")
+        page = page_for(post.record(), thumbs={"https://www.example.com/story": thumb})
         els = Elements(page)
         (img,) = [a for t, a in els.tags if t == "img"]
         assert img["src"] == "data:image/png;base64," + base64.b64encode(PNG).decode()
@@ -252,10 +254,11 @@ class TestCards:
     def test_oversized_or_non_image_thumb_is_an_error(self):
         """A thumbnail over 1,000,000 bytes, or not an image, is an error."""
         post = Post(text="x", card=Card(uri="https://example.com/a", title="A")).record()
-        big = page_for(post, thumbs={"https://example.com/a": (b"0" * 1_000_001, "image/jpeg")})
+        huge = Thumb(b"0" * 1_000_001, "image/jpeg")
+        big = page_for(post, thumbs={"https://example.com/a": huge})
         assert findings(big, "error") == [
             "error card thumbnail is 1,000,001 bytes (limit 1,000,000)"]
-        html_thumb = page_for(post, thumbs={"https://example.com/a": (b"<p>", "text/html")})
+        html_thumb = page_for(post, thumbs={"https://example.com/a": Thumb(b"<p>", "text/html")})
         assert findings(html_thumb, "error") == [
             "error card thumbnail is 'text/html', not an image"]
         assert "text/html" not in " ".join(str(a.get("src")) for _, a in Elements(html_thumb).tags)
@@ -268,7 +271,7 @@ class TestPage:
         post = Post(text=text, facets=(facet(text, "example.com/x", {
             "$type": LINK, "uri": "https://example.com/x"}), facet(text, "#tag", {
                 "$type": TAG, "tag": "tag"})), card=Card(uri="http://cards.example/c", title="C"))
-        page = page_for(post.record(), thumbs={"http://cards.example/c": (PNG, "image/png")})
+        page = page_for(post.record(), thumbs={"http://cards.example/c": Thumb(PNG, "image/png")})
         els = Elements(page)
         tags = [t for t, _ in els.tags]
         assert "script" not in tags and "link" not in tags and "iframe" not in tags

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.core.address import POST_COLLECTION, AtUri
+from bot.core.address import POST_COLLECTION
+from bot.core.address import post_url as post_url  # where callers have long found it
 
 POST_TYPE = POST_COLLECTION
 EXTERNAL_TYPE = "app.bsky.embed.external"
@@ -66,8 +67,3 @@ class Post:
 
 # A thread is its posts in order, root first.
 Thread = tuple[Post, ...]
-
-
-def post_url(uri: str) -> str:
-    """https://bsky.app/profile/DID/post/RKEY for the post at://DID/app.bsky.feed.post/RKEY."""
-    return AtUri.parse(uri).url

@@ -17,9 +17,10 @@ import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
+from bot.core.media import Thumb
 from bot.core.post import LINK_FEATURE, MENTION_FEATURE, TAG_FEATURE
 from bot.core.postcheck import (
     MAX_THUMB_BYTES,
@@ -42,19 +43,6 @@ __all__ = [
 
 NOT_FOUND = "app.bsky.feed.defs#notFoundPost"
 
-
-class ImageData(Protocol):
-    """Anything with image bytes and their MIME type, e.g. bot.cards.Thumb (read-only)."""
-
-    @property
-    def data(self) -> bytes: ...
-
-    @property
-    def mime(self) -> str: ...
-
-
-# A thumbnail to inline, keyed by the card's URI: (bytes, MIME type) or an ImageData.
-Thumb = tuple[bytes, str] | ImageData
 
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
@@ -339,18 +327,17 @@ def _card(external: Mapping[str, Any], thumbs: Mapping[str, Thumb]) -> tuple[str
     title = str(external.get("title", ""))
     description = str(external.get("description", ""))
     warnings: list[Finding] = []
-    thumb = _image(thumbs.get(uri))
-    if thumb is not None and not thumb[1].startswith("image/"):
-        warnings.append(Finding("error", f"card thumbnail is {thumb[1]!r}, not an image"))
+    thumb = thumbs.get(uri)
+    if thumb is not None and not thumb.is_image:
+        warnings.append(Finding("error", f"card thumbnail is {thumb.mime!r}, not an image"))
         thumb = None
     if thumb is not None:
-        data, mime = thumb
-        if len(data) > MAX_THUMB_BYTES:
+        if thumb.size > MAX_THUMB_BYTES:
             warnings.append(
-                Finding("error", f"card thumbnail is {len(data):,} bytes (limit 1,000,000)")
+                Finding("error", f"card thumbnail is {thumb.size:,} bytes (limit 1,000,000)")
             )
-        src = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-        image = f'<img class="thumb" alt="" src="{escape(src)}">'
+        src = f"data:{thumb.mime};base64,{base64.b64encode(thumb.data).decode('ascii')}"
+        image = f'<img class="thumb" alt="{escape(thumb.alt)}" src="{escape(src)}">'
     else:
         blob = isinstance(external.get("thumb"), Mapping)
         label = "thumbnail uploaded, not shown offline" if blob else "no thumbnail"
@@ -371,12 +358,6 @@ def _card(external: Mapping[str, Any], thumbs: Mapping[str, Thumb]) -> tuple[str
     if domain:
         return _anchor(uri, inner, "card"), warnings
     return f'<div class="card">{inner}</div>', warnings
-
-
-def _image(thumb: Thumb | None) -> tuple[bytes, str] | None:
-    if thumb is None or isinstance(thumb, tuple):
-        return thumb
-    return thumb.data, thumb.mime
 
 
 def _counts(n_graphemes: int, n_bytes: int, record: Mapping[str, Any]) -> str:

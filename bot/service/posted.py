@@ -12,10 +12,10 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from bot.core.address import AtUri
+from bot.core.media import Thumb
 from bot.core.post import post_url
 from bot.errors import ConfigError, PublishError
-from bot.html.page import NOT_FOUND, PageSection, Thumb, render_page
+from bot.html.page import NOT_FOUND, PageSection, render_page
 from bot.log import event
 from bot.service.outcomes import thread_roots
 from bot.settings import Settings
@@ -81,10 +81,12 @@ def _section(item: IssueWithPosts, publisher: Publisher, did: str) -> PageSectio
     roots = thread_roots(issue, posts)
     # Read only what is on our account; a post recorded by hand under another account's URI
     # cannot be read with this session and is shown as not found.
-    read = iter(publisher.read_records([p.rkey for p in posts if _repo(p.uri) == did]))
+    ours = [p.address.at.is_post and p.address.repo == did for p in posts]
+    read = iter(publisher.read_records([p.rkey for p, mine in zip(posts, ours, strict=True)
+                                        if mine]))
     records: list[Mapping[str, Any]] = []
-    for post in posts:
-        got = next(read) if _repo(post.uri) == did else None
+    for post, mine in zip(posts, ours, strict=True):
+        got = next(read) if mine else None
         records.append(got or {"$type": NOT_FOUND, "uri": post.uri, "notFound": True})
     threads: list[list[Mapping[str, Any]]] = []
     for post, record in zip(posts, records, strict=True):
@@ -100,15 +102,6 @@ def _section(item: IssueWithPosts, publisher: Publisher, did: str) -> PageSectio
         "bsky_urls": [post_url(r) for r in roots],
     }
     return PageSection(entry=entry, threads=threads)
-
-
-def _repo(uri: str) -> str:
-    """The DID of an at:// post URI ('' when it is not one)."""
-    try:
-        address = AtUri.parse(uri)
-    except ValueError:
-        return ""
-    return address.repo if address.is_post else ""
 
 
 def _add_thumb(record: Mapping[str, Any], publisher: Publisher, thumbs: dict[str, Thumb]) -> None:
@@ -127,7 +120,7 @@ def _add_thumb(record: Mapping[str, Any], publisher: Publisher, thumbs: dict[str
         event(logger, "posted.thumb_unreadable", logging.WARNING, cid=cid, error=str(exc))
         return
     if data is not None:
-        thumbs[uri] = (data, str(blob.get("mimeType") or "application/octet-stream"))
+        thumbs[uri] = Thumb(data, str(blob.get("mimeType") or "application/octet-stream"))
 
 
 def _blob_cid(blob: Mapping[str, Any]) -> str | None:

@@ -25,6 +25,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from bot.core.address import PostAddress, ThreadPost
 from bot.errors import StoreConflict, StoreError, StoreOutage, one_line
 from bot.log import event as log_event
 from bot.settings import DEFAULT_BOT
@@ -44,7 +45,6 @@ from bot.store.types import (
     Heartbeat,
     IssueWithPosts,
     NewIssue,
-    PostRef,
     StoredIssue,
     StoredPost,
     Upserted,
@@ -56,7 +56,6 @@ _S = IssueState
 
 __all__ = [
     "DatabaseSessionKeeper", "FeedState", "Heartbeat", "IssueState", "IssueWithPosts", "NewIssue",
-    "PostRef",
     "Store", "StoredIssue", "StoredPost", "Upserted", "normalize_url",
 ]
 
@@ -97,8 +96,9 @@ def _updated(s: Session, stmt: Any) -> int:
 
 
 def _post(row: PostRow) -> StoredPost:
-    return StoredPost(generation=row.generation, place=row.place, rkey=row.rkey, uri=row.uri,
-                      cid=row.cid, created_at=row.created_at)
+    # The row keeps uri and rkey as columns (queries and old rows); the value parses the URI once.
+    return StoredPost(generation=row.generation, place=row.place,
+                      address=PostAddress.parse(row.uri, row.cid), created_at=row.created_at)
 
 
 @dataclass
@@ -426,7 +426,7 @@ class Store(HeartbeatRecords, BotLeases):
     # -- state changes --------------------------------------------------------------------------
 
     def _move(self, issue_id: int, allowed: Iterable[IssueState], what: str,
-              extra: Any = None, posts: Sequence[PostRef] = (), **values: Any) -> StoredIssue:
+              extra: Any = None, posts: Sequence[ThreadPost] = (), **values: Any) -> StoredIssue:
         """One conditional UPDATE: succeeds only from an allowed state (and `extra` condition).
         `left_feed` is cleared unless given: it belongs to the failed state it came with."""
         allowed_values = [x.value for x in allowed]
@@ -511,7 +511,7 @@ class Store(HeartbeatRecords, BotLeases):
             return None
         return or_(IssueRow.state != _S.POSTING.value, IssueRow.claimed_by == worker_id)
 
-    def mark_posted(self, issue_id: int, posts: Sequence[PostRef] = (),
+    def mark_posted(self, issue_id: int, posts: Sequence[ThreadPost] = (),
                     worker_id: str | None = None) -> StoredIssue:
         """queued/posting → posted, recording its thread's posts and releasing the claim; out of
         `posting` only for `worker_id`, the claim's holder (StoreConflict otherwise)."""
@@ -531,13 +531,13 @@ class Store(HeartbeatRecords, BotLeases):
                           state=_S.FAILED.value, error=error, left_feed=left_feed,
                           claimed_by=None, claim_expires_at=None)
 
-    def mark_posted_by_hand(self, issue_id: int, posts: Sequence[PostRef] = ()) -> StoredIssue:
+    def mark_posted_by_hand(self, issue_id: int, posts: Sequence[ThreadPost] = ()) -> StoredIssue:
         """Any state → posted: the editor says it is on Bluesky (optionally with its posts)."""
         return self._move(issue_id, list(_S), "mark as posted", posts=posts,
                           state=_S.POSTED.value, error=None, posted_at=self.now(),
                           claimed_by=None, claim_expires_at=None)
 
-    def _record_posts(self, s: Session, issue_id: int, posts: Sequence[PostRef]) -> None:
+    def _record_posts(self, s: Session, issue_id: int, posts: Sequence[ThreadPost]) -> None:
         generation = s.scalar(select(IssueRow.generation).where(IssueRow.id == issue_id))
         if generation is None:
             raise StoreError(f"no issue with id {issue_id} in the store")
@@ -551,7 +551,7 @@ class Store(HeartbeatRecords, BotLeases):
                               uri=p.uri, cid=p.cid, created_at=self.now()))
         s.flush()
 
-    def record_posts(self, issue_id: int, posts: Sequence[PostRef]) -> None:
+    def record_posts(self, issue_id: int, posts: Sequence[ThreadPost]) -> None:
         """Record (or correct) posts of the issue's current thread, by place."""
         self._write("recording posts", lambda s: self._record_posts(s, issue_id, posts))
 
