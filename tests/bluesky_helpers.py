@@ -11,6 +11,7 @@ from conftest import BWR_FEED
 from PIL import Image
 
 from bot.bluesky.connection import Connection
+from bot.bluesky.lexicon import post_record
 from bot.bluesky.publisher import Publisher
 from bot.bluesky.session import MemorySessionKeeper
 from bot.cards import Thumb
@@ -73,7 +74,7 @@ def publisher(url: str, account: Any, store: Any = None, **kwargs: Any) -> Publi
 
 def expected_record(post: Post, thumb_blob: dict[str, Any] | None) -> dict[str, Any]:
     """What the PDS must hold for a post, minus createdAt and reply."""
-    return post.record(thumb=thumb_blob)
+    return post_record(post, thumb_blob)
 
 
 def assert_whole_once(pds: Any, did: str, seed: SeedThread, posted: Any = None) -> None:

@@ -9,6 +9,7 @@ import pytest
 from bluesky_helpers import POST, assert_whole_once, card_image, seed_thread
 from bluesky_helpers import publisher as _publisher
 
+from bot.bluesky.lexicon import post_record
 from bot.bluesky.session import FileSessionKeeper, MemorySessionKeeper
 from bot.core.address import AtUri
 from bot.core.post import Card, Post
@@ -60,7 +61,7 @@ def test_seed_thread_lands_whole(pds, pds_proxy, publisher):
     for post, got in zip(seed.thread, posted.posts, strict=True):
         value = pds.get_record(account.did, POST, got.rkey)["value"]
         thumb = value.get("embed", {}).get("external", {}).get("thumb")
-        expected = post.record(thumb=thumb)
+        expected = post_record(post, thumb)
         assert {k: v for k, v in value.items() if k not in ("createdAt", "reply")} == expected
         assert value["createdAt"].endswith("Z")
     root = pds.get_record(account.did, POST, seed.keys[0])["value"]

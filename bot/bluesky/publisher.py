@@ -33,7 +33,7 @@ from typing import Any
 
 from bot.bluesky.connection import PAGE, Connection
 from bot.bluesky.gates import Gates
-from bot.bluesky.lexicon import address_of
+from bot.bluesky.lexicon import address_of, post_of
 from bot.bluesky.pin import pin_post
 from bot.bluesky.records import (
     FoundBy,
@@ -282,13 +282,13 @@ class Publisher:
 
     # -- reading posted threads back (status --html) -------------------------------------------
 
-    def read_records(self, rkeys: Sequence[str]) -> list[dict[str, Any] | None]:
-        """The post record (the lexicon dict, as stored) at each of `rkeys` on our account, in
-        order; None where there is none (deleted)."""
-        out: list[dict[str, Any] | None] = []
+    def read_posts(self, rkeys: Sequence[str]) -> list[Post | None]:
+        """The post (as its record on the account says it) at each of `rkeys` on our account,
+        in order; None where there is none (deleted)."""
+        out: list[Post | None] = []
         for rkey in rkeys:
             got = self.connection.get_record(rkey, f"reading post {rkey}")
-            out.append(None if got is None else dict(got["value"]))
+            out.append(None if got is None else post_of(got["value"]))
         return out
 
     def read_blob(self, cid: str) -> bytes | None:

@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 
 import libipld
 
-from bot.bluesky.lexicon import reply_ref
+from bot.bluesky.lexicon import POST_TYPE, post_record, reply_ref
 from bot.core.address import PostAddress, ThreadPost, ThreadRef
-from bot.core.post import POST_TYPE, Post
+from bot.core.post import Post
 
 _CID_PREFIX = b"\x01\x71\x12\x20"  # CIDv1, dag-cbor, sha2-256, 32-byte digest
 
@@ -135,7 +135,7 @@ def build_writes(
     for place in places:
         post = thread[place]
         thumb = blobs.get(post.card.thumb_url) if post.card and post.card.thumb_url else None
-        record = post.record(thumb=thumb)
+        record = post_record(post, thumb)
         record["createdAt"] = created_at(when, place)
         if place > 0:
             root, parent = refs.get(0), refs.get(place - 1)

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from shlex import quote
 from typing import TYPE_CHECKING, Any
 
-from bot.core.address import PostAddress, ThreadPost
+from bot.core.address import POST_COLLECTION, PostAddress, ThreadPost
 from bot.core.model import Issue
 from bot.core.plan import Asker, Plan, Rules, Step, plan
 from bot.core.post import Thread, post_url
@@ -242,7 +242,7 @@ def mark_posted(
         if address is None or not address.at.is_post:
             raise BotError(
                 f"--uri {uri!r} is not a post's at:// URI like "
-                "at://did:plc:…/app.bsky.feed.post/3l…"
+                f"at://did:plc:…/{POST_COLLECTION}/3l…"
             )
         posts = [ThreadPost(0, address)]
     issue = store.mark_posted_by_hand(find_issue(settings, store, link, source).id, posts)
