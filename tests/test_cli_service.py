@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from drivers.newsletter_feed import NewsletterServer
 
 from bot.cli.app import cli
-from bot.store.api import IssueState, PostRef, Store
+from bot.core.address import PostAddress, ThreadPost
+from bot.store.api import IssueState, Store
 
 SECRET = "app-pass-word-never-shown"
 DID = "did:plc:abcdefghijklmnopqrstuvwx"
@@ -53,8 +54,8 @@ def fill(url: str, feed: str) -> Store:
                                    content_hash="h", state=IssueState.QUEUED).issue
         if state == "posted":
             store.issues.mark_posted_by_hand(issue.id, [
-                PostRef(0, "3lroot2222222", f"at://{DID}/app.bsky.feed.post/3lroot2222222", "c0"),
-                PostRef(1, "3lreply222222", f"at://{DID}/app.bsky.feed.post/3lreply222222", "c1"),
+                ThreadPost(0, PostAddress.post(DID, "3lroot2222222", "c0")),
+                ThreadPost(1, PostAddress.post(DID, "3lreply222222", "c1")),
             ])
         elif state == "failed":
             store.issues.mark_failed(issue.id, "Bluesky refused it: text too long")

@@ -13,9 +13,10 @@ import pytest
 from fixtures_store import run_at_once
 from sqlalchemy import create_engine, text
 
+from bot.core.address import PostAddress, ThreadPost
 from bot.errors import StoreError, StoreOutage
 from bot.settings import PROJECT_ROOT
-from bot.store.api import IssueState, PostRef, Store, normalize_url
+from bot.store.api import IssueState, Store, normalize_url
 
 FEED = "https://aablanco.substack.com/feed"
 S = IssueState
@@ -43,9 +44,9 @@ def add(store: Store, n: int = 1, state: IssueState = S.SEEN, **kw):
     return store.issues.upsert(FEED, state=state, **fields)
 
 
-def posts(n: int, prefix: str = "r") -> list[PostRef]:
+def posts(n: int, prefix: str = "r") -> list[ThreadPost]:
     return [
-        PostRef(i, f"{prefix}{i}", f"at://did:plc:abc/app.bsky.feed.post/{prefix}{i}", f"cid{i}")
+        ThreadPost(i, PostAddress.post("did:plc:abc", f"{prefix}{i}", f"cid{i}"))
         for i in range(n)
     ]
 
@@ -228,9 +229,9 @@ def test_forced_repost_starts_a_new_generation(store):
 def test_recording_a_post_again_corrects_it(store):
     """Recording a post at a place already recorded replaces it (a resumed thread write)."""
     i = add(store, state=S.QUEUED).issue
-    store.posts.record(i.id, [PostRef(0, "a", "at://x/app.bsky.feed.post/a", None)])
-    store.posts.record(i.id, [PostRef(0, "a", "at://x/app.bsky.feed.post/a", "cidA"),
-                              PostRef(1, "b", "at://x/app.bsky.feed.post/b", "cidB")])
+    store.posts.record(i.id, [ThreadPost(0, PostAddress.post("x", "a"))])
+    store.posts.record(i.id, [ThreadPost(0, PostAddress.post("x", "a", "cidA")),
+                              ThreadPost(1, PostAddress.post("x", "b", "cidB"))])
     assert [(p.place, p.rkey, p.cid) for p in store.posts.of(i.id)] == [(0, "a", "cidA"),
                                                                      (1, "b", "cidB")]
 

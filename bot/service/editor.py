@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from shlex import quote
 from typing import TYPE_CHECKING, Any
 
-from bot.core.address import AtUri
+from bot.core.address import POST_COLLECTION, PostAddress, ThreadPost
 from bot.core.model import Issue
 from bot.core.plan import Asker, Plan, Rules, Step, plan
 from bot.core.post import Thread, post_url
@@ -26,7 +26,7 @@ from bot.service.outcomes import IssueOutcome, Outcome, thread_roots
 from bot.service.posting import dry_outcome, known_of, record_issue
 from bot.service.worker import Worker
 from bot.settings import Settings
-from bot.store.api import IssueState, PostRef, Store, StoredIssue
+from bot.store.api import IssueState, Store, StoredIssue
 
 if TYPE_CHECKING:
     from bot.cards import CardFetcher
@@ -233,18 +233,18 @@ def mark_posted(
 ) -> StoredIssue:
     """The editor says this issue is on Bluesky (optionally at the post `uri`, an at:// URI of
     the thread's root): the bot will not post it."""
-    posts: list[PostRef] = []
+    posts: list[ThreadPost] = []
     if uri is not None:
         try:
-            address = AtUri.parse(uri)
+            address: PostAddress | None = PostAddress.parse(uri)
         except ValueError:
             address = None
-        if address is None or not address.is_post:
+        if address is None or not address.at.is_post:
             raise BotError(
                 f"--uri {uri!r} is not a post's at:// URI like "
-                "at://did:plc:…/app.bsky.feed.post/3l…"
+                f"at://did:plc:…/{POST_COLLECTION}/3l…"
             )
-        posts = [PostRef(0, address.rkey, uri)]
+        posts = [ThreadPost(0, address)]
     issue = store.issues.mark_posted_by_hand(find_issue(settings, store, link, source).id, posts)
     event(logger, "issue.marked_posted", link=issue.link, root=uri)
     return issue

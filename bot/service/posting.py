@@ -21,6 +21,7 @@ from shlex import quote
 from typing import TYPE_CHECKING, Any
 
 from bot.bluesky.records import FoundBy, PostedThread
+from bot.core.address import ThreadPost
 from bot.core.model import Issue
 from bot.core.news import as_utc, sane_published
 from bot.core.plan import Known, OnAccount, Plan, Step
@@ -38,7 +39,7 @@ from bot.log import event
 from bot.notify import Alert, Notifier
 from bot.service.outcomes import IssueOutcome, Outcome, post_refs, thread_roots
 from bot.settings import Settings
-from bot.store.api import IssueState, PostRef, Store, StoredIssue, StoredPost, Upserted
+from bot.store.api import IssueState, Store, StoredIssue, StoredPost, Upserted
 
 if TYPE_CHECKING:
     from bot.bluesky.gates import Gates
@@ -417,7 +418,7 @@ class IssuePoster(abc.ABC):
     ) -> IssueOutcome:
         """posting → posted under the claim, with the rows of the posts not `recorded` yet
         (each post row is written once)."""
-        refs: list[PostRef] = []
+        refs: list[ThreadPost] = []
         for t in threads:
             refs.extend(post_refs(t, len(refs)))
         try:

@@ -34,7 +34,6 @@ from bot.store.types import (
     Heartbeat,
     IssueWithPosts,
     NewIssue,
-    PostRef,
     StoredIssue,
     StoredPost,
     Upserted,
@@ -44,7 +43,6 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "DatabaseSessionKeeper", "FeedState", "Heartbeat", "IssueState", "IssueWithPosts", "NewIssue",
-    "PostRef",
     "Store", "StoredIssue", "StoredPost", "Upserted", "normalize_url",
 ]
 

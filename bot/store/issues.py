@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.core.address import ThreadPost
 from bot.errors import StoreConflict, StoreError
 from bot.log import event as log_event
 from bot.store.database import Database, updated
@@ -21,7 +22,7 @@ from bot.store.feeds import feed_row
 from bot.store.models import FeedRow, IssueRow, IssueState
 from bot.store.posts import write_posts
 from bot.store.rows import issue_value, select_issues
-from bot.store.types import NewIssue, PostRef, StoredIssue, Upserted
+from bot.store.types import NewIssue, StoredIssue, Upserted
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ class Issues:
     # -- state changes --------------------------------------------------------------------------
 
     def _move(self, issue_id: int, allowed: Iterable[IssueState], what: str,
-              extra: Any = None, posts: Sequence[PostRef] = (), **values: Any) -> StoredIssue:
+              extra: Any = None, posts: Sequence[ThreadPost] = (), **values: Any) -> StoredIssue:
         """One conditional UPDATE: succeeds only from an allowed state (and `extra` condition).
         `left_feed` is cleared unless given: it belongs to the failed state it came with."""
         allowed_values = [x.value for x in allowed]
@@ -223,7 +224,7 @@ class Issues:
             return None
         return or_(IssueRow.state != _S.POSTING.value, IssueRow.claimed_by == worker_id)
 
-    def mark_posted(self, issue_id: int, posts: Sequence[PostRef] = (),
+    def mark_posted(self, issue_id: int, posts: Sequence[ThreadPost] = (),
                     worker_id: str | None = None) -> StoredIssue:
         """queued/posting → posted, recording its thread's posts and releasing the claim; out of
         `posting` only for `worker_id`, the claim's holder (StoreConflict otherwise)."""
@@ -243,7 +244,7 @@ class Issues:
                           state=_S.FAILED.value, error=error, left_feed=left_feed,
                           claimed_by=None, claim_expires_at=None)
 
-    def mark_posted_by_hand(self, issue_id: int, posts: Sequence[PostRef] = ()) -> StoredIssue:
+    def mark_posted_by_hand(self, issue_id: int, posts: Sequence[ThreadPost] = ()) -> StoredIssue:
         """Any state → posted: the editor says it is on Bluesky (optionally with its posts)."""
         return self._move(issue_id, list(_S), "mark as posted", posts=posts,
                           state=_S.POSTED.value, error=None, posted_at=self._db.now(),

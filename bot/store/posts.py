@@ -7,14 +7,15 @@ from collections.abc import Sequence
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from bot.core.address import ThreadPost
 from bot.errors import StoreError
 from bot.store.database import Database, updated
 from bot.store.models import FeedRow, IssueRow, PostRow
 from bot.store.rows import issue_value, post_value, select_issues
-from bot.store.types import IssueWithPosts, PostRef, StoredPost
+from bot.store.types import IssueWithPosts, StoredPost
 
 
-def write_posts(db: Database, s: Session, issue_id: int, posts: Sequence[PostRef]) -> None:
+def write_posts(db: Database, s: Session, issue_id: int, posts: Sequence[ThreadPost]) -> None:
     """Record (or correct) posts of the issue's current thread, by place, in session `s` (also
     the issues' moves to posted: the same transaction)."""
     generation = s.scalar(select(IssueRow.generation).where(IssueRow.id == issue_id))
@@ -47,7 +48,7 @@ class Posts:
             ).order_by(PostRow.place))
             return [post_value(r) for r in rows]
 
-    def record(self, issue_id: int, posts: Sequence[PostRef]) -> None:
+    def record(self, issue_id: int, posts: Sequence[ThreadPost]) -> None:
         """Record (or correct) posts of the issue's current thread, by place."""
         self._db.write("recording posts", lambda s: write_posts(self._db, s, issue_id, posts))
 

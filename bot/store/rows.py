@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.core.address import PostAddress
 from bot.store.models import FeedRow, IssueRow, IssueState, PostRow
 from bot.store.types import StoredIssue, StoredPost
 
@@ -27,5 +28,6 @@ def select_issues() -> Any:
 
 
 def post_value(row: PostRow) -> StoredPost:
-    return StoredPost(generation=row.generation, place=row.place, rkey=row.rkey, uri=row.uri,
-                      cid=row.cid, created_at=row.created_at)
+    # The row keeps uri and rkey as columns (queries and old rows); the value parses the URI once.
+    return StoredPost(generation=row.generation, place=row.place,
+                      address=PostAddress.parse(row.uri, row.cid), created_at=row.created_at)
