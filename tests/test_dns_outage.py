@@ -14,12 +14,11 @@ import socket
 
 import pytest
 from drivers.newsletter_feed import NewsletterServer
-
-from bluesky_helpers import MemorySessionKeeper
 from test_worker import settings_for, thread_length
 
 from bot.bluesky.connection import Connection
 from bot.bluesky.publisher import Publisher
+from bot.bluesky.session import MemorySessionKeeper
 from bot.service.daemon import BotRunner
 from bot.service.worker import Worker
 from bot.settings import Settings
