@@ -158,6 +158,43 @@ def test_a_library_out_of_its_part_is_caught(tmp_path):
     assert _third_party(f) >= {"sqlalchemy", "click"}
 
 
+def _cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import circle of `graph` (module -> modules it imports), or [] when there is none."""
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> list[str]:
+        if node in path:
+            return path[path.index(node):] + [node]
+        if node in done:
+            return []
+        for nxt in sorted(graph.get(node, ())):
+            found = visit(nxt, path + [node])
+            if found:
+                return found
+        done.add(node)
+        return []
+
+    for start in sorted(graph):
+        found = visit(start, [])
+        if found:
+            return found
+    return []
+
+
+def test_the_store_has_no_import_circle():
+    """bot/store's modules import each other one way only (the Store at the top, its
+    repositories below it, the database beneath them): no circle, not even a lazy one."""
+    store = {m: p for m, p in _modules() if m.startswith("bot.store")}
+    graph = {m: {i for i in _imports(p, m) if i in store and i != m} for m, p in store.items()}
+    assert len(graph) >= 8
+    assert _cycle(graph) == []
+
+
+def test_an_import_circle_is_caught():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) == []
+
+
 # The SDK's public surface only: an SDK upgrade may change its private parts at will.
 def _sdk_private_names() -> set[str]:
     """The underscore-prefixed (not dunder) attributes of the SDK classes bot/ uses."""

@@ -100,9 +100,9 @@ def posted(pds, tmp_path_factory):
                          tmp) as worker:
             result = worker.poll()
         assert [o.outcome for o in result.outcomes] == ["posted", "posted"]
-        stored = store.find_by_link(nl.link("newer"))
+        stored = store.issues.find_by_link(nl.link("newer"))
         assert stored is not None and stored.state is IssueState.POSTED
-        refs = store.posts(stored.id)
+        refs = store.posts.of(stored.id)
         store.close()
         newest = [pds.get_record(acct.did, POST, p.rkey) for p in refs]
         with pds.login(acct) as client:

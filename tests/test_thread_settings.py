@@ -372,7 +372,7 @@ def test_older_issue_posted_by_hand_does_not_move_the_pin(nl, tmp_path, open_sto
         assert (new.link, new.outcome) == (nl.link("new"), "posted")
         pinned = profile_record(pds, account.did)["value"]["pinnedPost"]
         assert pinned["uri"] == new.roots[0]
-        old = store.find_issue(nl.feed_url, nl.link("old"))
+        old = store.issues.find(nl.feed_url, nl.link("old"))
         assert old is not None and old.state is IssueState.SEEN
         issue = next(i for i in parse_feed(nl.feed_bytes(), profile).issues
                      if i.link == nl.link("old"))

@@ -48,7 +48,7 @@ def posted_page(
         from bot.bluesky.connection import Connection
         from bot.bluesky.publisher import Publisher
 
-        sessions = store.session_keeper(settings.bsky_handle or "", settings.bsky_service)
+        sessions = store.sessions.keeper(settings.bsky_handle or "", settings.bsky_service)
         with Publisher(Connection.from_settings(settings, sessions)) as own:
             sections, thumbs = posted_sections(store, own, limit)
     return render_page(
@@ -66,7 +66,7 @@ def posted_sections(
     """One section per recent issue with recorded posts (newest first), its threads' records
     read from the PDS, and the cards' thumbnails (by card URI) read from the PDS."""
     did = publisher.connection.sign_in()
-    sections = [_section(item, publisher, did) for item in store.recent(limit) if item.posts]
+    sections = [_section(item, publisher, did) for item in store.posts.recent(limit) if item.posts]
     thumbs: dict[str, Thumb] = {}
     for section in sections:
         for thread in section.threads:
