@@ -7,6 +7,7 @@
     ├── ThreadError             an issue cannot be composed into posts
     ├── CardError               a link card cannot be built (callers fall back to the feed's data)
     ├── PublishError            Bluesky refused or failed a write
+    │   ├── Unreachable         Bluesky's name does not resolve (DNS): said once per outage
     │   ├── AuthError           the credentials or the saved session are not accepted
     │   ├── RecordInvalid       the PDS says a record is invalid (400): retrying will not help
     │   ├── MaybeWritten        a write's outcome is unknown: ask the PDS before trying again
@@ -53,6 +54,17 @@ class CardError(BotError):
 
 class PublishError(BotError):
     """Bluesky refused or failed a write."""
+
+    # True when the failure was already said, once for the whole outage, where it was noticed:
+    # the callers' lines about it (an issue deferred to the next pass) are then debug only.
+    said = False
+
+
+class Unreachable(PublishError):
+    """Bluesky's host cannot be reached: its name does not resolve (DNS). The connection says
+    so once when the outage starts and once when it ends, and keeps retrying with backoff."""
+
+    said = True
 
 
 class AuthError(PublishError):

@@ -238,3 +238,60 @@ def test_the_store_has_no_import_circle():
 def test_an_import_circle_is_caught():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) == []
+
+
+# The SDK's public surface only: an SDK upgrade may change its private parts at will.
+def _sdk_private_names() -> set[str]:
+    """The underscore-prefixed (not dunder) attributes of the SDK classes bot/ uses."""
+    from atproto_client import Client
+    from atproto_client.client.session import Session, SessionEvent
+    from atproto_client.request import Response
+
+    client = Client()  # an instance: its private state is set in __init__ (no request made)
+    try:
+        found = {n for obj in (client, client.request, Session, SessionEvent, Response)
+                 for n in dir(obj)}
+    finally:
+        client.request.close()
+    return {n for n in found if n.startswith("_") and not n.endswith("__")}
+
+
+def _sdk_private_uses(path: Path, private: set[str]) -> list[str]:
+    """Where `path` subclasses a class imported from the SDK (and so may override its hooks),
+    or reaches an SDK private attribute of anything but its own `self`/`cls`."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    sdk_names = {a.asname or a.name for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module
+                 and node.module.split(".")[0].startswith("atproto") for a in node.names}
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            bases = [ast.unparse(b) for b in node.bases]
+            found += [f"line {node.lineno}: class {node.name}({b})" for b in bases
+                      if b.split(".")[0] in sdk_names or b.split(".")[0].startswith("atproto")]
+        elif isinstance(node, ast.Attribute) and node.attr in private:
+            if not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                found.append(f"line {node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+@pytest.mark.parametrize(("module", "path"), _modules(), ids=[m for m, _ in _modules()])
+def test_nothing_overrides_or_reaches_into_the_sdks_private_parts(module, path):
+    """bot/ neither subclasses the atproto SDK's classes (overriding `_update_pds_endpoint` or
+    the clock) nor calls an underscore-prefixed attribute of them (`client._session`)."""
+    assert _sdk_private_uses(path, _sdk_private_names()) == [], module
+
+
+def test_a_reach_into_the_sdk_is_caught(tmp_path):
+    """The checker sees a subclass of the SDK's client and a private call on it."""
+    f = tmp_path / "x.py"
+    f.write_text("from atproto_client import Client\n\nclass Pinned(Client):\n    pass\n\n"
+                 "def f(c):\n    return c._client._refresh_and_set_session()\n")
+    assert _sdk_private_uses(f, _sdk_private_names()) == [
+        "line 3: class Pinned(Client)",
+        "line 7: c._client._refresh_and_set_session",
+        "line 7: c._client",  # the SDK's Request keeps its HTTP client there
+    ]
+    f.write_text("def g(connection):\n    return connection._client._session.did\n")
+    assert _sdk_private_uses(f, _sdk_private_names()) == [
+        "line 2: connection._client._session", "line 2: connection._client"]

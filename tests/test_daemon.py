@@ -130,3 +130,39 @@ def test_run_posts_new_issue_and_stops_cleanly(nl, tmp_path, pds):
     assert acct.app_password not in text
     records = pds.list_records(acct.did)
     assert len([r for r in records if "reply" not in r["value"]]) == 1
+
+
+def test_runs_skipped_behind_a_slow_pass_are_one_line_not_one_each(nl, tmp_path, caplog):
+    """A pass slower than the bot's interval (the feed answers late) makes the scheduler skip
+    the runs that fall due meanwhile: expected, so it is said once (with the count), and
+    APScheduler's own warning for each skipped run is not logged."""
+    import threading
+
+    from bot.service.daemon import Daemon
+    from bot.service.fleet import Fleet
+
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    # An interval of 1 s (the environment allows 10 at least), so a few slow passes suffice.
+    settings = Settings(feed_url=nl.feed_url, database_url=url, poll_interval=1)
+    store = Store(url)
+    store.upgrade()
+    nl.slow_seconds = 2.5
+    nl.inject(lambda: "slow")
+    daemon = Daemon(Fleet([settings], store, cache_dir=tmp_path / "cache"), daemon="host:1:t")
+    running = threading.Thread(target=daemon.run, name="daemon")
+    with caplog.at_level(logging.INFO):
+        running.start()
+        try:
+            deadline = time.monotonic() + 60
+            while daemon.skipped.get(settings.name, 0) < 4 and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            daemon.stop()
+            running.join(60)
+        store.close()
+    assert daemon.skipped[settings.name] >= 4  # runs were skipped behind the slow passes
+    said = [m for m in caplog.messages if m.startswith("daemon.runs_skipped")]
+    assert said == [f'daemon.runs_skipped bot={settings.name} skipped=1 note="the previous pass '
+                    'was still running; said at most once an hour"']
+    assert not [m for m in caplog.messages if "maximum number of running instances" in m
+                or "was missed by" in m]

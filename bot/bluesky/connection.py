@@ -6,6 +6,11 @@ The Bluesky error policy (`Connection.call`; kinds from `bot.bluesky.failures`):
 - 429 waits until `ratelimit-reset` (at most `max_rate_wait`, else PublishError);
 - network errors and 5xx are retried with backoff (`max_attempts`, else PublishError), except a
   write, whose outcome is then unknown: MaybeWritten, and the caller asks the PDS what landed;
+- BSKY_SERVICE's name not resolving (DNS) is an outage: one line when it starts
+  (`bluesky.unreachable`), one when the name resolves again (`bluesky.reachable`), nothing per
+  retry in between; the first call retries with backoff, later calls of the outage try once
+  (the daemon's passes back off meanwhile), raising Unreachable. Nothing was sent, so a write
+  that failed so is not in doubt;
 - a 400 refusing a record raises RecordInvalid with the server's message;
 - an auth error refreshes the token or signs in again once, then AuthError. Wrong credentials
   raise one AuthError and the Connection never tries them again, so a daemon cannot lock the
@@ -25,6 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -37,11 +43,19 @@ from bot.bluesky.failures import (
     describe,
     kind,
     rate_wait,
+    unresolved,
     xrpc_error,
 )
 from bot.bluesky.lexicon import POST_TYPE
-from bot.bluesky.session import PdsClient, SessionKeeper
-from bot.errors import AuthError, MaybeWritten, PublishError, RecordInvalid, SwapConflict
+from bot.bluesky.session import SessionKeeper, pds_client
+from bot.errors import (
+    AuthError,
+    MaybeWritten,
+    PublishError,
+    RecordInvalid,
+    SwapConflict,
+    Unreachable,
+)
 from bot.log import event
 
 if TYPE_CHECKING:
@@ -51,6 +65,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _RESIGN_IN_INTERVAL = 300.0  # never two createSessions within this many seconds
+REFRESH_EARLY = 15 * 60.0  # refresh the access token this long before it expires (as the SDK)
 PAGE = 100  # listRecords' largest page
 
 
@@ -89,9 +104,8 @@ class Connection:
         self._refused = False  # the credentials were refused: never try them again
         self._last_create: float | None = None  # when a sign-in last succeeded
         self._sign_in_blocked_until = 0.0  # a rate limit on createSession: no call before
-        self._client = PdsClient(
-            self.service, clock=clock, timeout=timeout, on_request=self._count
-        )
+        self._unreachable_since: float | None = None  # the DNS outage going on, once said
+        self._client = pds_client(self.service, timeout=timeout, on_request=self._count)
         self._client.on_session_change(self._session_changed)
 
     @classmethod
@@ -128,6 +142,11 @@ class Connection:
         # The SDK's public callback tells us every session it holds (created, imported,
         # refreshed): the DID and the tokens are read from here, never from its private state.
         self._session = session
+        # Pinned: the SDK moves to the PDS named in the account's DID document on each session
+        # change. We keep talking to BSKY_SERVICE (bsky.social forwards repo calls to the
+        # account's PDS), so every call goes where the operator pointed the bot, and the tests'
+        # fault proxy sees all traffic. Called before any further request of the client.
+        self._client.update_base_url(self.service)
         if change not in (SessionEvent.CREATE, SessionEvent.REFRESH):
             return
         self._save(session, change)
@@ -213,9 +232,9 @@ class Connection:
             try:
                 now = self._clock()
                 refresh_ok = (session.refresh_jwt_payload.exp or 0) > now + 60
-                # Within 15 minutes of expiry the SDK refreshes before each call by itself:
+                # Within REFRESH_EARLY of expiry each call refreshes first (_refresh_if_due):
                 # then the refresh is what failed and trying it again is pointless.
-                access_fresh = (session.access_jwt_payload.exp or 0) > now + 15 * 60
+                access_fresh = (session.access_jwt_payload.exp or 0) > now + REFRESH_EARLY
             except Exception:
                 refresh_ok = access_fresh = False
             if refresh_ok and access_fresh:
@@ -243,6 +262,21 @@ class Connection:
         self._client.login(session_string=renewed.export(), fetch_bsky_profile=False)
         self._save(renewed, SessionEvent.REFRESH)
 
+    def _refresh_if_due(self) -> None:
+        """Refresh the access token when it expires within REFRESH_EARLY by our clock (the
+        injectable one): decided here, not by the SDK (every call passes ignore_session_check),
+        so tests can move the clock and an SDK upgrade cannot change when we refresh."""
+        session = self._session
+        if session is None:
+            return
+        try:
+            expires = session.access_jwt_payload.exp
+        except Exception:  # an unreadable token: the PDS refuses it, and that is handled
+            return
+        if expires is not None and expires - REFRESH_EARLY <= self._clock():
+            self._refresh(session)
+            event(logger, "bluesky.token_refreshed", reason="expiring")
+
     @contextmanager
     def one_try(self) -> Iterator[None]:
         """Each call inside is tried once, without backoff: for a question that can wait for
@@ -256,11 +290,12 @@ class Connection:
 
     # -- calls with retries ----------------------------------------------------------------
 
-    def backoff(self, attempt: int, what: str, exc: BaseException) -> None:
-        """Sleep before try `attempt + 1` (doubling, at most `max_backoff`), and say so."""
+    def backoff(self, attempt: int, what: str, exc: BaseException, quiet: bool = False) -> None:
+        """Sleep before try `attempt + 1` (doubling, at most `max_backoff`), and say so (at
+        debug level when `quiet`: an outage already said once)."""
         delay = min(2.0 ** (attempt - 1), self._max_backoff)
-        event(logger, "bluesky.retry", logging.WARNING, what=what, attempt=attempt,
-              wait=delay, error=describe(exc))
+        event(logger, "bluesky.retry", logging.DEBUG if quiet else logging.WARNING, what=what,
+              attempt=attempt, wait=delay, error=describe(exc))
         self._sleep(delay)
 
     def call(
@@ -277,10 +312,16 @@ class Connection:
         signing_in: createSession; an auth error means the credentials are wrong."""
         attempt = 0
         reauthed = False
+        outage_known = self._unreachable_since is not None  # said already: one try this time
         while True:
             attempt += 1
             try:
-                return fn()
+                if not signing_in:
+                    self._refresh_if_due()
+                result = fn()
+                if self._unreachable_since is not None:
+                    self._reachable_again()
+                return result
             except (AtProtocolError, httpx.HTTPError) as exc:
                 failed = kind(exc)
                 if failed == "rate" and isinstance(exc, RateLimitExceededError):
@@ -309,6 +350,15 @@ class Connection:
                         ) from exc
                     reauthed = True
                     self._reauthenticate()
+                elif failed == "transient" and unresolved(exc):
+                    # The request never left (no address to send it to): not in doubt.
+                    self._unreachable(what, exc)
+                    if outage_known or attempt >= self.max_attempts:
+                        raise Unreachable(
+                            f"{what}: the name of {self.service} does not resolve "
+                            f"({describe(exc)}); will try again later"
+                        ) from exc
+                    self.backoff(attempt, what, exc, quiet=True)
                 elif failed == "transient":
                     if ambiguous:
                         raise MaybeWritten(describe(exc)) from exc
@@ -326,7 +376,33 @@ class Connection:
                 else:
                     raise PublishError(f"{what}: {describe(exc)}") from exc
 
+    def _unreachable(self, what: str, exc: BaseException) -> None:
+        """BSKY_SERVICE's name did not resolve: said once, when the outage starts."""
+        if self._unreachable_since is not None:
+            return
+        self._unreachable_since = self._clock()
+        event(logger, "bluesky.unreachable", logging.ERROR, service=self.service, what=what,
+              since=_iso(self._unreachable_since), error=describe(exc),
+              note="its name does not resolve; retrying with backoff, nothing is lost")
+
+    def _reachable_again(self) -> None:
+        since = self._unreachable_since
+        self._unreachable_since = None
+        if since is not None:
+            event(logger, "bluesky.reachable", service=self.service, since=_iso(since),
+                  lasted=f"{max(self._clock() - since, 0):.0f}s",
+                  note="its name resolves again")
+
     # -- the XRPC calls the bot makes, on its own repository ----------------------------------
+
+    # Every call passes ignore_session_check: the SDK would otherwise refresh by its own clock
+    # before the call; `call` has already refreshed by ours when due (_refresh_if_due).
+    def _query(self, nsid: str, params: Any) -> Any:
+        return self._client.invoke_query(nsid, params=params, ignore_session_check=True)
+
+    def _procedure(self, nsid: str, content: bytes, mime: str = "application/json") -> Any:
+        return self._client.invoke_procedure(nsid, content=content, ignore_session_check=True,
+                                             headers={"Content-Type": mime})
 
     def get_record(
         self, rkey: str, what: str, collection: str = POST_TYPE
@@ -338,7 +414,7 @@ class Connection:
 
         def get() -> dict[str, Any] | None:
             try:
-                response = self._client.invoke_query("com.atproto.repo.getRecord", params=params)
+                response = self._query("com.atproto.repo.getRecord", params)
                 return response.content
             except BadRequestError as exc:
                 if xrpc_error(exc)[1] == "RecordNotFound":
@@ -354,16 +430,14 @@ class Connection:
             repo=did, collection=POST_TYPE, limit=PAGE, cursor=cursor
         )
         method = "com.atproto.repo.listRecords"
-        return self.call(what, lambda: self._client.invoke_query(method, params=params).content)
+        return self.call(what, lambda: self._query(method, params).content)
 
     def upload_blob(self, data: bytes, mime: str, what: str) -> dict[str, Any]:
         """Upload an image; the blob to put in a record."""
         self.sign_in()
         response = self.call(
             what,
-            lambda: self._client.invoke_procedure(
-                "com.atproto.repo.uploadBlob", content=data, headers={"Content-Type": mime}
-            ),
+            lambda: self._procedure("com.atproto.repo.uploadBlob", data, mime),
         )
         return response.content["blob"]
 
@@ -374,7 +448,7 @@ class Connection:
 
         def get() -> bytes | None:
             try:
-                response = self._client.invoke_query("com.atproto.sync.getBlob", params=params)
+                response = self._query("com.atproto.sync.getBlob", params)
             except BadRequestError as exc:
                 _, name, message = xrpc_error(exc)  # PDSs differ: BlobNotFound or "Blob not found"
                 if name.endswith("NotFound") or "not found" in message.lower():
@@ -392,11 +466,7 @@ class Connection:
         try:
             response = self.call(
                 what,
-                lambda: self._client.invoke_procedure(
-                    "com.atproto.repo.applyWrites",
-                    content=body.encode("utf-8"),
-                    headers={"Content-Type": "application/json"},
-                ),
+                lambda: self._procedure("com.atproto.repo.applyWrites", body.encode("utf-8")),
                 ambiguous=True,
             )
         except ValueError as exc:  # a 200 whose body is not JSON: the write may well be done
@@ -431,11 +501,7 @@ class Connection:
 
         def put() -> dict[str, Any]:
             try:
-                response = self._client.invoke_procedure(
-                    "com.atproto.repo.putRecord",
-                    content=body,
-                    headers={"Content-Type": "application/json"},
-                )
+                response = self._procedure("com.atproto.repo.putRecord", body)
             except BadRequestError as exc:
                 if xrpc_error(exc)[1] == "InvalidSwap":
                     raise SwapConflict(describe(exc)) from exc
@@ -443,3 +509,7 @@ class Connection:
             return dict(response.content)
 
         return self.call(what, put)
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="seconds")

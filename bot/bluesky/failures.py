@@ -6,6 +6,7 @@ error policy). Nothing here reads or prints a header or a token.
 from __future__ import annotations
 
 import email.utils
+import socket
 from typing import Any, Literal
 
 import httpx
@@ -63,6 +64,19 @@ def kind(exc: BaseException) -> Kind:
     if isinstance(exc, RequestErrorBase) and status is not None and status >= 500:
         return "transient"
     return "fatal"
+
+
+def unresolved(exc: BaseException) -> bool:
+    """The call failed because the service's name does not resolve (DNS down, EAI_AGAIN or
+    NXDOMAIN): a socket.gaierror somewhere in the chain of causes."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, socket.gaierror):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _http_date(value: Any) -> float | None:

@@ -14,7 +14,6 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -80,39 +79,22 @@ class FileSessionKeeper:
         return f"FileSessionKeeper({str(self.path)!r})"
 
 
-class PdsClient(Client):
-    """The SDK client, pinned to the configured service, on an injectable clock.
+def pds_client(
+    service: str, *, timeout: float, on_request: Callable[[Any], None] | None = None
+) -> Client:
+    """The SDK client for `service`, used through its public surface only (no subclass, no
+    private hook), so an SDK upgrade cannot silently change how we sign in or where we call.
 
-    Pinned: the SDK switches to the PDS named in the account's DID document after sign-in. We
-    keep talking to BSKY_SERVICE instead (bsky.social forwards repo calls to the account's PDS),
-    so every call goes where the operator pointed the bot, and the tests' fault proxy sees all
-    traffic. The clock decides when the SDK refreshes the access token (15 minutes early)."""
+    Where calls go and when the access token is refreshed are decided by the Connection
+    (bot.bluesky.connection): it pins the client to `service` again on every session change
+    (`update_base_url`), and refreshes by its own clock before a call."""
+    from bot.net import DeadlineTransport
 
-    def __init__(
-        self,
-        service: str,
-        *,
-        clock: Callable[[], float],
-        timeout: float,
-        on_request: Callable[[Any], None] | None = None,
-    ) -> None:
-        self._pinned_service = service
-        self._clock = clock
-        from bot.net import DeadlineTransport
-
-        hooks = {"request": [on_request]} if on_request else {}
-        # Each XRPC call, connect to the last byte of the answer, ends within `timeout` by the
-        # clock (a PDS or proxy that trickles bytes cannot hold a pass); the connection's retry
-        # policy then applies as to any network error.
-        super().__init__(service, request=Request(
-            timeout=timeout, event_hooks=hooks, transport=DeadlineTransport(timeout)))
-        self.request.add_additional_header("User-Agent", USER_AGENT)
-
-    def _update_pds_endpoint(self, pds_endpoint: str) -> None:
-        super()._update_pds_endpoint(self._pinned_service)
-
-    def get_current_time(self) -> datetime:
-        return datetime.fromtimestamp(self._clock(), tz=UTC)
-
-    def __repr__(self) -> str:
-        return f"PdsClient({self._pinned_service!r})"
+    hooks = {"request": [on_request]} if on_request else {}
+    # Each XRPC call, connect to the last byte of the answer, ends within `timeout` by the
+    # clock (a PDS or proxy that trickles bytes cannot hold a pass); the connection's retry
+    # policy then applies as to any network error.
+    client = Client(service, request=Request(
+        timeout=timeout, event_hooks=hooks, transport=DeadlineTransport(timeout)))
+    client.request.add_additional_header("User-Agent", USER_AGENT)
+    return client

@@ -5,7 +5,10 @@
 - APScheduler runs each bot's pass (`BotRunner.run_pass`) on its own interval trigger with
   jitter (up to a tenth of the interval, at most 30 s), one run at a time per bot, missed runs
   coalesced; passes of different bots run side by side in a bounded thread pool, so a slow feed,
-  a refused password or a held issue in one bot never delays another.
+  a refused password or a held issue in one bot never delays another. A run skipped because the
+  bot's previous pass is still running is expected (a slow feed, a long thread): APScheduler's
+  warning for each is silenced, and the daemon says it at most once an hour per bot, with the
+  count (`daemon.runs_skipped`).
 - Several daemons may share one database (Postgres): each bot is served by the daemon holding
   its lease (bot.store.leases). A daemon takes free bots up to its fair share, renews its leases
   every quarter lease, and gives back bots beyond its share when another daemon joins; a daemon
@@ -31,6 +34,7 @@ import math
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
@@ -55,6 +59,7 @@ MAX_THREADS = 8  # passes running side by side
 # How long a stopping daemon waits for a pass writing a thread: platforms kill a process that
 # has not exited some seconds after SIGTERM (Heroku 30 s, Docker 10 s): within 10 s, with room.
 STOP_GRACE = 8.0
+SKIPS_SAID_EVERY = 3600.0  # seconds: runs skipped behind a slow pass are said at most this often
 DRY_RUN_NOTICE = "dry run: no BSKY_HANDLE/BSKY_APP_PASSWORD, nothing will be posted"
 
 
@@ -197,6 +202,8 @@ class Daemon:
         self._stopped = threading.Event()
         self._scheduler: Any = None
         self._lock = threading.Lock()
+        self.skipped: dict[str, int] = {}  # bot → runs skipped behind its running pass, in all
+        self._skips_said: dict[str, tuple[float, int]] = {}  # bot → (when said, count then)
 
     @property
     def passes(self) -> int:
@@ -208,6 +215,7 @@ class Daemon:
         self._stopped.set()
 
     def run(self) -> int:
+        from apscheduler.events import EVENT_JOB_MAX_INSTANCES
         from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -233,7 +241,9 @@ class Daemon:
             timezone=UTC,
             executors={"default": ThreadPoolExecutor(threads)},
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+            logger=_QuietSkips(logging.getLogger("apscheduler.scheduler"), {}),
         )
+        self._scheduler.add_listener(self._skipped_run, EVENT_JOB_MAX_INSTANCES)
         now = datetime.now(UTC)
         for runner in self.runners.values():
             self._scheduler.add_job(
@@ -265,6 +275,19 @@ class Daemon:
         done.start()
         done.join(grace)
         return not done.is_alive()
+
+    def _skipped_run(self, ev: Any) -> None:
+        """A bot's run came while its previous pass was still running (APScheduler skipped it):
+        counted, and said at most once per SKIPS_SAID_EVERY per bot, with the count since."""
+        name = str(ev.job_id).removeprefix("poll:")
+        count = self.skipped[name] = self.skipped.get(name, 0) + 1
+        now = time.monotonic()
+        said_at, said_count = self._skips_said.get(name, (-math.inf, 0))
+        if now - said_at < SKIPS_SAID_EVERY:
+            return
+        self._skips_said[name] = (now, count)
+        event(logger, "daemon.runs_skipped", bot=name, skipped=count - said_count,
+              note="the previous pass was still running; said at most once an hour")
 
     @staticmethod
     def _job(name: str) -> str:
@@ -349,6 +372,16 @@ class Daemon:
                       note=f"bot {name} is served by {_who(holder)}; standing by")
         with self._lock:
             self.owned = owned
+
+
+class _QuietSkips(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """APScheduler's logger without its warning for each run skipped behind a running pass
+    (149 lines an hour in a soak); `Daemon._skipped_run` says those, counted, instead."""
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if isinstance(msg, str) and "maximum number of running instances" in msg:
+            return
+        super().log(level, msg, *args, **kwargs)
 
 
 def _who(holder: str | None) -> str:

@@ -353,7 +353,8 @@ class IssuePoster(abc.ABC):
             raise
         except PublishError as exc:
             self.store.issues.release(stored.id, self.worker_id)
-            event(logger, "issue.deferred", logging.WARNING, link=link, error=str(exc))
+            event(logger, "issue.deferred", logging.DEBUG if exc.said else logging.WARNING,
+                  link=link, error=str(exc))  # `said`: an outage the connection said once
             return IssueOutcome(link, issue.title, Outcome.DEFERRED, error=str(exc))
 
     def _ready_to_post(

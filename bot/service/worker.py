@@ -590,7 +590,8 @@ class Worker(IssuePoster):
         except AuthError:
             raise
         except PublishError as exc:  # the account could not be read: next pass
-            event(logger, "issue.deferred", logging.WARNING, link=stored.link, error=str(exc))
+            event(logger, "issue.deferred", logging.DEBUG if exc.said else logging.WARNING,
+                  link=stored.link, error=str(exc))  # `said`: an outage the connection said once
             return IssueOutcome(stored.link, stored.title, Outcome.DEFERRED, error=str(exc))
         p = considered.plan
         if p.step is Step.GONE or issue is None:
