@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import ConfigError
-from bot.settings import Settings, load_dotenv_files, load_settings, origin_of
+from bot.settings import Passed, Settings, load_dotenv_files, load_settings, origin_of
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,8 @@ def load_bots(env: Mapping[str, str] | None = None, dotenv: bool = True) -> list
 def bots_from_file(path: Path, env: Mapping[str, str]) -> list[Settings]:
     """The bots of the file. ConfigError with every problem found, one line each."""
     tables = _tables(path)
-    found = [_bot(path, n, table, env) for n, table in enumerate(tables, 1)]
+    passed: Passed = set()  # the checks of values the bots share, done once for all of them
+    found = [_bot(path, n, table, env, passed) for n, table in enumerate(tables, 1)]
     problems = [line for f in found for line in f.problems]
     bots = [f.settings for f in found if f.settings is not None]
     problems += _duplicates(path, bots)
@@ -97,7 +98,10 @@ def bots_from_file(path: Path, env: Mapping[str, str]) -> list[Settings]:
 def _tables(path: Path) -> list[dict[str, Any]]:
     """The file's [[bots]] tables; a file that cannot be read as such is one line."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = read_flat(text)
+        if data is None:  # anything but the plain shape: TOML's own reader, its own errors
+            data = tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(f"BOTS_FILE: {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -117,6 +121,45 @@ def _tables(path: Path) -> list[dict[str, Any]]:
     return tables
 
 
+# One line of the plain shape a bots file has (10,000 bots are 70,000 such lines): blank, a
+# comment, `[[bots]]`, or `key = "string" | integer | true | false`, each with an optional
+# comment. TOML 1.0's own rules for these: bare keys, basic strings without escapes (no control
+# character but tab), integers without leading zeros or underscores.
+_COMMENT = r"(?:#[^\x00-\x08\x0a-\x1f\x7f]*)?"
+_FLAT_LINE = re.compile(
+    r"[ \t]*(?:(\[\[[ \t]*bots[ \t]*\]\])|([A-Za-z0-9_-]+)[ \t]*=[ \t]*"
+    r"(?:\"([^\"\\\x00-\x08\x0a-\x1f\x7f]*)\"|([+-]?(?:0|[1-9][0-9]*))|(true|false)))?"
+    r"[ \t]*" + _COMMENT)
+
+
+def read_flat(text: str) -> dict[str, Any] | None:
+    """The file as tomllib reads it, when every line is of the plain shape above; else None
+    (tomllib then reads it, and says what is wrong). tomllib is pure Python and spends ~0.4 s
+    on 10,000 bots; this is one regular expression a line, ~6 times faster, so that `status
+    --check` over a big fleet stays quick. Anything else (arrays, floats, escapes, a key seen
+    twice in a table, a key before the first [[bots]]) is left to tomllib."""
+    tables: list[dict[str, Any]] = []
+    table: dict[str, Any] | None = None
+    match = _FLAT_LINE.fullmatch
+    lines = text.split("\n")
+    for n, line in enumerate(lines, 1):
+        if line.endswith("\r") and n < len(lines):  # CRLF; a lone CR anywhere else fails
+            line = line[:-1]
+        m = match(line)
+        if m is None:
+            return None
+        header, key, string, integer, boolean = m.groups()
+        if header is not None:
+            table = {}
+            tables.append(table)
+        elif key is not None:
+            if table is None or key in table:
+                return None
+            table[key] = (string if string is not None else int(integer)
+                          if integer is not None else boolean == "true")
+    return {"bots": tables} if tables else None
+
+
 @dataclass
 class _Found:
     """One table read: its settings (None when it has problems), its problems and its notes."""
@@ -127,7 +170,8 @@ class _Found:
     password_env: str | None = None  # the variable its app password came from
 
 
-def _bot(path: Path, n: int, table: dict[str, Any], env: Mapping[str, str]) -> _Found:
+def _bot(path: Path, n: int, table: dict[str, Any], env: Mapping[str, str],
+         passed: Passed) -> _Found:
     """One [[bots]] table as Settings. Every check of a bot's fields is here, in order: the
     fields the table names, then the values (load_settings), so a new rule has one place."""
     name = table.get("name")
@@ -203,7 +247,7 @@ def _bot(path: Path, n: int, table: dict[str, Any], env: Mapping[str, str]) -> _
     if dry:  # checked as a bot that posts would be; the stand-in password is never kept
         values["BSKY_APP_PASSWORD"] = "dry-run"
     try:
-        settings = load_settings(values, dotenv=False)
+        settings = load_settings(values, dotenv=False, name=str(name), passed=passed)
     except ConfigError as exc:
         var, _, why = str(exc).partition(": ")
         var = var.split(" ", 1)[0]
@@ -219,7 +263,7 @@ def _bot(path: Path, n: int, table: dict[str, Any], env: Mapping[str, str]) -> _
         return _Found(None, problems, [])
     if dry:
         settings = replace(settings, bsky_app_password=None)
-    return _Found(replace(settings, name=str(name)), problems, notes, password_env)
+    return _Found(settings, problems, notes, password_env)
 
 
 def _duplicates(path: Path, bots: Sequence[Settings]) -> list[str]:
