@@ -143,7 +143,7 @@ def fleet_pass(prime: bool) -> dict[str, float]:
         result.update(startup_s=startup_s, rss_startup_kb=startup, rss_after_kb=rss_kb())
         if prime:  # every bot's feed must now have its validators, for the 304 pass
             missing = [b.name for b in daemon.fleet.bots
-                       if not store.for_bot(b.name).feed(b.feed_url).etag]
+                       if not store.for_bot(b.name).feeds.get(b.feed_url).etag]
             if missing:
                 raise RuntimeError(f"{len(missing)} bots have no validators, e.g. {missing[0]}")
         return result

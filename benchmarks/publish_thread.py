@@ -31,6 +31,7 @@ from atproto_client import Client  # noqa: E402
 from atproto_client.request import Request  # noqa: E402
 
 from bot.bluesky.connection import Connection  # noqa: E402
+from bot.bluesky.lexicon import post_record  # noqa: E402
 from bot.bluesky.publisher import Publisher  # noqa: E402
 from bot.bluesky.session import MemorySessionKeeper  # noqa: E402
 from bot.core.post import Card, Post  # noqa: E402
@@ -101,7 +102,7 @@ def one_by_one(url: str, handle: str, password: str, runs: int) -> tuple[Counter
         client.login(handle, password, fetch_bsky_profile=False)
         root = parent = None
         for post in thread(n):
-            record = post.record()
+            record = post_record(post)
             record["createdAt"] = datetime.now(UTC).isoformat()
             if root is not None:
                 record["reply"] = {"root": root, "parent": parent}

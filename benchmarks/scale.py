@@ -168,11 +168,10 @@ def measure(config: Config, bots_count: int) -> list[Figure]:
 
 def _serving(db_url: str) -> dict[str, int]:
     from bot.store.api import Store
-    from bot.store.batch import FleetRecords
 
     store = Store(db_url, bot=None)
     try:
-        return FleetRecords(store).serving()
+        return store.leases.serving()
     finally:
         store.close()
 

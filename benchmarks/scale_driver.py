@@ -86,7 +86,7 @@ def run_daemon(interval: float, settle: float, window: float) -> dict[str, Any]:
         due = _slots(daemon, w0, w1)
         status = status_check()  # while the daemon runs: its heartbeats are fresh
         now = store.now()
-        beats = store.heartbeats()
+        beats = store.leases.heartbeats()
         fresh = sum(1 for b in beats
                     if b.last_pass_at and (now - b.last_pass_at).total_seconds() <= interval + 2)
         result = {

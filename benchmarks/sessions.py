@@ -45,7 +45,7 @@ def with_saved_session(pds: Any, account: Any, polls: int, db_url: str) -> Count
     def one_poll(counts: Counter[str]) -> None:
         store = Store(db_url)
         try:
-            sessions = store.session_keeper(account.handle, pds.url)
+            sessions = store.sessions.keeper(account.handle, pds.url)
             with Publisher(Connection(pds.url, account.handle, account.app_password, sessions,
                                       clock=clock)) as pub:
                 pub.find_thread(SEED_LINK, ())

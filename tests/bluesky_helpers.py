@@ -11,10 +11,11 @@ from conftest import BWR_FEED
 from PIL import Image
 
 from bot.bluesky.connection import Connection
+from bot.bluesky.lexicon import post_record
 from bot.bluesky.publisher import Publisher
-from bot.bluesky.records import rkey_of
 from bot.bluesky.session import MemorySessionKeeper
 from bot.cards import Thumb
+from bot.core.address import AtUri
 from bot.core.model import Issue
 from bot.core.post import Post
 from bot.core.profile import load_profile
@@ -73,15 +74,15 @@ def publisher(url: str, account: Any, store: Any = None, **kwargs: Any) -> Publi
 
 def expected_record(post: Post, thumb_blob: dict[str, Any] | None) -> dict[str, Any]:
     """What the PDS must hold for a post, minus createdAt and reply."""
-    return post.record(thumb=thumb_blob)
+    return post_record(post, thumb_blob)
 
 
 def assert_whole_once(pds: Any, did: str, seed: SeedThread, posted: Any = None) -> None:
     """Exactly the thread's posts exist on the account, one per key, each replying to the one
     before under the root, with the server's CIDs; texts as composed."""
     records = pds.list_records(did, POST)
-    assert sorted(rkey_of(r["uri"]) for r in records) == sorted(seed.keys)
-    by_key = {rkey_of(r["uri"]): r for r in records}
+    assert sorted(AtUri.parse(r["uri"]).rkey for r in records) == sorted(seed.keys)
+    by_key = {AtUri.parse(r["uri"]).rkey: r for r in records}
     root = by_key[seed.keys[0]]
     assert "reply" not in root["value"]
     assert root["value"]["text"] == seed.thread[0].text

@@ -156,3 +156,85 @@ def test_a_library_out_of_its_part_is_caught(tmp_path):
     f = tmp_path / "x.py"
     f.write_text("def f():\n    import sqlalchemy.orm\n    from click import echo\n")
     assert _third_party(f) >= {"sqlalchemy", "click"}
+
+
+# The lexicon's JSON is written and read in bot/bluesky only (bot.bluesky.lexicon): elsewhere the
+# bot handles values. The one NSID the core needs (what collection a post's address is in) is a
+# constant of bot/core/address.py; docstrings and help texts may show an at:// address.
+LEXICON_NSID_ALLOWED = {"bot.core.address": {"app.bsky.feed.post"}}
+
+
+def _lexicon_literals(path: Path) -> list[str]:
+    """Every string literal of `path` (docstrings aside) that is a lexicon key or names one:
+    '$type', or anything with 'app.bsky.'."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        and id(node) not in docstrings
+        and (node.value == "$type" or "app.bsky." in node.value)
+    ]
+
+
+@pytest.mark.parametrize(("module", "path"), _modules(), ids=[m for m, _ in _modules()])
+def test_lexicon_json_only_in_bluesky(module, path):
+    """No '$type' and no `app.bsky.*` name outside bot/bluesky: the rest of bot/ builds and reads
+    values (bot.core.post, bot.core.address), and bot.bluesky.lexicon turns them into records."""
+    if _part(module) == "bluesky":
+        return
+    found = [s for s in _lexicon_literals(path) if s not in LEXICON_NSID_ALLOWED.get(module, ())]
+    assert found == [], f"{module} writes or reads the lexicon's JSON: {found}"
+
+
+def test_a_lexicon_literal_is_caught(tmp_path):
+    """The checker sees a record dict built outside bot/bluesky (so the lexicon test can fail),
+    and leaves docstrings alone."""
+    f = tmp_path / "x.py"
+    f.write_text('"""at://did/app.bsky.feed.post/x"""\n'
+                 'def f():\n    return {"$type": "app.bsky.embed.external"}\n')
+    assert sorted(_lexicon_literals(f)) == ["$type", "app.bsky.embed.external"]
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import circle of `graph` (module -> modules it imports), or [] when there is none."""
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> list[str]:
+        if node in path:
+            return path[path.index(node):] + [node]
+        if node in done:
+            return []
+        for nxt in sorted(graph.get(node, ())):
+            found = visit(nxt, path + [node])
+            if found:
+                return found
+        done.add(node)
+        return []
+
+    for start in sorted(graph):
+        found = visit(start, [])
+        if found:
+            return found
+    return []
+
+
+def test_the_store_has_no_import_circle():
+    """bot/store's modules import each other one way only (the Store at the top, its
+    repositories below it, the database beneath them): no circle, not even a lazy one."""
+    store = {m: p for m, p in _modules() if m.startswith("bot.store")}
+    graph = {m: {i for i in _imports(p, m) if i in store and i != m} for m, p in store.items()}
+    assert len(graph) >= 8
+    assert _cycle(graph) == []
+
+
+def test_an_import_circle_is_caught():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) == []

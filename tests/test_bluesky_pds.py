@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import httpx
 import pytest
 from bluesky_helpers import POST, assert_whole_once, card_image, seed_thread
 from bluesky_helpers import publisher as _publisher
 
-from bot.bluesky.records import rkey_of
+from bot.bluesky.lexicon import post_record
 from bot.bluesky.session import FileSessionKeeper, MemorySessionKeeper
+from bot.core.address import AtUri
 from bot.core.post import Card, Post
 from bot.core.rkey import thread_keys
 from bot.errors import AuthError, PublishError, RecordInvalid
@@ -58,7 +61,7 @@ def test_seed_thread_lands_whole(pds, pds_proxy, publisher):
     for post, got in zip(seed.thread, posted.posts, strict=True):
         value = pds.get_record(account.did, POST, got.rkey)["value"]
         thumb = value.get("embed", {}).get("external", {}).get("thumb")
-        expected = post.record(thumb=thumb)
+        expected = post_record(post, thumb)
         assert {k: v for k, v in value.items() if k not in ("createdAt", "reply")} == expected
         assert value["createdAt"].endswith("Z")
     root = pds.get_record(account.did, POST, seed.keys[0])["value"]
@@ -83,9 +86,7 @@ def test_posting_twice_writes_nothing_the_second_time(pds, pds_proxy, publisher)
     again = publisher(pds_proxy.url, account).publish(seed.thread, seed.keys, seed.thumbs)
 
     assert again.written == 0 and again.found_by == "root_key"
-    assert again.posts == tuple(
-        type(p)(p.place, p.rkey, p.uri, p.cid, False) for p in first.posts
-    )
+    assert again.posts == tuple(replace(p, written=False) for p in first.posts)
     assert pds_proxy.count(APPLY) == 0
     assert pds_proxy.count("com.atproto.repo.uploadBlob") == 0
     _assert_whole_once(pds, account, seed)
@@ -100,7 +101,7 @@ def test_find_thread_by_root_key_and_by_link_scan(pds, pds_proxy, publisher):
 
     by_key = pub.find_thread(seed.link, seed.keys)
     assert by_key is not None and by_key.found_by == "root_key"
-    assert by_key.posts == tuple(type(p)(p.place, p.rkey, p.uri, p.cid) for p in posted.posts)
+    assert by_key.posts == tuple(replace(p, written=False) for p in posted.posts)
 
     other_keys = thread_keys("a lost database", None, len(seed.keys))
     pds_proxy.reset_counts()
@@ -127,7 +128,7 @@ def test_a_posted_thread_is_never_extended_by_an_edit(pds, pds_proxy, publisher)
     assert [p.cid for p in again.posts] == [p.cid for p in first.posts]
     assert pds_proxy.count(APPLY) == 0
     assert pds_proxy.count("com.atproto.repo.uploadBlob") == 0
-    assert sorted(rkey_of(r["uri"]) for r in _posts_on(pds, account.did)) == seed.keys[:5]
+    assert sorted(AtUri.parse(r["uri"]).rkey for r in _posts_on(pds, account.did)) == seed.keys[:5]
 
 
 @pytest.mark.parametrize(
@@ -226,7 +227,7 @@ def test_long_thread_goes_in_batches_and_resumes(pds, pds_proxy, publisher):
     posted = publisher(pds_proxy.url, account).publish(thread, keys)
     assert posted.written == 5
     records = _posts_on(pds, account.did)
-    assert sorted(rkey_of(r["uri"]) for r in records) == sorted(keys)
+    assert sorted(AtUri.parse(r["uri"]).rkey for r in records) == sorted(keys)
 
 
 def test_session_is_reused_across_runs(pds, pds_proxy, tmp_path, publisher):

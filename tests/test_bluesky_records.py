@@ -6,19 +6,25 @@ import hashlib
 from datetime import UTC, datetime, timedelta, timezone
 
 import libipld
+from conftest import BWR_FEED
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.bluesky.lexicon import post_of, post_record
 from bot.bluesky.records import (
-    StrongRef,
     build_writes,
     created_at,
     links_to,
     record_cid,
 )
 from bot.bluesky.session import FileSessionKeeper, MemorySessionKeeper
-from bot.core.post import Card, Post, post_url
+from bot.core.address import PostAddress
+from bot.core.post import Blob, Card, Post, post_url
+from bot.core.postcheck import check_post
+from bot.core.profile import load_profile
+from bot.core.reader import parse_feed
 from bot.core.rkey import thread_keys
+from bot.core.thread import compose
 
 DID = "did:plc:4gscij4tp462rfxkbazsm5ub"
 BLOB_CID = "bafkreibme22gw2h7y2h7tg2fhqotaqjucnbc24deqo72b6mkl2egezxhvy"
@@ -65,10 +71,12 @@ def test_posts_already_on_the_pds_keep_their_server_cids():
     """Missing posts reply to existing ones by the CIDs the PDS gave them."""
     thread = (Post("root"), Post("two"), Post("three"))
     keys = thread_keys("g", None, 3)
-    known = {0: StrongRef("at://r", "bafyroot"), 1: StrongRef("at://p", "bafyparent")}
+    known = {0: PostAddress.post("did:plc:r", "r", "bafyroot"),
+             1: PostAddress.post("did:plc:r", "p", "bafyparent")}
     (write,) = build_writes(DID, thread, keys, [2], known, {}, datetime.now(UTC))
-    assert write.record["reply"] == {"root": {"uri": "at://r", "cid": "bafyroot"},
-                                     "parent": {"uri": "at://p", "cid": "bafyparent"}}
+    root, parent = "at://did:plc:r/app.bsky.feed.post/r", "at://did:plc:r/app.bsky.feed.post/p"
+    assert write.record["reply"] == {"root": {"uri": root, "cid": "bafyroot"},
+                                     "parent": {"uri": parent, "cid": "bafyparent"}}
 
 
 @given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
@@ -120,3 +128,31 @@ def test_memory_session_keeper_counts_saves_and_hides_tokens():
     store.save("h:::d:::SECRET-ACCESS2:::SECRET-REFRESH2:::u")
     assert store.saves == 2 and store.load().endswith("SECRET-REFRESH2:::u")
     assert "SECRET" not in repr(store)
+
+
+def test_records_read_back_are_the_posts_written():
+    """bot.bluesky.lexicon reads a record into the very post it was written from: the composed
+    thread's records (links, tags, cards) and an uploaded card's blob come back unchanged."""
+    issue = parse_feed(BWR_FEED.read_bytes(), load_profile()).issues[0]
+    (thread,) = compose(issue, load_profile())
+    for post in thread:
+        record = post_record(post)
+        assert post_record(post_of(record)) == record
+        assert post_of(record).facets == post.facets
+    blob = {"$type": "blob", "ref": {"$link": "bafkthumb"}, "mimeType": "image/jpeg"}
+    with_thumb = post_record(thread[0], blob)
+    read = post_of(with_thumb)
+    assert read.card is not None and read.card.uploaded == Blob("bafkthumb", "image/jpeg")
+    assert post_record(read) == with_thumb
+
+
+def test_a_malformed_record_is_kept_for_the_checks_to_report():
+    """A record read back with a facet lacking its range or of an unknown kind is not dropped:
+    the post checks name it."""
+    read = post_of({"text": "hello world", "facets": [
+        {"index": {}, "features": [{"$type": "app.bsky.richtext.facet#link", "uri": "x"}]},
+        {"index": {"byteStart": 0, "byteEnd": 5}, "features": [{"$type": "com.example#new"}]},
+    ]})
+    assert read.facets[0].start is None
+    assert [f.message for f in check_post(read)] == [
+        "facet 1 has no byte range", "facet 2 (bytes 0–5) has an unknown feature 'com.example#new'"]

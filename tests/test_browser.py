@@ -19,7 +19,9 @@ from click.testing import CliRunner
 from conftest import BWR_FEED
 from PIL import Image
 
+from bot.bluesky.lexicon import post_of
 from bot.cli.app import cli
+from bot.core.media import Thumb
 from bot.core.post import Card, Post
 from bot.html.page import PageSection, render_page
 
@@ -122,11 +124,11 @@ def _records() -> list[PageSection]:
 
     root = Post(
         text=text,
-        facets=(
+        facets=post_of({"text": text, "facets": [
             {"index": span("aablanco.substack.com/p/bwr-28"),
              "features": [{"$type": LINK, "uri": ISSUE}]},
             {"index": span("#Russia"), "features": [{"$type": TAG, "tag": "Russia"}]},
-        ),
+        ]}).facets,
         card=Card(uri=ISSUE, title="Russia’s Eroding Influence", description="Azerbaijan"),
     )
     takeaway = Post(text="FOREVER NEIGHBORS — It’s a tough neighborhood.", kind="takeaway")
@@ -136,13 +138,13 @@ def _records() -> list[PageSection]:
     second = Post(text="Quick bites", kind="quick_bites_root")
     return [
         PageSection({"guid": "1", "link": ISSUE, "title": "BWR No 28"},
-                    [[p.record() for p in (root, takeaway, reading, too_long)]]),
+                    [[root, takeaway, reading, too_long]]),
         PageSection({"guid": "2", "link": "https://e.com/2", "title": "Second <issue>"},
-                    [[near.record()], [second.record()]]),
+                    [[near], [second]]),
     ]
 
 
-THUMBS = {ISSUE: (_png(600, 314), "image/png")}
+THUMBS = {ISSUE: Thumb(_png(600, 314), "image/png")}
 
 
 def _count(records: Sequence[PageSection], test: Any) -> int:
@@ -165,7 +167,7 @@ def test_every_post_and_card_is_visible(show: Any) -> None:
     posts = page.locator("li.post")
     assert posts.count() == _count(sections, lambda r: True) == 6
     cards = page.locator("a.card")
-    assert cards.count() == _count(sections, lambda r: "embed" in r) == 2
+    assert cards.count() == _count(sections, lambda r: r.card is not None) == 2
     for locator in (posts, cards, page.locator("section.issue")):
         assert all(locator.nth(i).is_visible() for i in range(locator.count()))
     assert page.locator("section.issue h2").all_inner_texts() == ["BWR No 28", "Second <issue>"]
@@ -243,7 +245,7 @@ def test_thumbnail_is_data_uri_not_request(show: Any) -> None:
     """The thumbnail is part of the file: the browser fetches nothing for it."""
     loaded = show(render_page(_records(), account_name="BWR", handle="bwr.test", thumbs=THUMBS))
     src = loaded.page.locator("img.thumb").get_attribute("src")
-    assert src == "data:image/png;base64," + base64.b64encode(THUMBS[ISSUE][0]).decode()
+    assert src == "data:image/png;base64," + base64.b64encode(THUMBS[ISSUE].data).decode()
     assert [u for u in loaded.requests if u != loaded.url and not u.startswith("data:")] == []
 
 

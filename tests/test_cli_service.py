@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from drivers.newsletter_feed import NewsletterServer
 
 from bot.cli.app import cli
-from bot.store.api import IssueState, PostRef, Store
+from bot.core.address import PostAddress, ThreadPost
+from bot.store.api import IssueState, Store
 
 SECRET = "app-pass-word-never-shown"
 DID = "did:plc:abcdefghijklmnopqrstuvwx"
@@ -48,16 +49,16 @@ def fill(url: str, feed: str) -> Store:
     store.upgrade()
     now = datetime(2025, 7, 6, 14, 3, tzinfo=UTC)
     for n, state in enumerate(("posted", "failed", "queued")):
-        issue = store.upsert_issue(feed, guid=f"g{n}", link=f"https://x.test/p/{state}",
+        issue = store.issues.upsert(feed, guid=f"g{n}", link=f"https://x.test/p/{state}",
                                    title=f"Issue {state}", published=now - timedelta(days=n),
                                    content_hash="h", state=IssueState.QUEUED).issue
         if state == "posted":
-            store.mark_posted_by_hand(issue.id, [
-                PostRef(0, "3lroot2222222", f"at://{DID}/app.bsky.feed.post/3lroot2222222", "c0"),
-                PostRef(1, "3lreply222222", f"at://{DID}/app.bsky.feed.post/3lreply222222", "c1"),
+            store.issues.mark_posted_by_hand(issue.id, [
+                ThreadPost(0, PostAddress.post(DID, "3lroot2222222", "c0")),
+                ThreadPost(1, PostAddress.post(DID, "3lreply222222", "c1")),
             ])
         elif state == "failed":
-            store.mark_failed(issue.id, "Bluesky refused it: text too long")
+            store.issues.mark_failed(issue.id, "Bluesky refused it: text too long")
     return store
 
 
@@ -149,7 +150,7 @@ def test_skip_an_issue_the_store_has_not_seen_reads_the_feed(env):
     result = invoke("skip", "--entry", link, "--feed", env["feed"])
     assert (result.exit_code, result.output) == (0, f"{link}: skipped\n")
     store = Store(env["url"])
-    found = store.find_by_link(link)
+    found = store.issues.find_by_link(link)
     assert found is not None and found.state is IssueState.SKIPPED
     store.close()
 
@@ -202,11 +203,11 @@ def test_status_names_each_issues_feed_and_shows_one_issue_read_from_two_address
     once, as posted, with the feed it was posted from (the text table says so too)."""
     store = fill(env["url"], env["feed"])
     other = "https://mirror.x.test/feed"
-    twin = store.upsert_issue(other, guid="g0", link="https://x.test/p/posted",
+    twin = store.issues.upsert(other, guid="g0", link="https://x.test/p/posted",
                               title="Issue posted", published=datetime(2025, 7, 6, 14, 3,
                                                                        tzinfo=UTC),
                               content_hash="h", state=IssueState.QUEUED).issue
-    store.skip(twin.id)  # the twin went another way: the posted row is the one shown
+    store.issues.skip(twin.id)  # the twin went another way: the posted row is the one shown
     store.close()
     rows = json.loads(invoke("status", "--json").output)["issues"]
     assert [(r["link"], r["state"], r["feed"]) for r in rows] == [
@@ -216,7 +217,7 @@ def test_status_names_each_issues_feed_and_shows_one_issue_read_from_two_address
     ]
     store = Store(env["url"])
     store.upgrade()
-    store.upsert_issue(other, guid="g9", link="https://x.test/p/elsewhere", title="Elsewhere",
+    store.issues.upsert(other, guid="g9", link="https://x.test/p/elsewhere", title="Elsewhere",
                        published=datetime(2025, 7, 7, tzinfo=UTC), content_hash="h",
                        state=IssueState.QUEUED)
     store.close()

@@ -75,8 +75,8 @@ def test_a_clock_stepping_forward_a_day_posts_each_issue_once_and_honours_live_c
         settings = settings_for(nl.feed_url, db_url, pds.url, acct)
         with make_worker(settings, store, tmp_path, clock=clock, worker_id="other:1:a") as a:
             a.poll(should_stop=lambda: True)  # reads the feed, records the issue, stops
-        (stored,) = store.issues()
-        assert store.claim(stored.id, "other:1:a", 600)
+        (stored,) = store.issues.all()
+        assert store.issues.claim(stored.id, "other:1:a", 600)
         clock.advance(-3600)  # back an hour: A's claim now looks live for 70 minutes
         with make_worker(settings, store, tmp_path, clock=clock, worker_id="b:2:b") as b:
             (busy,) = b.poll().outcomes
@@ -89,6 +89,6 @@ def test_a_clock_stepping_forward_a_day_posts_each_issue_once_and_honours_live_c
             assert a.poll().outcomes == []
         assert _roots(pds, acct) == Counter({nl.link("one"): 1})
         assert len(pds.list_records(acct.did)) == thread_length(nl, "one")
-        assert store.find_by_link(nl.link("one")).state is IssueState.POSTED
+        assert store.issues.find_by_link(nl.link("one")).state is IssueState.POSTED
     finally:
         store.close()

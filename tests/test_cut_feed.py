@@ -98,14 +98,14 @@ def test_a_pass_on_a_cut_feed_records_nothing_and_the_next_pass_reads_it_again(
     with make_worker(settings, store, tmp_path) as worker:
         with pytest.raises(FeedError, match="failed after 1 try"):
             worker.poll()
-        assert store.issues() == []
-        state = store.feed(nl.feed_url)
+        assert store.issues.all() == []
+        state = store.feeds.get(nl.feed_url)
         assert (state.etag, state.last_modified) == (None, None)
         result = worker.poll()
     assert nl.statuses[304] == 0
     assert [(o.link, o.outcome) for o in result.outcomes] == [(nl.link("one"), Outcome.WAITING)]
-    assert [(i.link, i.state) for i in store.issues()] == [(nl.link("one"), IssueState.QUEUED)]
-    assert store.feed(nl.feed_url).etag is not None
+    assert [(i.link, i.state) for i in store.issues.all()] == [(nl.link("one"), IssueState.QUEUED)]
+    assert store.feeds.get(nl.feed_url).etag is not None
 
 
 def test_a_feed_the_parser_recovers_from_is_read_as_before(nl, store, db_url, tmp_path):
@@ -120,7 +120,7 @@ def test_a_feed_the_parser_recovers_from_is_read_as_before(nl, store, db_url, tm
     with make_worker(settings, store, tmp_path) as worker:
         result = worker.poll()
     assert [o.outcome for o in result.outcomes] == [Outcome.WAITING]
-    assert [i.link for i in store.issues()] == [nl.link("one")]
+    assert [i.link for i in store.issues.all()] == [nl.link("one")]
 
 
 @pytest.mark.pds
@@ -136,14 +136,14 @@ def test_an_issue_held_on_an_earlier_read_is_posted_once_the_feed_shows_it_whole
         assert [o.outcome for o in worker.poll().outcomes] == [Outcome.HELD]
         nl.edit("drift", title="Russia’s Eroding Influence, a new title")
         assert worker.poll().outcomes == []
-        assert store.find_by_link(nl.link("drift")).state is IssueState.HELD
+        assert store.issues.find_by_link(nl.link("drift")).state is IssueState.HELD
         nl.edit("drift", takeaways=True)
         assert [o.outcome for o in worker.poll().outcomes] == [Outcome.POSTED]
         assert worker.poll().outcomes == []
     records = pds.list_records(acct.did)
     assert len(roots(records)) == 1
     assert len(records) == thread_length(nl, "drift")
-    assert store.find_by_link(nl.link("drift")).state is IssueState.POSTED
+    assert store.issues.find_by_link(nl.link("drift")).state is IssueState.POSTED
 
 
 def test_a_held_issue_of_the_flood_guard_stays_held_when_it_changes(nl, store, db_url, tmp_path):
@@ -159,8 +159,8 @@ def test_a_held_issue_of_the_flood_guard_stays_held_when_it_changes(nl, store, d
         for n in range(settings.max_new_per_pass + 1):
             nl.add(f"flood{n}", published=datetime.now(UTC))
         worker.poll()
-        flooded = [i for i in store.issues() if "flood" in i.link]
+        flooded = [i for i in store.issues.all() if "flood" in i.link]
         assert {i.state for i in flooded} == {IssueState.HELD}
         nl.edit("flood0", title="Russia’s Eroding Influence, fixed")
         worker.poll()
-    assert store.find_by_link(nl.link("flood0")).state is IssueState.HELD
+    assert store.issues.find_by_link(nl.link("flood0")).state is IssueState.HELD

@@ -89,7 +89,7 @@ def test_a_full_disk_ends_the_pass_with_one_line_and_posting_resumes(
                           if "reply" not in r["value"])
         assert by_link == Counter(dict.fromkeys(links, 1))
         assert len(roots(records)) == 4
-        assert {i.link: i.state for i in store.issues()} == dict.fromkeys(
+        assert {i.link: i.state for i in store.issues.all()} == dict.fromkeys(
             links, IssueState.POSTED)
     finally:
         store.close()

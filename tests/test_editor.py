@@ -46,9 +46,9 @@ def test_post_after_a_kill_between_two_threads_completes_the_issue(nl, store, db
     assert len(roots(records)) == 2
     assert outcome.outcome == "posted"
     assert sorted(outcome.roots) == sorted(roots(records))
-    after = store.issue(stored.id)
+    after = store.issues.get(stored.id)
     assert after.state is IssueState.POSTED and after.generation == 0
-    assert len(store.posts(stored.id)) == len(records)
+    assert len(store.posts.of(stored.id)) == len(records)
 
 
 @pytest.mark.pds
@@ -71,9 +71,9 @@ def test_post_after_a_lost_database_completes_a_half_posted_issue(nl, store, db_
     records = pds.list_records(acct.did)
     assert len(records) == len(threads[0]) + len(threads[1])
     assert (outcome.outcome, sorted(outcome.roots)) == ("posted", sorted(roots(records)))
-    stored = store.find_by_link(nl.link("one"))
+    stored = store.issues.find_by_link(nl.link("one"))
     assert stored is not None and stored.state is IssueState.POSTED
-    assert len(store.posts(stored.id)) == len(records)
+    assert len(store.posts.of(stored.id)) == len(records)
 
 
 @pytest.mark.pds
@@ -84,7 +84,7 @@ def test_a_post_bluesky_failed_says_to_run_post_again(nl, store, db_url, tmp_pat
     acct = pds.new_account("edfail")
     nl.add("one", published=datetime.now(UTC) - timedelta(hours=1))
     link = nl.link("one")
-    pub = make_publisher(pds_proxy.url, acct, store.session_keeper(acct.handle, pds_proxy.url),
+    pub = make_publisher(pds_proxy.url, acct, store.sessions.keeper(acct.handle, pds_proxy.url),
                          max_attempts=2)
     pds_proxy.fail(APPLY, times=None, status=502, error="BadGateway")
     settings = settings_for(nl.feed_url, db_url, pds_proxy.url, acct)
@@ -115,5 +115,5 @@ def test_a_post_bluesky_refused_says_retry_or_post_again(nl, store, db_url, tmp_
     assert "text too long" in (outcome.error or "")
     assert (outcome.error or "").endswith(
         f"`retry --entry {link}` queues it for the next poll, or run `post --entry {link}` again")
-    stored = store.find_by_link(link)
+    stored = store.issues.find_by_link(link)
     assert stored is not None and stored.state is IssueState.FAILED

@@ -49,7 +49,7 @@ def test_a_new_issue_waits_out_the_window_and_the_edit_made_in_it_is_posted(
         first = worker.poll()
     (waiting,) = first.outcomes
     assert waiting.outcome is Outcome.WAITING
-    stored = store.find_by_link(nl.link("one"))
+    stored = store.issues.find_by_link(nl.link("one"))
     assert waiting.due == stored.created_at + timedelta(minutes=10)
     assert first.next_due == waiting.due
     assert pds.list_records(acct.did) == []
@@ -92,7 +92,7 @@ def test_a_held_issue_is_never_posted_by_the_daemon_and_approve_posts_it_once(
         assert held.outcome is Outcome.HELD
         assert held.error.startswith("0 takeaways found, the profile expects at least 1")
         assert worker.poll().outcomes == []  # held: not pending, nothing tried
-        stored = store.find_by_link(nl.link("drift"))
+        stored = store.issues.find_by_link(nl.link("drift"))
         assert stored.state is IssueState.HELD and stored.error == held.error
         assert pds.list_records(acct.did) == []
 
@@ -102,7 +102,7 @@ def test_a_held_issue_is_never_posted_by_the_daemon_and_approve_posts_it_once(
         with pytest.raises(Exception, match="is posted, not held: nothing to approve"):
             approve(worker, nl.link("drift"))
     assert len(roots(pds.list_records(acct.did))) == 1
-    assert store.find_by_link(nl.link("drift")).state is IssueState.POSTED
+    assert store.issues.find_by_link(nl.link("drift")).state is IssueState.POSTED
 
 
 @pytest.mark.pds
@@ -191,7 +191,7 @@ def test_the_feed_failing_for_an_hour_alerts_once_per_outage(tmp_path):
         for minutes, failed in [(0, True), (30, True), (61, True), (90, True), (95, False),
                                 (100, True), (161, True)]:
             clock[0] = datetime(2026, 12, 1, 12, 0, tzinfo=UTC) + timedelta(minutes=minutes)
-            beat = store.record_pass("default", interval=300, feed_failed=failed,
+            beat = store.leases.record_pass("default", interval=300, feed_failed=failed,
                                      error="feed: 503" if failed else None)
             due.append(beat.feed_alert_due)
         assert due == [False, False, True, False, False, False, True]
@@ -260,15 +260,15 @@ def test_status_check_exit_codes_from_the_cli(tmp_path, nl):
     store = Store(db)
     store.upgrade()
     try:
-        store.record_pass("default", interval=300)
+        store.leases.record_pass("default", interval=300)
         requests = sum(nl.counts.values())
         ok = _cli("status", "--check", **env)
         assert (ok.returncode, ok.stdout.count("\n")) == (0, 1)
         assert ok.stdout.startswith("default: ok")
-        issue = store.upsert_issue(nl.feed_url, guid="g", link="https://x.test/p/g", title="G",
+        issue = store.issues.upsert(nl.feed_url, guid="g", link="https://x.test/p/g", title="G",
                                    published=None, content_hash="h",
                                    state=IssueState.QUEUED).issue
-        store.mark_failed(issue.id, "text too long")
+        store.issues.mark_failed(issue.id, "text too long")
         bad = _cli("status", "--check", **env)
         assert bad.returncode == 1
         assert bad.stdout == ("default: failed: https://x.test/p/g (text too long); "
@@ -283,7 +283,7 @@ def test_status_shows_a_waiting_issue_with_the_time_it_goes_out(tmp_path):
     store = Store(db)
     store.upgrade()
     try:
-        issue = store.upsert_issue("https://x.test/feed", guid="g", link="https://x.test/p/g",
+        issue = store.issues.upsert("https://x.test/feed", guid="g", link="https://x.test/p/g",
                                    title="G", published=None, content_hash="h",
                                    state=IssueState.QUEUED).issue
         due = issue.created_at + timedelta(minutes=10)
@@ -321,7 +321,7 @@ def test_approve_posts_what_was_held_or_refuses_when_the_feed_changed_it(
             f"`preview --entry {nl.link('drift')}` shows it as it is now, "
             f"`approve --entry {nl.link('drift')} --as-now` posts that")
         assert pds.list_records(acct.did) == []
-        assert store.find_by_link(nl.link("drift")).state is IssueState.HELD
+        assert store.issues.find_by_link(nl.link("drift")).state is IssueState.HELD
         _, outcome, _ = approve(worker, nl.link("drift"), as_now=True)
     assert outcome.outcome is Outcome.POSTED
     assert len(roots(pds.list_records(acct.did))) == 1

@@ -32,7 +32,7 @@ def test_a_database_that_cannot_be_reached_is_an_outage_naming_no_password():
     store = Store("postgresql+psycopg://bot:s3cret-pass@127.0.0.1:9/bot")
     try:
         with pytest.raises(StoreOutage) as err:
-            store.issues()
+            store.issues.all()
     finally:
         store.close()
     message = str(err.value)
@@ -44,12 +44,12 @@ def test_a_move_another_worker_made_first_is_a_conflict(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'bot.db'}")
     store.upgrade()
     try:
-        issue = store.upsert_issue("https://x.test/feed", guid="g", link="https://x.test/p/g",
+        issue = store.issues.upsert("https://x.test/feed", guid="g", link="https://x.test/p/g",
                                    title="G", published=None, content_hash="h",
                                    state=IssueState.QUEUED).issue
-        store.mark_posted(issue.id)  # another worker posted it
+        store.issues.mark_posted(issue.id)  # another worker posted it
         with pytest.raises(StoreConflict, match="cannot hold issue https://x.test/p/g: it is "
                                                 "posted"):
-            store.hold(issue.id, "0 takeaways found")
+            store.issues.hold(issue.id, "0 takeaways found")
     finally:
         store.close()

@@ -23,6 +23,7 @@ from bot.core.excerpt import cut_to_words, excerpt, repair
 from bot.core.language import detect_language, language_tag
 from bot.core.links import untracked
 from bot.core.model import Issue
+from bot.core.post import Link as LinkFeature
 from bot.core.reader import parse_feed
 from bot.core.text import linked, short_link
 from bot.core.thread import compose
@@ -426,11 +427,11 @@ def test_no_posted_link_facet_holds_text_its_source_did_not(words):
         for post in thread:
             raw = post.text.encode("utf-8")
             for facet in post.facets:
-                (feature,) = facet["features"]
-                uri = feature.get("uri")
-                if uri is None:
+                (feature,) = facet.features
+                if not isinstance(feature, LinkFeature):
                     continue
-                shown = raw[facet["index"]["byteStart"] : facet["index"]["byteEnd"]].decode()
+                uri = feature.uri
+                shown = raw[facet.start : facet.end].decode()
                 assert "…" not in shown and "…" not in uri
                 assert uri == issue.link or uri in urls, (post.text, uri)
 

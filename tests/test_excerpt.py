@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.bluesky.lexicon import post_of
 from bot.core.excerpt import cut_to_words, end_cleanly, excerpt, repair, web_address
-from bot.core.postcheck import check_record
+from bot.core.postcheck import check_post
 
 ITEM = "https://news.example/2024/05/the-item"
 WORDS = st.lists(st.text(alphabet="abcdefghijklmnopqrstuvwxyzàéü", min_size=1, max_size=9),
@@ -133,7 +134,7 @@ def _link_facet(text, shown, uri):
 def test_a_post_that_is_only_a_link_is_an_error(text):
     """A post whose only words are its link (with or without its number) is refused."""
     facet = _link_facet(text, "example.org/p/a", "https://example.org/p/a")
-    found = check_record(_record(text, [facet]))
+    found = check_post(post_of(_record(text, [facet])))
     assert [f.level for f in found] == ["error"]
     assert "only a link" in found[0].message
 
@@ -150,5 +151,5 @@ def test_a_post_that_is_only_a_link_is_an_error(text):
 )
 def test_feed_leftovers_are_warnings(text, what):
     """Raw HTML, undecoded entities and a feed's boilerplate are shown to the editor."""
-    messages = [f.message for f in check_record(_record(text)) if f.level == "warning"]
+    messages = [f.message for f in check_post(post_of(_record(text))) if f.level == "warning"]
     assert any(what in m for m in messages), messages

@@ -60,7 +60,7 @@ def test_status_check_after_a_refused_password_says_each_problem_once_in_a_sente
     store.upgrade()
     refused = "Bluesky refused the app password of bwr.test (AuthenticationRequired)"
     try:
-        store.record_pass("bwr", interval=300, error=refused, auth_error=refused)
+        store.leases.record_pass("bwr", interval=300, error=refused, auth_error=refused)
         health = check(store.for_bot("bwr"), "bwr", store.now())
     finally:
         store.close()

@@ -76,7 +76,7 @@ def test_an_item_dated_9999_is_posted_as_of_now_and_status_stays_up(
         assert [o.outcome for o in result.outcomes] == ["posted"]
         again = worker.poll()
     assert [o.outcome for o in again.outcomes] == []
-    stored = store.find_issue(nl.feed_url, nl.link("far"))
+    stored = store.issues.find(nl.feed_url, nl.link("far"))
     assert stored is not None and stored.state is IssueState.POSTED
     assert stored.published == NOW and stored.keyed_at == NOW
     assert caplog.text.count("issue.date_refused") == 1
@@ -90,7 +90,7 @@ def test_an_item_dated_9999_is_posted_as_of_now_and_status_stays_up(
 
 def test_status_survives_a_date_9999_stored_by_an_earlier_release(db_url, store, monkeypatch):
     """A store written before the clamp holds the raw date: status, --json and --check read it."""
-    store.upsert_issue("https://x.test/feed", guid="g", link="https://x.test/p/far", title="Far",
+    store.issues.upsert("https://x.test/feed", guid="g", link="https://x.test/p/far", title="Far",
                        published=FAR, content_hash="h", state=IssueState.QUEUED)
     monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("FEED_URL", "https://x.test/feed")
@@ -149,7 +149,7 @@ def test_upgrade_to_0005_keys_existing_issues_by_their_stored_date(db_url):
     upgraded = Store(db_url)
     try:
         upgraded.upgrade()
-        stored = upgraded.find_by_link("https://x.test/p/1")
+        stored = upgraded.issues.find_by_link("https://x.test/p/1")
         assert stored is not None and stored.key_time == when and stored.keyed_at == when
     finally:
         upgraded.close()

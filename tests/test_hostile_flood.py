@@ -41,7 +41,7 @@ def settings(nl, db_url, hook_url, **kw) -> Settings:
 
 
 def states(store, nl) -> dict[str, IssueState]:
-    return {s.link: s.state for s in store.issues(feed_url=nl.feed_url)}
+    return {s.link: s.state for s in store.issues.all(feed_url=nl.feed_url)}
 
 
 def test_thirty_new_issues_at_once_are_held_with_one_alert(nl, db_url, store, tmp_path, caplog):

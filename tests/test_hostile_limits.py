@@ -107,7 +107,7 @@ def test_the_first_pass_over_a_huge_feed_logs_a_summary_and_commits_in_batches(
         with Worker(settings, store, cache_dir=tmp_path / "c") as worker:
             result = worker.poll()
         assert result.new == 3000 and result.queued == 0
-        assert {s.state for s in store.issues(feed_url=str(feed))} == {IssueState.SEEN}
+        assert {s.state for s in store.issues.all(feed_url=str(feed))} == {IssueState.SEEN}
     finally:
         store.close()
     recorded = [m for m in caplog.messages if m.startswith("issue.recorded ")]

@@ -13,10 +13,14 @@ from conftest import BWR_FEED
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.bluesky.lexicon import post_of
 from bot.cli.app import cli
+from bot.cli.preview import sections_from_preview
+from bot.core.media import Thumb
 from bot.core.post import Card, Post
-from bot.core.postcheck import check_record
-from bot.html.page import PageSection, render_page, render_text, sections_from_preview
+from bot.core.postcheck import check_post
+from bot.html import page as html_page
+from bot.html.page import PageSection, render_page
 
 LINK = "app.bsky.richtext.facet#link"
 TAG = "app.bsky.richtext.facet#tag"
@@ -33,9 +37,21 @@ def facet(text: str, part: str, feature: dict) -> dict:
     return {"index": {"byteStart": start, "byteEnd": start + len(needle)}, "features": [feature]}
 
 
-def page_for(*records: dict, thumbs=None, entry=ENTRY) -> str:
-    section = PageSection(entry=entry, threads=[list(records)])
+def page_for(*records: dict | Post, thumbs=None, entry=ENTRY) -> str:
+    """The page of one thread of these posts (a record dict is read as the page's caller reads
+    one: bot.bluesky.lexicon)."""
+    section = PageSection(entry=entry,
+                          threads=[[r if isinstance(r, Post) else post_of(r) for r in records]])
     return render_page([section], account_name="BWR", handle="bwr.test", thumbs=thumbs)
+
+
+def check_record(record: dict) -> list:
+    return check_post(post_of(record))
+
+
+def render_text(text: str, facets: list[dict]) -> str:
+    """The page's drawing of `text` with these facets, given as a record gives them."""
+    return html_page.render_text(text, post_of({"text": text, "facets": facets}).facets)
 
 
 class Elements(HTMLParser):
@@ -85,7 +101,7 @@ class _FindingText(HTMLParser):
 class TestEscaping:
     def test_script_in_a_post_shows_as_text(self):
         """A post containing <script> shows those characters; the page has no script element."""
-        page = page_for(Post(text='Say <script>alert("x")</script> & go').record())
+        page = page_for(Post(text='Say <script>alert("x")</script> & go'))
         assert "<script" not in page.lower()
         assert "Say &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; go" in page
 
@@ -115,7 +131,7 @@ class TestEscaping:
         post = Post(text="x", card=Card(uri="https://e.com/a", title="<i>T</i>",
                                         description="<b>D</b>"))
         section = PageSection(entry={**ENTRY, "title": "<h1>Issue</h1>"},
-                              threads=[[post.record()]])
+                              threads=[[post]])
         page = render_page([section], account_name="<b>Me</b>", handle="@me<x>.test")
         for shown in ("&lt;h1&gt;Issue&lt;/h1&gt;", "&lt;i&gt;T&lt;/i&gt;", "&lt;b&gt;D&lt;/b&gt;",
                       "&lt;b&gt;Me&lt;/b&gt;", "@me&lt;x&gt;.test"):
@@ -223,8 +239,8 @@ class TestLimits:
         """A post with no text and no card is an error; with only a card, a warning."""
         assert findings(page_for({"text": "  "}), "error") == [
             "error empty post: no text and no card"]
-        card_only = Post(text="", card=Card(uri="https://e.com/x", title="T")).record()
-        assert findings(page_for(card_only, thumbs={"https://e.com/x": (PNG, "image/png")}),
+        card_only = Post(text="", card=Card(uri="https://e.com/x", title="T"))
+        assert findings(page_for(card_only, thumbs={"https://e.com/x": Thumb(PNG, "image/png")}),
                         "warning") == ["warning the post has no text, only a card"]
 
 
@@ -233,7 +249,8 @@ class TestCards:
         """A card's thumbnail is a data: URI; title, description and domain are shown."""
         post = Post(text="x", card=Card(uri="https://www.example.com/story", title="Story",
                                         description="What happened"))
-        page = page_for(post.record(), thumbs={"https://www.example.com/story": (PNG, "image/png")})
+        thumb = Thumb(PNG, "image/png")
+        page = page_for(post, thumbs={"https://www.example.com/story": thumb})
         els = Elements(page)
         (img,) = [a for t, a in els.tags if t == "img"]
         assert img["src"] == "data:image/png;base64," + base64.b64encode(PNG).decode()
@@ -245,17 +262,18 @@ class TestCards:
     def test_card_without_thumb_has_placeholder_and_warning(self):
         """A card with no thumbnail shows a placeholder box and a warning."""
         post = Post(text="x", card=Card(uri="https://example.com/a", title="A"))
-        page = page_for(post.record())
+        page = page_for(post)
         assert len(Elements(page).with_class("thumb", "placeholder")) == 1
         assert findings(page, "warning") == ["warning card has no thumbnail"]
 
     def test_oversized_or_non_image_thumb_is_an_error(self):
         """A thumbnail over 1,000,000 bytes, or not an image, is an error."""
-        post = Post(text="x", card=Card(uri="https://example.com/a", title="A")).record()
-        big = page_for(post, thumbs={"https://example.com/a": (b"0" * 1_000_001, "image/jpeg")})
+        post = Post(text="x", card=Card(uri="https://example.com/a", title="A"))
+        huge = Thumb(b"0" * 1_000_001, "image/jpeg")
+        big = page_for(post, thumbs={"https://example.com/a": huge})
         assert findings(big, "error") == [
             "error card thumbnail is 1,000,001 bytes (limit 1,000,000)"]
-        html_thumb = page_for(post, thumbs={"https://example.com/a": (b"<p>", "text/html")})
+        html_thumb = page_for(post, thumbs={"https://example.com/a": Thumb(b"<p>", "text/html")})
         assert findings(html_thumb, "error") == [
             "error card thumbnail is 'text/html', not an image"]
         assert "text/html" not in " ".join(str(a.get("src")) for _, a in Elements(html_thumb).tags)
@@ -265,10 +283,11 @@ class TestPage:
     def test_self_contained(self):
         """No external scripts, styles or images: only post links and card links go out."""
         text = "see example.com/x #tag"
-        post = Post(text=text, facets=(facet(text, "example.com/x", {
-            "$type": LINK, "uri": "https://example.com/x"}), facet(text, "#tag", {
-                "$type": TAG, "tag": "tag"})), card=Card(uri="http://cards.example/c", title="C"))
-        page = page_for(post.record(), thumbs={"http://cards.example/c": (PNG, "image/png")})
+        post = Post(text=text, card=Card(uri="http://cards.example/c", title="C"),
+                    facets=post_of({"text": text, "facets": [facet(text, "example.com/x", {
+                        "$type": LINK, "uri": "https://example.com/x"}), facet(text, "#tag", {
+                            "$type": TAG, "tag": "tag"})]}).facets)
+        page = page_for(post, thumbs={"http://cards.example/c": Thumb(PNG, "image/png")})
         els = Elements(page)
         tags = [t for t, _ in els.tags]
         assert "script" not in tags and "link" not in tags and "iframe" not in tags

@@ -155,8 +155,8 @@ def test_upgrade_keeps_what_an_issue_that_left_the_feed_meant(db_url, tmp_path):
         try:
             store.upgrade()
             assert store.revision() == HEAD
-            gone = store.find_by_link(nl.link("one"))
-            refused = store.find_by_link("https://x.test/p/refused")
+            gone = store.issues.find_by_link(nl.link("one"))
+            refused = store.issues.find_by_link("https://x.test/p/refused")
             assert gone is not None and gone.left_feed and gone.error == GONE_0001
             assert refused is not None and not refused.left_feed
             # No grace window: the rows were written just now, and a dry run honours it too.
@@ -173,21 +173,21 @@ def test_upgrade_keeps_what_an_issue_that_left_the_feed_meant(db_url, tmp_path):
 def test_left_feed_is_the_flag_not_the_error_text(store):
     """An issue marked as gone is flagged whatever its error says, and the flag goes when the
     issue moves on (retried)."""
-    issue = store.upsert_issue("https://x.test/feed", guid="g", link="https://x.test/p/g",
+    issue = store.issues.upsert("https://x.test/feed", guid="g", link="https://x.test/p/g",
                                title="G", published=None, content_hash="h",
                                state=IssueState.QUEUED).issue
-    failed = store.mark_failed(issue.id, "any wording at all", left_feed=True)
+    failed = store.issues.mark_failed(issue.id, "any wording at all", left_feed=True)
     assert failed.left_feed and failed.state is IssueState.FAILED
-    assert store.retry(issue.id).left_feed is False
+    assert store.issues.retry(issue.id).left_feed is False
 
 
 def test_downgrade_to_0001_puts_the_old_mark_back(store, db_url):
     """Downgraded to the previous release's schema, an issue that left the feed carries the error
     text that release recognises it by."""
-    issue = store.upsert_issue("https://x.test/feed", guid="g", link="https://x.test/p/g",
+    issue = store.issues.upsert("https://x.test/feed", guid="g", link="https://x.test/p/g",
                                title="G", published=None, content_hash="h",
                                state=IssueState.QUEUED).issue
-    store.mark_failed(issue.id, "reworded some day", left_feed=True)
+    store.issues.mark_failed(issue.id, "reworded some day", left_feed=True)
     migrate(db_url, "0001", down=True)
     assert store.revision() == "0001"
     engine = create_engine(normalize_url(db_url))
@@ -202,10 +202,10 @@ def test_downgrade_to_0001_puts_the_old_mark_back(store, db_url):
 def test_a_held_issue_survives_a_round_trip_to_the_previous_release(store, db_url):
     """0003 adds the `held` state: downgraded, a held issue is queued again (the previous release
     posts it as it did before the review hold existed); upgraded again, nothing is lost."""
-    issue = store.upsert_issue("https://x.test/feed", guid="g", link="https://x.test/p/g",
+    issue = store.issues.upsert("https://x.test/feed", guid="g", link="https://x.test/p/g",
                                title="G", published=None, content_hash="h",
                                state=IssueState.QUEUED).issue
-    held = store.hold(issue.id, "no takeaways found")
+    held = store.issues.hold(issue.id, "no takeaways found")
     assert held.state is IssueState.HELD and held.error == "no takeaways found"
     migrate(db_url, "0002", down=True)
     engine = create_engine(normalize_url(db_url))
@@ -216,4 +216,4 @@ def test_a_held_issue_survives_a_round_trip_to_the_previous_release(store, db_ur
         engine.dispose()
     store.upgrade()
     assert store.revision() == HEAD
-    assert store.issue(issue.id).state is IssueState.QUEUED
+    assert store.issues.get(issue.id).state is IssueState.QUEUED

@@ -84,7 +84,7 @@ def held(c: Case) -> None:
 
 def approved(c: Case) -> None:
     held(c)
-    c.store.approve(c.store.find_by_link(c.link).id)
+    c.store.issues.approve(c.store.issues.find_by_link(c.link).id)
 
 
 def announce_only(c: Case) -> None:
@@ -100,10 +100,10 @@ def interrupted(c: Case) -> None:
     c.settings = dataclasses.replace(c.settings, post_delay=60)
     assert c.poll().outcome is Outcome.WAITING  # recorded
     c.settings = dataclasses.replace(c.settings, post_delay=0)
-    stored = c.store.find_by_link(c.link)
-    assert c.store.claim(stored.id, "dead-host:1:x", 600)
-    c.store.mark_posting(stored.id, "dead-host:1:x")
-    assert c.store.release(stored.id, "dead-host:1:x")
+    stored = c.store.issues.find_by_link(c.link)
+    assert c.store.issues.claim(stored.id, "dead-host:1:x", 600)
+    c.store.issues.mark_posting(stored.id, "dead-host:1:x")
+    assert c.store.issues.release(stored.id, "dead-host:1:x")
 
 
 def lost_database(c: Case) -> None:
@@ -260,7 +260,7 @@ def test_every_dry_run_says_what_the_real_command_does(name, build, pds):
         else:
             _, real_hand, _ = post_one(w, entry=twin.link)
     agree(dry_hand, real_hand, records(pds, twin) - before)
-    assert twin.store.find_by_link(twin.link).state is IssueState.POSTED
+    assert twin.store.issues.find_by_link(twin.link).state is IssueState.POSTED
 
 
 def test_the_commands_print_the_plan_in_its_words(build, pds):
@@ -269,7 +269,7 @@ def test_the_commands_print_the_plan_in_its_words(build, pds):
     case = build("waiting", "cli")
     env = env_of(case)
     runner = CliRunner()
-    stored = case.store.find_by_link(case.link)
+    stored = case.store.issues.find_by_link(case.link)
     due = (stored.created_at + timedelta(minutes=10)).strftime("%Y-%m-%d %H:%M UTC")
     shown = runner.invoke(cli, ["poll", "--dry-run"], env=env)
     assert shown.exit_code == 0, shown.output
@@ -284,7 +284,7 @@ def test_the_commands_print_the_plan_in_its_words(build, pds):
     before = records(pds, case)
     again = runner.invoke(cli, ["post", "--entry", case.link, "--dry-run"], env=env)
     assert again.exit_code == 0, again.output
-    (root,) = [r for r in case.store.recent(1)[0].posts if r.place == 0]
+    (root,) = [r for r in case.store.posts.recent(1)[0].posts if r.place == 0]
     url = f"https://bsky.app/profile/{case.acct.did}/post/{root.rkey}"
     assert again.stdout.strip() == (f"dry run: {case.link}: already on Bluesky at {url}; "
                                     "nothing posted")

@@ -53,8 +53,8 @@ def test_an_odd_200_after_the_write_is_settled_by_reading_back(
     assert pds_proxy.count(WRITES) == 1  # written once, never again
     records = pds.list_records(acct.did)
     assert len(roots(records)) == 1 and len(records) == thread_length(nl, "one")
-    stored = store.find_by_link(nl.link("one"))
+    stored = store.issues.find_by_link(nl.link("one"))
     assert stored.state is IssueState.POSTED
     # The store holds what the PDS holds, not what the odd answer said.
     by_uri = {r["uri"]: r["cid"] for r in records}
-    assert {p.uri: p.cid for p in store.posts(stored.id)} == by_uri
+    assert {p.uri: p.cid for p in store.posts.of(stored.id)} == by_uri

@@ -15,6 +15,7 @@ from bwr_seed import SEED_ISSUE
 from click.testing import CliRunner
 from conftest import BWR_FEED, ROOT, SUBSTACK_FEEDS
 
+from bot.bluesky.lexicon import post_record
 from bot.cli.app import cli
 from bot.cli.preview import preview_json, render_text
 from bot.core.profile import load_profile
@@ -87,7 +88,7 @@ def test_text_shows_sizes_links_and_cards():
     assert "── 1/17 · root · 144 graphemes, 146 bytes" in out
     assert f"  card: {SEED_ISSUE.title} → {SEED_LINK}" in out
     assert f"  link: aablanco.substack.com/p/russias-er... → {SEED_LINK}" in out
-    assert preview_json(SEED_ISSUE, [thread])["threads"][0][0] == thread[0].record()
+    assert preview_json(SEED_ISSUE, [thread])["threads"][0][0] == post_record(thread[0])
 
 
 def test_entry_picks_the_issue_by_link():

@@ -69,7 +69,7 @@ def test_the_store_is_readable_by_its_owner_only(tmp_path):
     store = Store(f"sqlite:///{folder / 'bot.db'}")
     try:
         store.upgrade()
-        assert store.issues() == []  # an open reader keeps the -wal and -shm files
+        assert store.issues.all() == []  # an open reader keeps the -wal and -shm files
         names = {p.name: _mode(p) for p in folder.iterdir()}
         assert names == {"bot.db": 0o600, "bot.db-wal": 0o600, "bot.db-shm": 0o600}
         assert _mode(folder) == 0o700

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from conftest import BWR_FEED, ROOT, SUBSTACK_FEEDS
 
 from bot.cli.app import cli
-from bot.core.postcheck import check_record
+from bot.core.postcheck import check_post
 from bot.core.reader import parse_feed
 from bot.core.thread import compose
 
@@ -62,9 +62,8 @@ def test_every_post_of_every_real_feed_passes_the_post_checks(path, profile):
         assert issue.link  # an entry without one is skipped, not an issue
         for thread in compose(issue, profile):
             for post in thread:
-                record = post.record()
                 findings = [
-                    f for f in check_record(record) if "near the limit" not in f.message
+                    f for f in check_post(post) if "near the limit" not in f.message
                 ]
                 assert findings == [], (issue.link, post.text)
                 if not issue.is_bwr_shaped:

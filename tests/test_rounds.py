@@ -24,7 +24,7 @@ from bot.service.fleet_health import check_all
 from bot.service.schedule import Schedule, next_slot, offset
 from bot.settings import Settings
 from bot.store.api import Store
-from bot.store.batch import Checked, FleetRecords
+from bot.store.feeds import Checked
 
 PASSWORD = "abcd-efgh-ijkl-mnop"
 
@@ -48,7 +48,7 @@ def load(path: Path, db_url: str) -> list[Settings]:
 def prime(store: Store, bots: list[Settings], feeds: ManyFeeds) -> None:
     """Every bot's feed as after a first pass: its validators saved (the next GET is a 304)."""
     for n, b in enumerate(bots):
-        store.for_bot(b.name).save_validators(b.feed_url, feeds.etag(n), feeds.last_modified)
+        store.for_bot(b.name).feeds.save_validators(b.feed_url, feeds.etag(n), feeds.last_modified)
 
 
 def run_until(daemon: RoundsDaemon, done: Callable[[], bool], timeout: float = 120.0) -> None:
@@ -96,9 +96,10 @@ def test_a_pass_over_unchanged_feeds_costs_the_same_few_statements_for_100_or_10
     assert feeds.statuses == Counter({304: count})
     assert len(statements) <= 30, f"{len(statements)} statements for {count} bots"
     reread = Store(db_url, bot=None)
-    beats = reread.heartbeats()
+    beats = reread.leases.heartbeats()
     assert len(beats) == count and all(b.last_ok_at is not None for b in beats)
-    assert {reread.for_bot(b.name).feed(b.feed_url).last_outcome for b in bots} == {"not_modified"}
+    outcomes = {reread.for_bot(b.name).feeds.get(b.feed_url).last_outcome for b in bots}
+    assert outcomes == {"not_modified"}
     reread.close()
 
 
@@ -121,7 +122,7 @@ def test_a_changed_feed_gets_the_ordinary_pass_and_the_others_stay_304(
 
     assert feeds.statuses == Counter({304: 59, 200: 1})
     reread = Store(db_url, bot="bot-00007")
-    assert [i.link for i in reread.issues()] == ["http://example.org/p/f/7-1"]
+    assert [i.link for i in reread.issues.all()] == ["http://example.org/p/f/7-1"]
     reread.close()
 
 
@@ -147,7 +148,7 @@ def test_a_failing_feed_backs_off_on_its_own_and_the_others_go_on(
     assert runner.interval == 60.0  # 30 s doubled
     assert planned is not None and planned - time.time() > 30.0
     reread = Store(db_url, bot=None)
-    beats = {b.bot: b for b in reread.heartbeats()}
+    beats = {b.bot: b for b in reread.leases.heartbeats()}
     assert "HTTP 500" in (beats["bot-00003"].last_error or "")
     assert beats["bot-00003"].feed_failing_since is not None
     assert all(b.last_error is None for name, b in beats.items() if name != "bot-00003")
@@ -190,10 +191,10 @@ def test_status_check_over_many_bots_says_when_the_daemons_are_behind(tmp_path: 
     store.upgrade()
     names = [f"bot-{n:02d}" for n in range(60)]
     for name in names:
-        store.for_bot(name).save_validators(f"http://127.0.0.1:9/{name}", '"e"', None)
-    states = FleetRecords(store).check_states([(n, f"http://127.0.0.1:9/{n}") for n in names])
+        store.for_bot(name).feeds.save_validators(f"http://127.0.0.1:9/{name}", '"e"', None)
+    states = store.feeds.check_states([(n, f"http://127.0.0.1:9/{n}") for n in names])
     assert len(states) == 60 and not any(s.pending for s in states.values())
-    FleetRecords(store).record_not_modified(
+    store.feeds.record_not_modified(
         [Checked(n, states[n].feed_id, 30) for n in names])
     clock.advance(10)
     assert check_all(store, names, clock.now).line == "all 60 bots ok"

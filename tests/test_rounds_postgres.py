@@ -20,7 +20,6 @@ from test_rounds import PASSWORD, load, prime, write_bots
 
 from bot.settings import PROJECT_ROOT
 from bot.store.api import Store
-from bot.store.batch import FleetRecords
 
 BOTS = 300
 INTERVAL = 10  # seconds: the shortest POLL_INTERVAL
@@ -58,7 +57,7 @@ def test_two_daemons_split_the_bots_and_one_takes_over_when_the_other_is_killed(
     store = Store(db_url, bot=None)
     store.upgrade()
     prime(store, bots, feeds)
-    records = FleetRecords(store)
+    records = store.leases
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BSKY_", "FEED_URL"))}
     env.update(BOTS_FILE=str(bots_file), DATABASE_URL=db_url, MANY_PASSWORD=PASSWORD)
     logs = [tmp_path / "a.log", tmp_path / "b.log"]

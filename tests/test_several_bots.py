@@ -185,14 +185,14 @@ def test_a_daemon_killed_on_this_host_leaves_its_bots_to_the_others_at_once(tmp_
     ended = subprocess.Popen([sys.executable, "-c", "pass"])
     ended.wait()  # its pid is now free: the daemon "killed" on this host
     dead = process_id(ended.pid)
-    store.daemon_seen(dead, alive_for=120)
-    assert store.claim_bot("two", dead, 120)
+    store.leases.daemon_seen(dead, alive_for=120)
+    assert store.leases.claim_bot("two", dead, 120)
     fleet = Fleet(bots, store, cache_dir=tmp_path / "cache")
     daemon = Daemon(fleet, daemon=process_id())
     try:
         daemon._leases()  # what its lease tick does
         assert daemon.owned == {"one", "two"}
-        assert {b: h for b, (h, _) in store.bot_holders(["one", "two"]).items()} == {
+        assert {b: h for b, (h, _) in store.leases.bot_holders(["one", "two"]).items()} == {
             "one": daemon.id, "two": daemon.id}
     finally:
         fleet.close()
@@ -206,8 +206,8 @@ def test_a_second_daemon_says_in_words_that_it_stands_by_and_when_it_takes_over(
     store = Store(url, bot=None)
     store.upgrade()
     first = "otherhost:1234:abc123"  # a daemon on another host: alive as long as its lease is
-    store.daemon_seen(first, alive_for=120)
-    assert store.claim_bot("bwr", first, 120)
+    store.leases.daemon_seen(first, alive_for=120)
+    assert store.leases.claim_bot("bwr", first, 120)
     fleet = Fleet([Settings(name="bwr", database_url=url)], store, cache_dir=tmp_path / "cache")
     daemon = Daemon(fleet, daemon=process_id())
     try:
@@ -218,8 +218,8 @@ def test_a_second_daemon_says_in_words_that_it_stands_by_and_when_it_takes_over(
             assert said == ['daemon.standing_by bot=bwr note="bot bwr is served by another daemon '
                             '(pid 1234 on host otherhost); standing by"']
             assert daemon.owned == set()
-            store.release_bot("bwr", first)  # the first daemon stopped
-            store.daemon_gone(first)
+            store.leases.release_bot("bwr", first)  # the first daemon stopped
+            store.leases.daemon_gone(first)
             daemon._leases()
         assert daemon.owned == {"bwr"}
         assert caplog.records[-1].getMessage() == (
@@ -525,13 +525,13 @@ def test_a_database_of_the_previous_release_belongs_to_default_after_the_upgrade
             store.upgrade()
             assert store.revision() == store.head_revision()
             mine = store.for_bot("default")
-            assert [(i.bot, i.link, i.state) for i in mine.issues()] == [
+            assert [(i.bot, i.link, i.state) for i in mine.issues.all()] == [
                 ("default", nl.link("queued"), IssueState.QUEUED),
                 ("default", nl.link("posted"), IssueState.POSTED)]  # oldest published first
-            assert [[p.uri for p in r.posts] for r in mine.recent()] == [
+            assert [[p.uri for p in r.posts] for r in mine.posts.recent()] == [
                 ["at://did:plc:x/app.bsky.feed.post/k"], []]
-            assert store.for_bot("other").issues() == []
-            assert mine.heartbeat("default") is not None
+            assert store.for_bot("other").issues.all() == []
+            assert mine.leases.heartbeat("default") is not None
             settings = Settings(feed_url=nl.feed_url, bsky_service="http://127.0.0.1:9",
                                 database_url=db_url)
             with Worker(settings, mine, cache_dir=tmp_path / "cache",

@@ -16,8 +16,10 @@ from drivers.newsletter_feed import NewsletterServer
 from faultproxy import FaultProxy
 from test_worker import make_worker, settings_for
 
+from bot.bluesky.lexicon import NOT_FOUND
 from bot.cli.app import cli
-from bot.html.page import NOT_FOUND, PageSection, render_page
+from bot.cli.preview import sections_from_preview
+from bot.html.page import render_page
 from bot.service.posted import NEEDS_CREDENTIALS
 from bot.store.api import IssueState, Store
 
@@ -100,9 +102,9 @@ def posted(pds, tmp_path_factory):
                          tmp) as worker:
             result = worker.poll()
         assert [o.outcome for o in result.outcomes] == ["posted", "posted"]
-        stored = store.find_by_link(nl.link("newer"))
+        stored = store.issues.find_by_link(nl.link("newer"))
         assert stored is not None and stored.state is IssueState.POSTED
-        refs = store.posts(stored.id)
+        refs = store.posts.of(stored.id)
         store.close()
         newest = [pds.get_record(acct.did, POST, p.rkey) for p in refs]
         with pds.login(acct) as client:
@@ -208,7 +210,8 @@ def test_records_read_back_and_missing_posts_render():
     ]
     entry = {"guid": "g", "link": "https://x.test/p/one", "title": "One",
              "bsky_urls": ["https://bsky.app/profile/did:plc:x/post/3lroot"]}
-    page = render_page([PageSection(entry, [records])], account_name="BWR", handle="b.test",
+    page = render_page(sections_from_preview([{"entry": entry, "threads": [records]}]),
+                       account_name="BWR", handle="b.test",
                        posted=True)
     drawn = PagePosts(page)
     assert [(p["text"], p["findings"]) for p in drawn.posts] == [

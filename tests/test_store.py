@@ -13,9 +13,10 @@ import pytest
 from fixtures_store import run_at_once
 from sqlalchemy import create_engine, text
 
+from bot.core.address import PostAddress, ThreadPost
 from bot.errors import StoreError, StoreOutage
 from bot.settings import PROJECT_ROOT
-from bot.store.api import IssueState, PostRef, Store, normalize_url
+from bot.store.api import IssueState, Store, normalize_url
 
 FEED = "https://aablanco.substack.com/feed"
 S = IssueState
@@ -40,12 +41,12 @@ def add(store: Store, n: int = 1, state: IssueState = S.SEEN, **kw):
         content_hash=f"hash-{n}",
     )
     fields.update(kw)
-    return store.upsert_issue(FEED, state=state, **fields)
+    return store.issues.upsert(FEED, state=state, **fields)
 
 
-def posts(n: int, prefix: str = "r") -> list[PostRef]:
+def posts(n: int, prefix: str = "r") -> list[ThreadPost]:
     return [
-        PostRef(i, f"{prefix}{i}", f"at://did:plc:abc/app.bsky.feed.post/{prefix}{i}", f"cid{i}")
+        ThreadPost(i, PostAddress.post("did:plc:abc", f"{prefix}{i}", f"cid{i}"))
         for i in range(n)
     ]
 
@@ -55,11 +56,11 @@ def posts(n: int, prefix: str = "r") -> list[PostRef]:
 
 def test_no_issues_until_one_is_recorded(store):
     """A fresh store has no issues (first deployment); recording a feed check adds none."""
-    assert store.issues() == []
-    store.record_check(FEED, "ok")
-    assert store.issues() == []
+    assert store.issues.all() == []
+    store.feeds.record_check(FEED, "ok")
+    assert store.issues.all() == []
     add(store)
-    assert len(store.issues()) == 1
+    assert len(store.issues.all()) == 1
 
 
 def test_new_issue_is_stored_with_its_fields(store):
@@ -73,10 +74,10 @@ def test_new_issue_is_stored_with_its_fields(store):
     assert i.state is S.SEEN and i.generation == 0 and i.error is None
     assert i.published == datetime(2025, 7, 6, 9, 30, tzinfo=UTC)
     assert i.published.tzinfo == UTC and i.created_at.tzinfo == UTC
-    assert store.issue(i.id) == i
-    assert store.find_issue(FEED, i.guid) == i
-    assert store.find_by_link(i.link) == i
-    assert store.find_issue(FEED, "nope") is None and store.find_by_link("nope") is None
+    assert store.issues.get(i.id) == i
+    assert store.issues.find(FEED, i.guid) == i
+    assert store.issues.find_by_link(i.link) == i
+    assert store.issues.find(FEED, "nope") is None and store.issues.find_by_link("nope") is None
 
 
 def test_new_issue_can_be_stored_queued(store):
@@ -95,13 +96,13 @@ def test_same_issue_seen_again_changes_nothing(store):
 def test_edited_issue_is_not_queued_again_and_is_logged(store, caplog):
     """An issue edited after posting keeps its state, stores the new hash and logs issue.edited."""
     i = add(store, state=S.QUEUED).issue
-    store.mark_posted(i.id, posts(2))
-    caplog.set_level(logging.INFO, logger="bot.store.api")
+    store.issues.mark_posted(i.id, posts(2))
+    caplog.set_level(logging.INFO, logger="bot.store.issues")
     up = add(store, content_hash="hash-new", title="Vol 3, No 1 (corrected)")
     assert (up.created, up.edited, up.previous_hash) == (False, True, "hash-1")
     assert up.issue.state is S.POSTED
     assert (up.issue.content_hash, up.issue.title) == ("hash-new", "Vol 3, No 1 (corrected)")
-    assert store.issues([S.QUEUED]) == []
+    assert store.issues.all([S.QUEUED]) == []
     assert [r.message.split()[0] for r in caplog.records] == ["issue.edited"]
     assert "https://aablanco.substack.com/p/issue-1" in caplog.records[0].message
     assert add(store, content_hash="hash-new", title="Vol 3, No 1 (corrected)").edited is False
@@ -125,7 +126,7 @@ def test_two_workers_recording_the_same_new_issue_get_one_row(db_url, store):
         s.close()
     assert sorted(r.created for r in results) == [False, True]
     assert results[0].issue.id == results[1].issue.id
-    assert [i.id for i in store.issues()] == [results[0].issue.id]
+    assert [i.id for i in store.issues.all()] == [results[0].issue.id]
 
 
 def test_issues_lists_by_state_oldest_first(store):
@@ -133,10 +134,10 @@ def test_issues_lists_by_state_oldest_first(store):
     for n in (5, 3, 4):
         add(store, n, state=S.QUEUED)
     add(store, 6)
-    assert [i.title for i in store.issues([S.QUEUED])] == ["Vol 3, No 3", "Vol 3, No 4",
+    assert [i.title for i in store.issues.all([S.QUEUED])] == ["Vol 3, No 3", "Vol 3, No 4",
                                                            "Vol 3, No 5"]
-    assert [i.title for i in store.issues()][-1] == "Vol 3, No 6"
-    assert store.issues(feed_url="https://other.example/feed") == []
+    assert [i.title for i in store.issues.all()][-1] == "Vol 3, No 6"
+    assert store.issues.all(feed_url="https://other.example/feed") == []
 
 
 # -- feeds ----------------------------------------------------------------------------------------
@@ -144,14 +145,15 @@ def test_issues_lists_by_state_oldest_first(store):
 
 def test_feed_validators_and_check_outcome(cstore, clock):
     """The feed's ETag/Last-Modified and its last check are remembered between polls."""
-    assert cstore.feed(FEED).etag is None and cstore.feed(FEED).last_checked_at is None
-    cstore.save_validators(FEED, 'W/"abc"', "Sun, 06 Jul 2025 09:30:00 GMT")
-    cstore.record_check(FEED, "not-modified")
-    f = cstore.feed(FEED)
+    assert cstore.feeds.get(FEED).etag is None and cstore.feeds.get(FEED).last_checked_at is None
+    cstore.feeds.save_validators(FEED, 'W/"abc"', "Sun, 06 Jul 2025 09:30:00 GMT")
+    cstore.feeds.record_check(FEED, "not-modified")
+    f = cstore.feeds.get(FEED)
     assert (f.etag, f.last_modified) == ('W/"abc"', "Sun, 06 Jul 2025 09:30:00 GMT")
     assert (f.last_checked_at, f.last_outcome) == (clock.now, "not-modified")
-    cstore.save_validators(FEED, None, None)
-    assert (cstore.feed(FEED).etag, cstore.feed(FEED).last_outcome) == (None, "not-modified")
+    cstore.feeds.save_validators(FEED, None, None)
+    again = cstore.feeds.get(FEED)
+    assert (again.etag, again.last_outcome) == (None, "not-modified")
 
 
 # -- states ---------------------------------------------------------------------------------------
@@ -160,14 +162,14 @@ def test_feed_validators_and_check_outcome(cstore, clock):
 def test_queued_issue_goes_through_posting_to_posted(cstore, clock):
     """seen → queued → (claim) posting → posted records its posts and posted_at, frees the claim."""
     i = add(cstore).issue
-    assert cstore.queue(i.id).state is S.QUEUED
-    assert cstore.claim(i.id, "w1", 60) is True
-    assert cstore.mark_posting(i.id, "w1").state is S.POSTING
+    assert cstore.issues.queue(i.id).state is S.QUEUED
+    assert cstore.issues.claim(i.id, "w1", 60) is True
+    assert cstore.issues.mark_posting(i.id, "w1").state is S.POSTING
     clock.advance(5)
-    done = cstore.mark_posted(i.id, posts(3))
+    done = cstore.issues.mark_posted(i.id, posts(3))
     assert (done.state, done.posted_at, done.claimed_by, done.claim_expires_at) == (
         S.POSTED, clock.now, None, None)
-    assert [(p.place, p.rkey, p.cid) for p in cstore.posts(i.id)] == [
+    assert [(p.place, p.rkey, p.cid) for p in cstore.posts.of(i.id)] == [
         (0, "r0", "cid0"), (1, "r1", "cid1"), (2, "r2", "cid2")]
 
 
@@ -175,62 +177,62 @@ def test_forbidden_transitions_raise_a_clear_store_error(store):
     """Retrying a posted issue, or starting to post without the claim, is refused with its state."""
     i = add(store, state=S.QUEUED).issue
     with pytest.raises(StoreError, match=r"cannot start posting issue .*issue-1: it is queued"):
-        store.mark_posting(i.id, "w1")
-    store.mark_posted(i.id)
+        store.issues.mark_posting(i.id, "w1")
+    store.issues.mark_posted(i.id)
     with pytest.raises(StoreError, match=r"cannot retry issue .*issue-1: it is posted"):
-        store.retry(i.id)
+        store.issues.retry(i.id)
     with pytest.raises(StoreError, match="cannot queue .* it is posted"):
-        store.queue(i.id)
+        store.issues.queue(i.id)
     with pytest.raises(StoreError, match="no issue with id 999"):
-        store.skip(999)
+        store.issues.skip(999)
 
 
 def test_failed_issue_keeps_its_error_until_retried(store):
     """A failed issue shows its error; retry queues it again and forgets the error."""
     i = add(store, state=S.QUEUED).issue
-    assert store.claim(i.id, "w1", 60)
-    failed = store.mark_failed(i.id, "PDS said 500 on applyWrites")
+    assert store.issues.claim(i.id, "w1", 60)
+    failed = store.issues.mark_failed(i.id, "PDS said 500 on applyWrites")
     assert (failed.state, failed.error, failed.claimed_by) == (
         S.FAILED, "PDS said 500 on applyWrites", None)
-    again = store.retry(i.id)
+    again = store.issues.retry(i.id)
     assert (again.state, again.error) == (S.QUEUED, None)
 
 
 def test_skip_and_mark_seen(store):
     """The editor can skip a queued issue; reconciliation can mark it back as seen."""
     i = add(store, state=S.QUEUED).issue
-    assert store.skip(i.id).state is S.SKIPPED
-    assert store.claim(i.id, "w1", 60) is False
-    assert store.mark_seen(i.id).state is S.SEEN
+    assert store.issues.skip(i.id).state is S.SKIPPED
+    assert store.issues.claim(i.id, "w1", 60) is False
+    assert store.issues.mark_seen(i.id).state is S.SEEN
 
 
 def test_mark_posted_by_hand_from_seen(store):
     """The editor can mark an issue posted by hand, with the thread's root post."""
     i = add(store).issue
-    done = store.mark_posted_by_hand(i.id, posts(1, "hand"))
+    done = store.issues.mark_posted_by_hand(i.id, posts(1, "hand"))
     assert done.state is S.POSTED and done.posted_at is not None
-    assert [p.uri for p in store.posts(i.id)] == ["at://did:plc:abc/app.bsky.feed.post/hand0"]
+    assert [p.uri for p in store.posts.of(i.id)] == ["at://did:plc:abc/app.bsky.feed.post/hand0"]
 
 
 def test_forced_repost_starts_a_new_generation(store):
     """A forced repost queues the issue as generation 1; the old thread's posts are kept apart."""
     i = add(store, state=S.QUEUED).issue
-    store.mark_posted(i.id, posts(2, "old"))
-    again = store.repost(i.id)
+    store.issues.mark_posted(i.id, posts(2, "old"))
+    again = store.issues.repost(i.id)
     assert (again.state, again.generation, again.posted_at) == (S.QUEUED, 1, None)
-    assert store.posts(i.id) == []
-    store.mark_posted(i.id, posts(2, "new"))
-    assert [p.rkey for p in store.posts(i.id)] == ["new0", "new1"]
-    assert [p.rkey for p in store.posts(i.id, generation=0)] == ["old0", "old1"]
+    assert store.posts.of(i.id) == []
+    store.issues.mark_posted(i.id, posts(2, "new"))
+    assert [p.rkey for p in store.posts.of(i.id)] == ["new0", "new1"]
+    assert [p.rkey for p in store.posts.of(i.id, generation=0)] == ["old0", "old1"]
 
 
 def test_recording_a_post_again_corrects_it(store):
     """Recording a post at a place already recorded replaces it (a resumed thread write)."""
     i = add(store, state=S.QUEUED).issue
-    store.record_posts(i.id, [PostRef(0, "a", "at://x/app.bsky.feed.post/a", None)])
-    store.record_posts(i.id, [PostRef(0, "a", "at://x/app.bsky.feed.post/a", "cidA"),
-                              PostRef(1, "b", "at://x/app.bsky.feed.post/b", "cidB")])
-    assert [(p.place, p.rkey, p.cid) for p in store.posts(i.id)] == [(0, "a", "cidA"),
+    store.posts.record(i.id, [ThreadPost(0, PostAddress.post("x", "a"))])
+    store.posts.record(i.id, [ThreadPost(0, PostAddress.post("x", "a", "cidA")),
+                              ThreadPost(1, PostAddress.post("x", "b", "cidB"))])
+    assert [(p.place, p.rkey, p.cid) for p in store.posts.of(i.id)] == [(0, "a", "cidA"),
                                                                      (1, "b", "cidB")]
 
 
@@ -238,11 +240,11 @@ def test_recent_lists_newest_first_with_current_posts(store):
     """recent() gives the newest issues first, each with its current thread's posts in order."""
     a = add(store, 2, state=S.QUEUED).issue
     b = add(store, 3).issue
-    store.mark_posted(a.id, posts(2))
-    rows = store.recent(limit=10)
+    store.issues.mark_posted(a.id, posts(2))
+    rows = store.posts.recent(limit=10)
     assert [r.issue.id for r in rows] == [b.id, a.id]
     assert [p.place for p in rows[1].posts] == [0, 1] and rows[0].posts == ()
-    assert [r.issue.id for r in store.recent(limit=1)] == [b.id]
+    assert [r.issue.id for r in store.posts.recent(limit=1)] == [b.id]
 
 
 # -- claims ---------------------------------------------------------------------------------------
@@ -251,39 +253,39 @@ def test_recent_lists_newest_first_with_current_posts(store):
 def test_second_claim_loses_until_the_lease_expires(cstore, clock):
     """While w1's lease runs, w2 cannot claim; once it has expired, w2 takes it over."""
     i = add(cstore, state=S.QUEUED).issue
-    assert cstore.claim(i.id, "w1", 60) is True
-    assert cstore.claim(i.id, "w2", 60) is False
-    assert cstore.claim(i.id, "w1", 60) is True  # renewing one's own lease
+    assert cstore.issues.claim(i.id, "w1", 60) is True
+    assert cstore.issues.claim(i.id, "w2", 60) is False
+    assert cstore.issues.claim(i.id, "w1", 60) is True  # renewing one's own lease
     clock.advance(59)
-    assert cstore.claim(i.id, "w2", 60) is False
+    assert cstore.issues.claim(i.id, "w2", 60) is False
     clock.advance(2)
-    assert cstore.claim(i.id, "w2", 60) is True
-    taken = cstore.issue(i.id)
+    assert cstore.issues.claim(i.id, "w2", 60) is True
+    taken = cstore.issues.get(i.id)
     assert (taken.claimed_by, taken.claim_expires_at) == ("w2", clock.now + timedelta(seconds=60))
     with pytest.raises(StoreError, match="claimed by w2"):
-        cstore.mark_posting(i.id, "w1")
+        cstore.issues.mark_posting(i.id, "w1")
 
 
 def test_crashed_posting_issue_is_taken_over(cstore, clock):
     """An issue left 'posting' by a crashed worker is claimed by the next once the lease expires."""
     i = add(cstore, state=S.QUEUED).issue
-    assert cstore.claim(i.id, "crashed", 30)
-    cstore.mark_posting(i.id, "crashed")
+    assert cstore.issues.claim(i.id, "crashed", 30)
+    cstore.issues.mark_posting(i.id, "crashed")
     clock.advance(31)
-    assert cstore.claim(i.id, "next", 30) is True
-    assert cstore.mark_posting(i.id, "next").state is S.POSTING
+    assert cstore.issues.claim(i.id, "next", 30) is True
+    assert cstore.issues.mark_posting(i.id, "next").state is S.POSTING
 
 
 def test_released_claim_is_free_but_posted_issue_is_never_claimed(store):
     """Release frees the lease for another worker; an issue already posted cannot be claimed."""
     i = add(store, state=S.QUEUED).issue
-    assert store.claim(i.id, "w1", 60)
-    assert store.release(i.id, "w2") is False
-    assert store.release(i.id, "w1") is True
-    assert store.claim(i.id, "w2", 60) is True
-    store.mark_posted(i.id)
-    assert store.claim(i.id, "w3", 60) is False
-    assert store.claim(add(store, 2).issue.id, "w3", 60) is False  # seen: not to be posted
+    assert store.issues.claim(i.id, "w1", 60)
+    assert store.issues.release(i.id, "w2") is False
+    assert store.issues.release(i.id, "w1") is True
+    assert store.issues.claim(i.id, "w2", 60) is True
+    store.issues.mark_posted(i.id)
+    assert store.issues.claim(i.id, "w3", 60) is False
+    assert store.issues.claim(add(store, 2).issue.id, "w3", 60) is False  # seen: not to be posted
 
 
 def test_threads_racing_to_claim_have_one_winner_each(db_url, store):
@@ -298,7 +300,7 @@ def test_threads_racing_to_claim_have_one_winner_each(db_url, store):
         try:
             barrier.wait(10)
             for issue_id in ids:
-                if stores[k].claim(issue_id, f"w{k}", 60):
+                if stores[k].issues.claim(issue_id, f"w{k}", 60):
                     wins[k].append(issue_id)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
@@ -309,13 +311,13 @@ def test_threads_racing_to_claim_have_one_winner_each(db_url, store):
     assert errors == []
     assert sorted(x for w in wins for x in w) == ids
     for k, won in enumerate(wins):
-        assert all(store.issue(i).claimed_by == f"w{k}" for i in won)
+        assert all(store.issues.get(i).claimed_by == f"w{k}" for i in won)
 
 
 def _claim_in_process(url: str, ids: list[int], name: str, barrier, results) -> None:
     s = Store(url)
     barrier.wait(30)
-    results.put((name, [i for i in ids if s.claim(i, name, 60)]))
+    results.put((name, [i for i in ids if s.issues.claim(i, name, 60)]))
     s.close()
 
 
@@ -333,7 +335,7 @@ def test_processes_racing_to_claim_have_one_winner_each(db_url, store):
         p.join(30)
     assert [p.exitcode for p in procs] == [0, 0, 0]
     assert sorted(x for won in got.values() for x in won) == ids
-    assert {store.issue(i).claimed_by for i in ids} <= {"p0", "p1", "p2"}
+    assert {store.issues.get(i).claimed_by for i in ids} <= {"p0", "p1", "p2"}
 
 
 # -- the saved session ----------------------------------------------------------------------------
@@ -342,13 +344,13 @@ def test_processes_racing_to_claim_have_one_winner_each(db_url, store):
 def test_session_round_trip_per_account_and_service(store):
     """A saved session loads back, is replaced by the next save, and is per handle+service."""
     secret = '{"accessJwt": "eyJ-secret-token"}'
-    ss = store.session_keeper("bwr.bsky.social", "https://bsky.social")
+    ss = store.sessions.keeper("bwr.bsky.social", "https://bsky.social")
     assert ss.load() is None
     ss.save(secret)
     assert ss.load() == secret
     ss.save("second")
     assert ss.load() == "second"
-    assert store.session_keeper("bwr.bsky.social", "http://127.0.0.1:2583").load() is None
+    assert store.sessions.keeper("bwr.bsky.social", "http://127.0.0.1:2583").load() is None
     assert "secret" not in repr(ss) and "second" not in repr(ss)
 
 
@@ -370,8 +372,8 @@ def test_sqlite_runs_in_wal_mode_and_waits_for_a_busy_writer(tmp_path):
             conn.exec_driver_sql("UPDATE feeds SET last_outcome = 'busy'")
             timer = threading.Timer(0.5, conn.exec_driver_sql, args=("COMMIT",))
             timer.start()
-            assert b.issues() != []  # readers are not blocked by the writer
-            assert b.claim(issue_id, "cli", 60) is True  # the writer waits, then wins
+            assert b.issues.all() != []  # readers are not blocked by the writer
+            assert b.issues.claim(issue_id, "cli", 60) is True  # the writer waits, then wins
             timer.join()
     finally:
         engine.dispose()
@@ -394,7 +396,7 @@ def test_unreachable_database_is_a_store_error_without_the_password():
         port = sock.getsockname()[1]  # bound but not listening: connection refused
         store = Store(f"postgres://bot:hunter2secret@127.0.0.1:{port}/bot?connect_timeout=2")
         with pytest.raises(StoreError) as err:
-            store.issues()
+            store.issues.all()
     store.close()
     assert "database (postgresql) unreachable: listing issues failed" in str(err.value)
     assert isinstance(err.value, StoreOutage)  # not a conflict: nothing was moved by anyone
@@ -427,12 +429,12 @@ def test_deleted_sqlite_file_is_started_again_migrated(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="bot.store.api"):
         assert s.reopen_if_lost() is True
     assert [r.getMessage().split()[0] for r in caplog.records] == ["db.lost"]
-    assert s.issues() == []
+    assert s.issues.all() == []
     add(s, 2)
     s.close()
     again = Store(url)
     assert again.revision() == again.head_revision()
-    assert [i.guid for i in again.issues()] == ["https://aablanco.substack.com/p/issue-2"]
+    assert [i.guid for i in again.issues.all()] == ["https://aablanco.substack.com/p/issue-2"]
     again.close()
 
 
@@ -442,5 +444,5 @@ def test_reopen_if_lost_leaves_an_intact_database_alone(db_url):
     s.upgrade()
     add(s, 1)
     assert s.reopen_if_lost() is False
-    assert len(s.issues()) == 1
+    assert len(s.issues.all()) == 1
     s.close()

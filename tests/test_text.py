@@ -6,6 +6,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from bot.bluesky.lexicon import facet_dict
+from bot.core.post import Link, Tag
 from bot.core.text import (
     MAX_BYTES,
     MAX_GRAPHEMES,
@@ -82,9 +84,9 @@ def _facet_texts(rt: RichText) -> list[tuple[str, str]]:
     raw = rt.text.encode("utf-8")
     out = []
     for f in rt.facets():
-        shown = raw[f["index"]["byteStart"] : f["index"]["byteEnd"]].decode("utf-8")
-        feat = f["features"][0]
-        out.append((shown, feat.get("uri") or feat.get("tag")))
+        shown = raw[f.start : f.end].decode("utf-8")
+        feat = f.features[0]
+        out.append((shown, feat.uri if isinstance(feat, Link) else feat.tag))
     return out
 
 
@@ -94,11 +96,12 @@ def test_facets_use_utf8_byte_offsets_after_emoji_and_cyrillic():
     rt = rt + " " + hashtag("Россия")
     facets = rt.facets()
     start = utf8_len(f"{FAMILY} {FLAGS} Привет ")
-    assert facets[0]["index"] == {"byteStart": start, "byteEnd": start + len("example.com/x")}
-    assert facets[0]["features"] == [
-        {"$type": "app.bsky.richtext.facet#link", "uri": "https://example.com/x"}
-    ]
-    assert facets[1]["features"] == [{"$type": "app.bsky.richtext.facet#tag", "tag": "Россия"}]
+    assert (facets[0].start, facets[0].end) == (start, start + len("example.com/x"))
+    assert facets[0].features == (Link("https://example.com/x"),)
+    assert facets[1].features == (Tag("Россия"),)
+    # As the lexicon writes them (bot.bluesky.lexicon): UTF-8 byte offsets and typed features.
+    assert facet_dict(facets[1])["features"] == [
+        {"$type": "app.bsky.richtext.facet#tag", "tag": "Россия"}]
     assert _facet_texts(rt) == [("example.com/x", "https://example.com/x"), ("#Россия", "Россия")]
 
 
@@ -259,7 +262,7 @@ def _check_pieces(rt: RichText, pieces: list[RichText], max_g: int, reserve: str
         pos = at + len(p.text)
         size = utf8_len(p.text)
         for f in p.facets():
-            assert 0 <= f["index"]["byteStart"] < f["index"]["byteEnd"] <= size
+            assert 0 <= f.start < f.end <= size
     assert text[pos:].strip() == ""
     # Every link and tag survives whole, clickable on its own visible text, in order.
     assert [t for p in pieces for t in _facet_texts(p)] == _facet_texts(rt)

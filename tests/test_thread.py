@@ -10,8 +10,10 @@ from bwr_seed import LINK, SEED_ISSUE
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.bluesky.lexicon import post_record
 from bot.core.model import Issue, Item, Link, Takeaway
 from bot.core.post import Card
+from bot.core.post import Link as LinkFeature
 from bot.core.profile import load_profile
 from bot.core.text import graphemes, utf8_len
 from bot.core.thread import compose
@@ -29,9 +31,9 @@ def _links(post):
     raw = post.text.encode("utf-8")
     out = []
     for f in post.facets:
-        shown = raw[f["index"]["byteStart"] : f["index"]["byteEnd"]].decode("utf-8")
-        feat = f["features"][0]
-        out.append((shown, feat.get("uri") or feat.get("tag")))
+        shown = raw[f.start : f.end].decode("utf-8")
+        feat = f.features[0]
+        out.append((shown, feat.uri if isinstance(feat, LinkFeature) else feat.tag))
     return out
 
 
@@ -41,7 +43,7 @@ def _check_limits(threads):
             assert post.text.strip() == post.text != ""
             assert graphemes(post.text) <= 300 and utf8_len(post.text) <= 3000
             for f in post.facets:
-                assert 0 <= f["index"]["byteStart"] < f["index"]["byteEnd"] <= utf8_len(post.text)
+                assert 0 <= f.start < f.end <= utf8_len(post.text)
 
 
 def _words(s: str) -> str:
@@ -70,7 +72,7 @@ def test_root_links_to_the_issue_with_a_card():
         thumb_url=SEED_ISSUE.cover_image,
     )
     assert root.text == f"{SEED_ISSUE.title}\n\n{SEED_ISSUE.subtitle}"
-    assert root.record()["embed"]["external"]["uri"] == LINK
+    assert post_record(root)["embed"]["external"]["uri"] == LINK
 
 
 def test_fetched_cards_replace_the_feed_data():
@@ -308,8 +310,8 @@ def test_inline_link_in_a_takeaway_is_a_facet_on_its_words():
     assert post.text == f"FOREVER NEIGHBORS — {text}"
     (facet,) = post.facets
     start = utf8_len("FOREVER NEIGHBORS — 🇦🇿 Баку и Ереван 👨\u200d👩\u200d👧 ")
-    assert facet["index"] == {"byteStart": start, "byteEnd": start + utf8_len("signed a deal")}
-    assert facet["features"] == [{"$type": "app.bsky.richtext.facet#link", "uri": url}]
+    assert (facet.start, facet.end) == (start, start + utf8_len("signed a deal"))
+    assert facet.features == (LinkFeature(url),)
 
 
 def test_inline_links_in_a_paragraph_beside_a_typed_address_and_readings():
@@ -341,7 +343,7 @@ def test_inline_links_in_a_paragraph_beside_a_typed_address_and_readings():
         (short, typed),
         ("Kabul welcomed it", "https://ex.org/kabul?a=1&b=2"),
     ]
-    first = post.facets[0]["index"]["byteStart"]
+    first = post.facets[0].start
     assert first == utf8_len("Quick bite: Taliban\n\nМосква 🇷🇺: ")
     assert post.card is not None and post.card.uri == "https://ex.org/bbc"
 
@@ -367,7 +369,7 @@ def test_inline_link_words_found_nowhere_or_too_long_stay_plain():
     post = compose(issue, PROFILE)[0][1]
     assert post.text == f"Quick bite: H\n\n{para}"
     assert _links(post) == [("war", "https://ex.org/war")]
-    assert post.facets[0]["index"]["byteStart"] == utf8_len("Quick bite: H\n\nToward the ")
+    assert post.facets[0].start == utf8_len("Quick bite: H\n\nToward the ")
 
 
 def test_a_long_paragraph_keeps_its_inline_link_whole_across_posts():

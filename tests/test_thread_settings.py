@@ -17,8 +17,8 @@ from drivers.newsletter_feed import NewsletterServer
 
 from bot.bluesky.gates import POSTGATE, THREADGATE, Gates
 from bot.bluesky.pin import PROFILE
-from bot.bluesky.records import rkey_of
 from bot.cli import cli
+from bot.core.address import AtUri
 from bot.core.post import Card, Post
 from bot.core.profile import REPLIES, load_profile
 from bot.core.reader import parse_feed
@@ -129,7 +129,7 @@ def test_replies_setting_is_a_threadgate_on_the_root(pds, pds_proxy, publisher, 
         assert gates == []
     else:
         [gate] = gates
-        assert rkey_of(gate["uri"]) == seed.keys[0]
+        assert AtUri.parse(gate["uri"]).rkey == seed.keys[0]
         assert gate["value"]["post"] == posted.root_uri
         assert gate["value"]["allow"] == RULES[replies]
         assert gate["value"]["createdAt"].endswith("Z")
@@ -151,7 +151,7 @@ def test_quotes_off_is_a_postgate_on_the_root(pds, pds_proxy, publisher, quotes)
         assert gates == []
     else:
         [gate] = gates
-        assert rkey_of(gate["uri"]) == seed.keys[0]
+        assert AtUri.parse(gate["uri"]).rkey == seed.keys[0]
         assert gate["value"]["post"] == posted.root_uri
         assert gate["value"]["embeddingRules"] == [{"$type": f"{POSTGATE}#disableRule"}]
     assert pds.list_records(account.did, THREADGATE) == []
@@ -372,7 +372,7 @@ def test_older_issue_posted_by_hand_does_not_move_the_pin(nl, tmp_path, open_sto
         assert (new.link, new.outcome) == (nl.link("new"), "posted")
         pinned = profile_record(pds, account.did)["value"]["pinnedPost"]
         assert pinned["uri"] == new.roots[0]
-        old = store.find_issue(nl.feed_url, nl.link("old"))
+        old = store.issues.find(nl.feed_url, nl.link("old"))
         assert old is not None and old.state is IssueState.SEEN
         issue = next(i for i in parse_feed(nl.feed_bytes(), profile).issues
                      if i.link == nl.link("old"))
@@ -408,4 +408,4 @@ def test_a_root_written_before_a_crash_is_pinned_when_the_thread_is_completed(
     assert outcome.outcome == "already_posted"
     assert len(pds.list_records(account.did, POST)) == posts
     pinned = profile_record(pds, account.did)["value"]["pinnedPost"]["uri"]
-    assert pinned == outcome.roots[0] and rkey_of(pinned) == keys[0]
+    assert pinned == outcome.roots[0] and AtUri.parse(pinned).rkey == keys[0]

@@ -109,13 +109,13 @@ def test_dry_run_posts_nothing_and_writes_nothing(nl, store, db_url, tmp_path, c
         (nl.link("one"), "would_post", n)]
     assert result.dry_run is True
     assert f"dry run: would post {nl.link('one')} ({n} posts)" in caplog.messages
-    assert store.issues() == []
-    assert store.feed(nl.feed_url).etag is None
+    assert store.issues.all() == []
+    assert store.feeds.get(nl.feed_url).etag is None
 
 
 def test_queued_issue_gone_from_feed_is_marked_failed(nl, store, db_url, tmp_path):
     """A queued issue that vanished from the feed is marked failed, saying why, not retried."""
-    gone = store.upsert_issue(nl.feed_url, guid="gone", link="https://x.test/p/gone",
+    gone = store.issues.upsert(nl.feed_url, guid="gone", link="https://x.test/p/gone",
                               title="Gone", published=datetime.now(UTC),
                               content_hash="h", state=IssueState.QUEUED).issue
     nl.add("old", published=datetime.now(UTC) - timedelta(days=30))
@@ -124,10 +124,10 @@ def test_queued_issue_gone_from_feed_is_marked_failed(nl, store, db_url, tmp_pat
     with make_worker(acct_settings, store, tmp_path) as worker:
         result = worker.poll()
     assert [(o.link, o.outcome) for o in result.outcomes] == [("https://x.test/p/gone", "gone")]
-    after = store.issue(gone.id)
+    after = store.issues.get(gone.id)
     assert after.state is IssueState.FAILED
     assert "no longer in the feed" in (after.error or "")
-    old = store.find_issue(nl.feed_url, nl.link("old"))
+    old = store.issues.find(nl.feed_url, nl.link("old"))
     assert old is not None and old.state is IssueState.SEEN  # older than what it knew
 
 
@@ -140,7 +140,7 @@ def test_failing_feed_raises_one_line_and_records_the_check(nl, store, db_url, t
         with pytest.raises(FeedError) as err:
             worker.poll()
     assert "HTTP 500" in str(err.value) and "\n" not in str(err.value)
-    assert (store.feed(nl.feed_url).last_outcome or "").startswith("failed: ")
+    assert (store.feeds.get(nl.feed_url).last_outcome or "").startswith("failed: ")
 
 
 def test_an_issue_not_posted_is_logged_with_the_reason(nl, store, db_url, tmp_path, caplog):
@@ -188,9 +188,9 @@ def test_new_issue_posted_once_then_304_costs_no_pds_request(nl, store, db_url, 
         assert [(o.outcome, o.posts) for o in first.outcomes] == [("posted", n)]
         assert len(records) == n and len(roots(records)) == 1
         assert first.outcomes[0].roots == (roots(records)[0],)
-        stored = store.find_issue(nl.feed_url, nl.link("one"))
+        stored = store.issues.find(nl.feed_url, nl.link("one"))
         assert stored is not None and stored.state is IssueState.POSTED
-        assert len(store.posts(stored.id)) == n
+        assert len(store.posts.of(stored.id)) == n
         # The card is the issue page's (fetched from loopback), with its image uploaded.
         embed = next(r for r in records if "reply" not in r["value"])["value"]["embed"]
         assert embed["external"]["title"] == "Issue one (from its page)"
@@ -222,9 +222,9 @@ def test_lost_database_never_posts_twice(nl, tmp_path, sqlite_url, open_store, p
         again = worker.poll()
     assert [(o.outcome, o.roots) for o in again.outcomes] == [("already_posted", posted.roots)]
     assert pds.list_records(acct.did) == before
-    stored = store.find_issue(nl.feed_url, nl.link("one"))
+    stored = store.issues.find(nl.feed_url, nl.link("one"))
     assert stored is not None and stored.state is IssueState.POSTED
-    assert [p.uri for p in store.posts(stored.id)] == [r["uri"] for r in reversed(before)]
+    assert [p.uri for p in store.posts.of(stored.id)] == [r["uri"] for r in reversed(before)]
 
 
 @pytest.mark.pds
@@ -238,7 +238,7 @@ def test_backfill_old_issue_seen_edit_not_reposted_new_issue_posted(nl, store, d
     with make_worker(settings, store, tmp_path) as worker:
         first = worker.poll()
         assert [(o.link, o.outcome) for o in first.outcomes] == [(nl.link("recent"), "posted")]
-        old = store.find_issue(nl.feed_url, nl.link("old"))
+        old = store.issues.find(nl.feed_url, nl.link("old"))
         assert old is not None and old.state is IssueState.SEEN
         count = len(pds.list_records(acct.did))
 
@@ -271,7 +271,7 @@ def test_invalid_record_fails_issue_and_pass_goes_on(nl, tmp_path, sqlite_url, s
         result = worker.poll()
     assert [(o.link, o.outcome) for o in result.outcomes] == [
         (nl.link("bad"), "failed"), (nl.link("good"), "posted")]
-    bad = store.find_issue(nl.feed_url, nl.link("bad"))
+    bad = store.issues.find(nl.feed_url, nl.link("bad"))
     assert bad is not None and bad.state is IssueState.FAILED
     assert "text too long" in (bad.error or "")
     assert len(roots(pds.list_records(acct.did))) == 1
@@ -283,14 +283,14 @@ def test_pds_down_leaves_issue_queued_and_next_poll_posts_it_once(nl, store, db_
     """When Bluesky keeps failing the issue stays queued; the next poll refetches and posts it."""
     acct = pds.new_account("wdown")
     nl.add("one")
-    pub = make_publisher(pds_proxy.url, acct, store.session_keeper(acct.handle, pds_proxy.url),
+    pub = make_publisher(pds_proxy.url, acct, store.sessions.keeper(acct.handle, pds_proxy.url),
                          max_attempts=2)
     pds_proxy.fail("com.atproto.repo.applyWrites", times=None, status=502, error="BadGateway")
     settings = settings_for(nl.feed_url, db_url, pds_proxy.url, acct)
     with make_worker(settings, store, tmp_path, publisher=pub) as worker:
         down = worker.poll()
         assert [o.outcome for o in down.outcomes] == ["deferred"]
-        stored = store.find_issue(nl.feed_url, nl.link("one"))
+        stored = store.issues.find(nl.feed_url, nl.link("one"))
         assert stored is not None and stored.state is IssueState.POSTING
         assert stored.claimed_by is None
         assert pds.list_records(acct.did) == []
@@ -316,7 +316,7 @@ def test_wrong_app_password_stops_pass_and_keeps_issue_queued(nl, tmp_path, sqli
             worker.poll()
         record_pass(worker, error=err.value)
     assert "wrong-pass-word" not in str(err.value)
-    stored = store.find_issue(nl.feed_url, nl.link("one"))
+    stored = store.issues.find(nl.feed_url, nl.link("one"))
     assert stored is not None and stored.state is IssueState.QUEUED
     assert stored.claimed_by is None
     # `status` says why it waits, without the password.
@@ -336,10 +336,10 @@ def test_stop_between_issues_then_next_poll_posts_the_rest(nl, tmp_path, sqlite_
     url, store = sqlite_url, sqlite_store
     with make_worker(settings_for(nl.feed_url, url, pds_proxy.url, acct), store,
                      tmp_path) as worker:
-        first = worker.poll(should_stop=lambda: bool(store.issues([IssueState.POSTED])))
+        first = worker.poll(should_stop=lambda: bool(store.issues.all([IssueState.POSTED])))
         assert first.stopped is True
         assert [(o.link, o.outcome) for o in first.outcomes] == [(nl.link("a"), "posted")]
-        assert store.feed(nl.feed_url).etag is None  # not processed to the end
+        assert store.feeds.get(nl.feed_url).etag is None  # not processed to the end
         second = worker.poll()
     assert [(o.link, o.outcome) for o in second.outcomes] == [(nl.link("b"), "posted")]
     records = pds.list_records(acct.did)
@@ -371,7 +371,7 @@ def test_issue_back_in_the_feed_after_vanishing_is_posted_once(nl, tmp_path, sql
         again = worker.poll()
     assert [(o.link, o.outcome) for o in back.outcomes] == [(nl.link("one"), "posted")]
     assert again.outcomes == []
-    stored = store.find_issue(nl.feed_url, nl.link("one"))
+    stored = store.issues.find(nl.feed_url, nl.link("one"))
     assert stored is not None and stored.state is IssueState.POSTED and stored.error is None
     assert len(pds.list_records(acct.did)) == thread_length(nl, "one")
 
@@ -396,7 +396,7 @@ def test_database_deleted_under_a_running_worker_is_recreated(nl, tmp_path, sqli
     on_disk = Store(sqlite_url)  # not upgraded: what the worker left on disk
     try:
         assert on_disk.revision() == on_disk.head_revision()
-        stored = on_disk.find_issue(nl.feed_url, nl.link("one"))
+        stored = on_disk.issues.find(nl.feed_url, nl.link("one"))
         assert stored is not None and stored.state is IssueState.POSTED
     finally:
         on_disk.close()
@@ -420,20 +420,20 @@ def test_date_changed_after_a_kill_before_marked_posted_posts_nothing_twice(nl, 
         issue = parse_feed(nl.feed_bytes(), worker.profile).issues[0]
         stored = record_issue(store, nl.feed_url, issue, IssueState.QUEUED).issue
         holder = process_id()  # alive: its lease must run out
-        assert store.claim(stored.id, holder, 0)
-        stored = store.mark_posting(stored.id, holder)
+        assert store.issues.claim(stored.id, holder, 0)
+        stored = store.issues.mark_posting(stored.id, holder)
         threads = worker.compose(issue)
         done = worker.publisher.publish(threads[0], worker.keys(stored, threads)[0],
                                         link=issue.link)
-        store.record_posts(stored.id, post_refs(done))
+        store.posts.record(stored.id, post_refs(done))
         before = pds.list_records(acct.did)
         item.published = item.published + timedelta(minutes=30)  # the editor fixed the date
         result = worker.poll()
     assert [o.outcome for o in result.outcomes] == ["already_posted"]
     assert pds.list_records(acct.did) == before
-    after = store.issue(stored.id)
+    after = store.issues.get(stored.id)
     assert after.state is IssueState.POSTED
-    assert [p.uri for p in store.posts(stored.id)] == [p.uri for p in done.posts]
+    assert [p.uri for p in store.posts.of(stored.id)] == [p.uri for p in done.posts]
 
 
 # -- crashes of an issue in two threads (quick_bites = "separate") ----------------------------
@@ -464,8 +464,8 @@ def crashed_between_threads(worker, nl, store):
                  if i.link == nl.link("one"))
     stored = record_issue(store, nl.feed_url, issue, IssueState.QUEUED).issue
     holder = process_id(dead_pid())
-    assert store.claim(stored.id, holder, 600)
-    stored = store.mark_posting(stored.id, holder)
+    assert store.issues.claim(stored.id, holder, 600)
+    stored = store.issues.mark_posting(stored.id, holder)
     threads = worker.compose(issue)
     assert len(threads) == 2
     keys = worker.keys(stored, threads)
@@ -494,6 +494,6 @@ def test_redated_half_posted_issue_with_lost_database_gets_its_second_thread(nl,
     assert len(records) == len(threads[0]) + len(threads[1])
     assert [o.outcome for o in result.outcomes] == ["posted"]
     assert sorted(result.outcomes[0].roots) == sorted(roots(records))
-    stored = store.find_issue(nl.feed_url, nl.link("one"))
+    stored = store.issues.find(nl.feed_url, nl.link("one"))
     assert stored is not None and stored.state is IssueState.POSTED
-    assert len(store.posts(stored.id)) == len(records)
+    assert len(store.posts.of(stored.id)) == len(records)

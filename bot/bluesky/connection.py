@@ -39,8 +39,8 @@ from bot.bluesky.failures import (
     rate_wait,
     xrpc_error,
 )
+from bot.bluesky.lexicon import POST_TYPE
 from bot.bluesky.session import PdsClient, SessionKeeper
-from bot.core.post import POST_TYPE
 from bot.errors import AuthError, MaybeWritten, PublishError, RecordInvalid, SwapConflict
 from bot.log import event
 

@@ -14,7 +14,8 @@ import logging
 from typing import Any
 
 from bot.bluesky.connection import Connection
-from bot.bluesky.records import StrongRef
+from bot.bluesky.lexicon import strong_ref
+from bot.core.address import PostAddress
 from bot.errors import PublishError, SwapConflict
 from bot.log import event
 
@@ -25,16 +26,17 @@ PROFILE_KEY = "self"
 SWAP_TRIES = 5  # an editor typing in the app changes the record a few times at most
 
 
-def pin_post(connection: Connection, root: StrongRef, what: str) -> bool:
+def pin_post(connection: Connection, root: PostAddress, what: str) -> bool:
     """Make `root` the account's pinned post, keeping the rest of its profile record exactly as
     it is. True when written; False when it was pinned already. PublishError when the record
     kept changing under us."""
     for _ in range(SWAP_TRIES):
         current = connection.get_record(PROFILE_KEY, f"{what}: reading the profile", PROFILE)
         value: dict[str, Any] = dict(current["value"]) if current else {"$type": PROFILE}
-        if value.get("pinnedPost") == root.as_dict():
+        pinned = strong_ref(root)
+        if value.get("pinnedPost") == pinned:
             return False
-        value["pinnedPost"] = root.as_dict()
+        value["pinnedPost"] = pinned
         swap = current["cid"] if current else None
         try:
             connection.put_record(PROFILE, PROFILE_KEY, value, swap, f"{what}: pinning it")

@@ -33,19 +33,17 @@ from typing import Any
 
 from bot.bluesky.connection import PAGE, Connection
 from bot.bluesky.gates import Gates
+from bot.bluesky.lexicon import address_of, post_of
 from bot.bluesky.pin import pin_post
 from bot.bluesky.records import (
     FoundBy,
-    PostedPost,
     PostedThread,
-    StrongRef,
     Write,
     build_writes,
     links_to,
-    post_uri,
     record_cid,
-    rkey_of,
 )
+from bot.core.address import AtUri, PostAddress, ThreadPost
 from bot.core.post import Post
 from bot.errors import MaybeWritten, PublishError, RecordInvalid
 from bot.log import event
@@ -93,21 +91,21 @@ class Publisher:
 
     def _existing(
         self, keys: Sequence[str], places: Iterable[int], what: str, total: int
-    ) -> dict[int, StrongRef]:
-        found: dict[int, StrongRef] = {}
+    ) -> dict[int, PostAddress]:
+        found: dict[int, PostAddress] = {}
         for place in places:
             label = f"{what}, checking {_posts_label([place], total)}"
             got = self.connection.get_record(keys[place], label)
             if got is not None:
-                found[place] = StrongRef(got["uri"], got["cid"])
+                found[place] = address_of(got)
         return found
 
-    def _apply(self, writes: Sequence[Write], what: str) -> list[StrongRef]:
+    def _apply(self, writes: Sequence[Write], what: str) -> list[PostAddress]:
         results = self.connection.apply_writes([w.as_create() for w in writes], what)
         if len(results) != len(writes):
             raise PublishError(f"{what}: Bluesky answered {len(results)} results for "
                                f"{len(writes)} records")
-        return [StrongRef(r["uri"], r["cid"]) for r in results]
+        return [address_of(r) for r in results]
 
     # -- publishing -----------------------------------------------------------------------------
 
@@ -160,13 +158,13 @@ class Publisher:
         started = self.connection.now()
         when = datetime.fromtimestamp(started, tz=UTC)
 
-        known: dict[int, StrongRef] = {}
+        known: dict[int, PostAddress] = {}
         # The root goes in the first batch, so no root means nothing of the thread exists yet
         # (and if it did, the PDS would refuse the key and we would find out below).
         root = None if absent else self.connection.get_record(
             keys[0], f"{link}: checking post 1 of {total}")
         if root is not None:
-            known = {0: StrongRef(root["uri"], root["cid"])}
+            known = {0: address_of(root)}
             known.update(self._existing(keys, range(1, total), link, total))
         if len(known) == total:
             event(logger, "bluesky.thread_exists", link=link, posts=total,
@@ -247,7 +245,7 @@ class Publisher:
         already there (left by a root deleted in the app, or set there) is kept as it is:
         creating it again would make the PDS refuse the whole batch, every time."""
         writes: list[Write] = []
-        for collection, record in (gates or Gates()).records(post_uri(did, root_key), when):
+        for collection, record in (gates or Gates()).records(str(AtUri.post(did, root_key)), when):
             what = f"{link}: checking its {collection.rsplit('.', 1)[-1]}"
             if self.connection.get_record(root_key, what, collection) is not None:
                 event(logger, "bluesky.gate_kept", link=link, collection=collection,
@@ -258,9 +256,9 @@ class Publisher:
 
     def pin_thread(self, thread: PostedThread, link: str) -> None:
         """Make `thread`'s root the pinned post (nothing written when it is already)."""
-        self._pin(thread.root.ref, link)
+        self._pin(thread.root.address, link)
 
-    def _pin(self, root: StrongRef, link: str) -> None:
+    def _pin(self, root: PostAddress, link: str) -> None:
         """Pin the root; a failure is only logged: the thread is posted and stays so."""
         try:
             changed = pin_post(self.connection, root, f"{link}: pinning its thread")
@@ -272,25 +270,25 @@ class Publisher:
     def _posted(
         self,
         keys: Sequence[str],
-        known: Mapping[int, StrongRef],
+        known: Mapping[int, PostAddress],
         written: set[int],
         found_by: FoundBy,
         total: int,
     ) -> PostedThread:
         posts = tuple(
-            PostedPost(p, keys[p], known[p].uri, known[p].cid, p in written) for p in sorted(known)
+            ThreadPost(p, known[p], p in written) for p in sorted(known)
         )
         return PostedThread(posts, found_by=found_by, expected=total)
 
     # -- reading posted threads back (status --html) -------------------------------------------
 
-    def read_records(self, rkeys: Sequence[str]) -> list[dict[str, Any] | None]:
-        """The post record (the lexicon dict, as stored) at each of `rkeys` on our account, in
-        order; None where there is none (deleted)."""
-        out: list[dict[str, Any] | None] = []
+    def read_posts(self, rkeys: Sequence[str]) -> list[Post | None]:
+        """The post (as its record on the account says it) at each of `rkeys` on our account,
+        in order; None where there is none (deleted)."""
+        out: list[Post | None] = []
         for rkey in rkeys:
             got = self.connection.get_record(rkey, f"reading post {rkey}")
-            out.append(None if got is None else dict(got["value"]))
+            out.append(None if got is None else post_of(got["value"]))
         return out
 
     def read_blob(self, cid: str) -> bytes | None:
@@ -305,7 +303,7 @@ class Publisher:
         what = f"{issue_link}: looking for its thread"
         root = self.connection.get_record(keys[0], what) if keys else None
         if root is not None:
-            known = {0: StrongRef(root["uri"], root["cid"])}
+            known = {0: address_of(root)}
             known.update(self._existing(keys, range(1, len(keys)), what, len(keys)))
             event(logger, "bluesky.thread_found", link=issue_link, by="root_key",
                   root=root["uri"], posts=len(known))
@@ -330,22 +328,20 @@ class Publisher:
                 break
         if not roots:
             return None
-        root_uri = min(roots, key=rkey_of)  # the first thread, if the issue was posted twice
+        # The first thread, if the issue was posted twice (record keys sort by time).
+        root_at = min((AtUri.parse(u) for u in roots), key=lambda a: a.rkey)
+        root_uri = str(root_at)
 
         def in_thread(rec: dict[str, Any]) -> bool:
             reply = (rec.get("value") or {}).get("reply") or {}
             return rec["uri"] == root_uri or (reply.get("root") or {}).get("uri") == root_uri
 
-        members = sorted((r for r in records if in_thread(r)), key=lambda r: rkey_of(r["uri"]))
-        if not any(r["uri"] == root_uri for r in members) and root_uri == post_uri(
-            did, rkey_of(root_uri)
-        ):
-            root = self.connection.get_record(rkey_of(root_uri), what)
+        members = sorted((address_of(r) for r in records if in_thread(r)), key=lambda a: a.rkey)
+        if root_at not in (a.at for a in members) and root_at == AtUri.post(did, root_at.rkey):
+            root = self.connection.get_record(root_at.rkey, what)
             if root is not None:
-                members.insert(0, root)
-        posts = tuple(
-            PostedPost(i, rkey_of(r["uri"]), r["uri"], r["cid"]) for i, r in enumerate(members)
-        )
+                members.insert(0, address_of(root))
+        posts = tuple(ThreadPost(i, a) for i, a in enumerate(members))
         event(logger, "bluesky.thread_found", link=issue_link, by="link_scan", root=root_uri,
               posts=len(posts))
         return PostedThread(posts, found_by=FoundBy.LINK_SCAN)

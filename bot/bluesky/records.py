@@ -22,40 +22,11 @@ from urllib.parse import urlsplit
 
 import libipld
 
-from bot.core.address import AtUri
-from bot.core.post import POST_TYPE, Post, post_url
+from bot.bluesky.lexicon import POST_TYPE, post_record, reply_ref
+from bot.core.address import PostAddress, ThreadPost, ThreadRef
+from bot.core.post import Post
 
 _CID_PREFIX = b"\x01\x71\x12\x20"  # CIDv1, dag-cbor, sha2-256, 32-byte digest
-
-
-@dataclass(frozen=True)
-class StrongRef:
-    """A record's address and content hash (`com.atproto.repo.strongRef`)."""
-
-    uri: str
-    cid: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"uri": self.uri, "cid": self.cid}
-
-
-@dataclass(frozen=True)
-class PostedPost:
-    """One post of a thread as it exists on the PDS. `written` is True when this call wrote it."""
-
-    place: int
-    rkey: str
-    uri: str
-    cid: str
-    written: bool = False
-
-    @property
-    def ref(self) -> StrongRef:
-        return StrongRef(self.uri, self.cid)
-
-    @property
-    def url(self) -> str:
-        return post_url(self.uri)
 
 
 class FoundBy(enum.StrEnum):
@@ -73,12 +44,12 @@ class PostedThread:
     """A thread on the account, root first. `found_by` says how we know (FoundBy);
     `expected` is how many posts the thread should have, when known."""
 
-    posts: tuple[PostedPost, ...]
+    posts: tuple[ThreadPost, ...]  # each with its CID, as the PDS has it
     found_by: FoundBy = FoundBy.PUBLISHED
     expected: int | None = None
 
     @property
-    def root(self) -> PostedPost:
+    def root(self) -> ThreadPost:
         return self.posts[0]
 
     @property
@@ -98,14 +69,6 @@ class PostedThread:
     @property
     def complete(self) -> bool:
         return self.expected is not None and len(self.posts) == self.expected
-
-
-def post_uri(did: str, rkey: str) -> str:
-    return str(AtUri.post(did, rkey))
-
-
-def rkey_of(uri: str) -> str:
-    return AtUri.parse(uri).rkey
 
 
 def _to_ipld(value: Any) -> Any:
@@ -159,7 +122,7 @@ def build_writes(
     thread: Sequence[Post],
     keys: Sequence[str],
     places: Sequence[int],
-    known: Mapping[int, StrongRef],
+    known: Mapping[int, PostAddress],
     blobs: Mapping[str, dict[str, Any]],
     when: datetime,
 ) -> list[Write]:
@@ -167,20 +130,20 @@ def build_writes(
     before it, under post 0. Refs come from `known` (posts already on the PDS, server CIDs)
     or from the CIDs computed here for earlier places of the same batch. `blobs` maps a card's
     thumb_url to its uploaded blob."""
-    refs: dict[int, StrongRef] = dict(known)
+    refs: dict[int, PostAddress] = dict(known)
     writes: list[Write] = []
     for place in places:
         post = thread[place]
         thumb = blobs.get(post.card.thumb_url) if post.card and post.card.thumb_url else None
-        record = post.record(thumb=thumb)
+        record = post_record(post, thumb)
         record["createdAt"] = created_at(when, place)
         if place > 0:
             root, parent = refs.get(0), refs.get(place - 1)
             if root is None or parent is None:
                 raise ValueError(f"post {place + 1} needs posts 1 and {place} written first")
-            record["reply"] = {"root": root.as_dict(), "parent": parent.as_dict()}
+            record["reply"] = reply_ref(ThreadRef(root, parent))
         cid = record_cid(record)
-        refs[place] = StrongRef(post_uri(did, keys[place]), cid)
+        refs[place] = PostAddress.post(did, keys[place], cid)
         writes.append(Write(place, keys[place], record, cid))
     return writes
 

@@ -3,7 +3,7 @@
 Bluesky locks out accounts that call createSession on every run (30 per 5 minutes, a few hundred
 a day), so the session string is saved after sign-in and after every refresh (the refresh token
 rotates each time) and reused on the next run. A `SessionKeeper` is what the connection needs:
-the store's `DatabaseSessionKeeper` (bot.store.session) in the service, `FileSessionKeeper` and
+the store's `DatabaseSessionKeeper` (bot.store.sessions) in the service, `FileSessionKeeper` and
 `MemorySessionKeeper` here for scripts and tests. The session string holds tokens: never log it,
 never put it in a repr.
 """

@@ -5,9 +5,10 @@ of a thread get fetched."""
 
 from bot.cards.fetcher import CardFetcher
 from bot.cards.guard import Guard, refused_kind
-from bot.cards.image import MAX_THUMB_BYTES, Thumb, fit
+from bot.cards.image import MAX_THUMB_BYTES, fit
 from bot.cards.page import _clean, parse_head
 from bot.cards.thread import MODES, Mode, cards_of, compose_with_cards
+from bot.core.media import Thumb
 
 __all__ = [
     "MAX_THUMB_BYTES",

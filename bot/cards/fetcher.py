@@ -26,8 +26,9 @@ import httpx
 from bot import USER_AGENT
 from bot.cards.cache import DAY, HOUR, CardCache
 from bot.cards.guard import Guard, GuardedTransport
-from bot.cards.image import Thumb, fit
+from bot.cards.image import fit
 from bot.cards.page import head_done, is_http, parse_head
+from bot.core.media import Thumb
 from bot.core.post import Card
 from bot.errors import CardError
 from bot.log import event
@@ -137,7 +138,9 @@ class CardFetcher:
         cached = self._cached(key)
         if cached is not None:
             meta, data = cached
-            return Thumb(data, meta["mime"]) if data is not None and "mime" in meta else None
+            if data is None or "mime" not in meta:
+                return None
+            return Thumb(data, meta["mime"], meta.get("width"), meta.get("height"))
         try:
             body, _, _ = self._get(image_url, self.max_image_bytes, ("image/",))
             thumb = fit(body)
@@ -145,7 +148,8 @@ class CardFetcher:
             event(logger, "card.thumb_failed", logging.WARNING, url=image_url, reason=str(exc))
             self._put(key, {"failed": str(exc)})
             return None
-        self._put(key, {"mime": thumb.mime}, thumb.data)
+        self._put(key, {"mime": thumb.mime, "width": thumb.width, "height": thumb.height},
+                  thumb.data)
         return thumb
 
     def thumbs(self, image_urls: Iterable[str | None]) -> dict[str, Thumb]:

@@ -8,10 +8,10 @@ from __future__ import annotations
 import io
 import threading
 import warnings
-from dataclasses import dataclass
 
 from PIL import Image, ImageOps
 
+from bot.core.media import Thumb
 from bot.errors import CardError
 
 MAX_THUMB_BYTES = 1_000_000  # Bluesky's limit for an external embed's thumb blob
@@ -32,14 +32,6 @@ _HARMLESS_INFO = {
     "lossless",
 }
 _QUALITIES = (85, 75, 65)
-
-
-@dataclass(frozen=True)
-class Thumb:
-    """A card's image, ready to upload: at most 1,000,000 bytes, an image Pillow can open."""
-
-    data: bytes
-    mime: str
 
 
 def _open(data: bytes) -> Image.Image:
@@ -93,7 +85,7 @@ def _fit(data: bytes) -> Thumb:
     img = _open(data)
     source = img.format or ""
     if _clean_as_is(img, len(data)):
-        return Thumb(data, PASS_THROUGH[source])
+        return Thumb(data, PASS_THROUGH[source], img.width, img.height)
     img = ImageOps.exif_transpose(img)  # the picture as shown, before its EXIF is dropped
     opaque = True
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
@@ -112,8 +104,8 @@ def _fit(data: bytes) -> Thumb:
                 if source in ("PNG", "WEBP") and opaque and quality == _QUALITIES[0]:
                     same = _encode(img, source, quality)
                     if len(same) < len(best):
-                        return Thumb(same, PASS_THROUGH[source])
-                return Thumb(best, "image/jpeg")
+                        return Thumb(same, PASS_THROUGH[source], img.width, img.height)
+                return Thumb(best, "image/jpeg", img.width, img.height)
         # Still too big: shrink by about what the byte count says (bytes ~ pixels), and retry.
         scale = min(0.85, 0.9 * (MAX_THUMB_BYTES / len(best)) ** 0.5)
         size = (round(img.width * scale), round(img.height * scale))

@@ -1,6 +1,7 @@
-"""`preview`: the thread(s) the bot would post for an issue, read from a feed, without posting.
-The records shown are `Post.record()`, what is posted. Cards are fetched as CARDS says (and
-cached, so a later `post` fetches nothing again); `--offline` fetches nothing: the feed's cards."""
+"""`preview`: the thread(s) the bot would post for an issue, read from a feed, without posting. The
+records shown are bot.bluesky.lexicon's `post_record`, what is posted. Cards are fetched as CARDS
+says (and cached, so a later `post` fetches nothing again); `--offline` fetches nothing: the feed's
+cards."""
 
 from __future__ import annotations
 
@@ -11,16 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from bot.bluesky.lexicon import is_gone, post_of, post_record
 from bot.cli.app import check_writable, echo_json, feed_named_by, write_output
 from bot.core.model import Issue
 from bot.core.plan import Plan, Step
-from bot.core.post import Post, Thread
+from bot.core.post import Link, Post, Tag, Thread
 from bot.core.profile import Profile, ThreadLayout
 from bot.core.review import Verdict, review
 from bot.core.text import graphemes, utf8_len
 
 if TYPE_CHECKING:
     from bot.cards import CardFetcher
+    from bot.html.page import Gone, PageSection
 
 
 @click.command()
@@ -100,7 +103,7 @@ def preview(
         fetched = {c.uri: fetcher.fetched(c.uri) for _, t in previews[:MAX_CARD_ISSUES]
                    for c in cards_of(t)} if fetcher is not None else {}  # fmt: skip
         if html_path is not None:
-            from bot.html.page import render_page, sections_from_preview
+            from bot.html.page import render_page
 
             # The pictures as they would be uploaded (fitted), inlined; keyed by card address.
             cards = [c for _, t in previews for c in cards_of(t)]
@@ -180,7 +183,7 @@ def preview_json(
     the bot does with it (bot.core.plan): {"step", "says", "due" (RFC 3339 or null)}."""
     element: dict[str, Any] = {
         "entry": {"guid": issue.guid, "link": issue.link, "title": issue.title},
-        "threads": [[post.record() for post in thread] for thread in threads],
+        "threads": [[post_record(post) for post in thread] for thread in threads],
     }
     if verdict is not None and verdict.reason:
         element["review"] = {"action": verdict.action.value, "reason": verdict.reason}
@@ -232,15 +235,11 @@ def _render_post(post: Post, n: int, total: int) -> list[str]:
     size = f"{graphemes(post.text)} graphemes, {utf8_len(post.text)} bytes"
     out = [f"── {n}/{total} · {post.kind} · {size}"]
     out.extend(("  " + line).rstrip() for line in post.text.split("\n"))
-    raw = post.text.encode("utf-8")
-    for facet in post.facets:
-        index = facet["index"]
-        shown = raw[index["byteStart"] : index["byteEnd"]].decode("utf-8")
-        for feature in facet["features"]:
-            if "uri" in feature:
-                out.append(f"  link: {shown} → {feature['uri']}")
-            elif "tag" in feature:
-                out.append(f"  tag:  {shown} → #{feature['tag']}")
+    for shown, feature in post.spans():
+        if isinstance(feature, Link):
+            out.append(f"  link: {shown} → {feature.uri}")
+        elif isinstance(feature, Tag):
+            out.append(f"  tag:  {shown} → #{feature.tag}")
     if post.card is not None:
         card = post.card
         out.append(f"  card: {card.title} → {card.uri}")
@@ -249,3 +248,23 @@ def _render_post(post: Post, n: int, total: int) -> list[str]:
         if card.thumb_url:
             out.append(f"        image: {card.thumb_url}")
     return out
+
+
+def sections_from_preview(data: Sequence[Mapping[str, Any]]) -> list[PageSection]:
+    """The HTML page's sections of a `preview --json` array: each element's entry, its threads
+    read back from the records (so the page draws exactly what is posted), and its `plan` when
+    the bot would not simply post it (held, waiting, announced only, already on Bluesky…)."""
+    from bot.html.page import Gone, PageSection
+
+    def drawn(record: Mapping[str, Any]) -> Post | Gone:
+        return Gone(str(record.get("uri", ""))) if is_gone(record) else post_of(record)
+
+    sections = []
+    for element in data:
+        plan = element.get("plan") or {}
+        says = plan.get("says") if plan.get("step") != "post" else None
+        sections.append(PageSection(
+            entry=dict(element["entry"]),
+            threads=[[drawn(r) for r in thread] for thread in element["threads"]],
+            plan=str(says) if says else None))
+    return sections

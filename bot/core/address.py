@@ -43,3 +43,80 @@ class AtUri:
 
     def __str__(self) -> str:
         return f"at://{self.repo}/{self.collection}/{self.rkey}"
+
+
+@dataclass(frozen=True)
+class PostAddress:
+    """A post's address (its at:// URI, parsed once) and, once written, its content hash (CID).
+
+    The one type for "where a post is": the publisher's posts, the store's rows and the thread
+    references of a reply all hold one, so the URI is never split again elsewhere."""
+
+    at: AtUri
+    cid: str | None = None
+
+    @classmethod
+    def parse(cls, uri: str, cid: str | None = None) -> PostAddress:
+        """From an at:// URI string (ValueError naming it when it is not one)."""
+        return cls(AtUri.parse(uri), cid)
+
+    @classmethod
+    def post(cls, repo: str, rkey: str, cid: str | None = None) -> PostAddress:
+        """The post `rkey` of the account `repo`."""
+        return cls(AtUri.post(repo, rkey), cid)
+
+    @property
+    def uri(self) -> str:
+        return str(self.at)
+
+    @property
+    def repo(self) -> str:
+        return self.at.repo
+
+    @property
+    def rkey(self) -> str:
+        return self.at.rkey
+
+    @property
+    def url(self) -> str:
+        """The post on bsky.app."""
+        return self.at.url
+
+
+@dataclass(frozen=True)
+class ThreadPost:
+    """One post of a thread at its place (0: the root). `written`: this call wrote it (the
+    publisher's answer; False for a post that was already there, or read back)."""
+
+    place: int
+    address: PostAddress
+    written: bool = False
+
+    @property
+    def uri(self) -> str:
+        return self.address.uri
+
+    @property
+    def rkey(self) -> str:
+        return self.address.rkey
+
+    @property
+    def cid(self) -> str | None:
+        return self.address.cid
+
+    @property
+    def url(self) -> str:
+        return self.address.url
+
+
+@dataclass(frozen=True)
+class ThreadRef:
+    """Where a reply hangs in its thread: the thread's root and the post it answers."""
+
+    root: PostAddress
+    parent: PostAddress
+
+
+def post_url(uri: str) -> str:
+    """https://bsky.app/profile/DID/post/RKEY for the post at://DID/app.bsky.feed.post/RKEY."""
+    return AtUri.parse(uri).url

@@ -1,20 +1,19 @@
 """What is wrong with a post record, as the editor should hear it before posting.
 
-`check_record` looks at one `app.bsky.feed.post` record (the lexicon dict, as `Post.record()`
-gives it) and returns Findings: "error" for what the PDS refuses (over 300 graphemes or 3000
-bytes, facets off the text, a post that is only a link), "warning" for what would post but looks
-wrong (near a limit, empty text, a link the app cannot open, raw HTML or entities, a feed's
+`check_post` looks at one post (the value that is written, or one read back from a record by
+bot.bluesky.lexicon) and returns Findings: "error" for what the PDS refuses (over 300 graphemes or
+3000 bytes, facets off the text, a post that is only a link), "warning" for what would post but
+looks wrong (near a limit, empty text, a link the app cannot open, raw HTML or entities, a feed's
 "read more" boilerplate). Pure: no network; counting is bot.core.text's."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
-from bot.core.post import LINK_FEATURE, MENTION_FEATURE, TAG_FEATURE
+from bot.core.post import Facet, Feature, Link, OtherFeature, Post, Tag
 from bot.core.text import MAX_BYTES, MAX_GRAPHEMES, graphemes, utf8_len
 
 NEAR_GRAPHEMES = 280  # close enough that a small edit of the template would tip it over
@@ -46,24 +45,22 @@ class Finding:
     message: str
 
 
-def check_record(record: Mapping[str, Any]) -> list[Finding]:
-    """Everything wrong with one post record, errors first in the order they occur."""
-    text = record.get("text")
-    if not isinstance(text, str):
-        return [Finding("error", "the record has no text")]
+def check_post(post: Post) -> list[Finding]:
+    """Everything wrong with one post, errors first in the order they occur."""
+    text = post.text
     found: list[Finding] = []
     found += _check_length(text)
     if not text.strip():
-        if isinstance(record.get("embed"), Mapping):
+        if post.card is not None:
             found.append(Finding("warning", "the post has no text, only a card"))
         else:
             found.append(Finding("error", "empty post: no text and no card"))
     data = text.encode("utf-8")
     spans: list[tuple[int, int]] = []
-    for number, facet in enumerate(record.get("facets") or (), 1):
+    for number, facet in enumerate(post.facets, 1):
         found += _check_facet(number, facet, data, spans)
     found += _check_words(text, data, spans)
-    langs = record.get("langs") or ()
+    langs = post.langs
     if len(langs) > MAX_LANGS:
         found.append(Finding("error", f"{len(langs)} languages (at most {MAX_LANGS})"))
     return sorted(found, key=lambda f: f.level != "error")
@@ -105,13 +102,11 @@ def _check_length(text: str) -> list[Finding]:
 
 
 def _check_facet(
-    number: int, facet: Any, data: bytes, spans: list[tuple[int, int]]
+    number: int, facet: Facet, data: bytes, spans: list[tuple[int, int]]
 ) -> list[Finding]:
     name = f"facet {number}"
-    index = facet.get("index") if isinstance(facet, Mapping) else None
-    start = index.get("byteStart") if isinstance(index, Mapping) else None
-    end = index.get("byteEnd") if isinstance(index, Mapping) else None
-    if not isinstance(start, int) or not isinstance(end, int):
+    start, end = facet.start, facet.end
+    if start is None or end is None:
         return [Finding("error", f"{name} has no byte range")]
     where = f"{name} (bytes {start}–{end})"
     if not 0 <= start < end <= len(data):
@@ -122,7 +117,7 @@ def _check_facet(
     if any(start < e and s < end for s, e in spans):
         found.append(Finding("warning", f"{where} overlaps another facet"))
     spans.append((start, end))
-    features = facet.get("features") or ()
+    features = facet.features
     if not features:
         found.append(Finding("error", f"{where} has no feature"))
     for feature in features:
@@ -130,20 +125,16 @@ def _check_facet(
     return found
 
 
-def _check_feature(where: str, feature: Any) -> list[Finding]:
-    kind = feature.get("$type") if isinstance(feature, Mapping) else None
-    if kind == LINK_FEATURE:
-        uri = str(feature.get("uri", ""))
-        if not is_web_address(uri):
+def _check_feature(where: str, feature: Feature) -> list[Finding]:
+    match feature:
+        case Link(uri) if not is_web_address(uri):
             return [Finding("warning", f"{where} links to {uri!r}, not a web address")]
-    elif kind == TAG_FEATURE:
-        tag = str(feature.get("tag", ""))
-        if not tag or any(c.isspace() for c in tag):
+        case Tag(tag) if not tag or any(c.isspace() for c in tag):
             return [Finding("error", f"{where} has an invalid tag {tag!r}")]
-        if graphemes(tag) > MAX_TAG_GRAPHEMES:
+        case Tag(tag) if graphemes(tag) > MAX_TAG_GRAPHEMES:
             return [Finding("error", f"{where} tag is over {MAX_TAG_GRAPHEMES} graphemes")]
-    elif kind != MENTION_FEATURE:
-        return [Finding("warning", f"{where} has an unknown feature {kind!r}")]
+        case OtherFeature(kind):
+            return [Finding("warning", f"{where} has an unknown feature {kind!r}")]
     return []
 
 

@@ -3,7 +3,7 @@
 - `graphemes` / `utf8_len`: the PDS refuses a post over 300 graphemes (Intl.Segmenter, which
   `regex`'s \\X matches) or over 3000 UTF-8 bytes.
 - `short_link`: the visible text Bluesky's app writes for a link (social-app's `toShortUrl`).
-- `RichText`: plain text, links and hashtags; `.facets()` gives lexicon facets with UTF-8 byte
+- `RichText`: plain text, links and hashtags; `.facets()` gives facet values on UTF-8 byte
   offsets (byteStart inclusive, byteEnd exclusive).
 - `split`: text that does not fit one post is split, never cut: at paragraph, line, sentence,
   clause (after `;`, `:`, a dash), word and, for one monstrous word, grapheme boundaries; never
@@ -18,12 +18,11 @@ import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote, urlsplit
 
 import regex
 
-from bot.core.post import LINK_FEATURE, TAG_FEATURE
+from bot.core.post import Facet, Link, Tag
 
 MAX_GRAPHEMES = 300
 MAX_BYTES = 3000
@@ -146,19 +145,15 @@ class RichText:
         """(visible text, full URI) of each link, in order."""
         return [(s.text, s.uri) for s in self.spans if s.uri is not None]
 
-    def facets(self) -> tuple[dict[str, Any], ...]:
-        """Lexicon facets (`app.bsky.richtext.facet`) with UTF-8 byte offsets."""
-        out: list[dict[str, Any]] = []
+    def facets(self) -> tuple[Facet, ...]:
+        """The links and tags as facets, on UTF-8 byte offsets."""
+        out: list[Facet] = []
         pos = 0
         for s in self.spans:
             size = utf8_len(s.text)
             if s.atomic and size:
-                if s.uri is not None:
-                    feature: dict[str, Any] = {"$type": LINK_FEATURE, "uri": s.uri}
-                else:
-                    feature = {"$type": TAG_FEATURE, "tag": s.tag}
-                index = {"byteStart": pos, "byteEnd": pos + size}
-                out.append({"index": index, "features": [feature]})
+                feature = Link(s.uri) if s.uri is not None else Tag(s.tag or "")
+                out.append(Facet(pos, pos + size, (feature,)))
             pos += size
         return tuple(out)
 

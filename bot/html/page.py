@@ -1,15 +1,16 @@
 """The preview as one self-contained HTML page: each thread drawn the way the Bluesky app shows it.
 
-Built only from the post RECORDS that would be written (the `preview --json` element shape), so
-the page cannot drift from what is posted. Text is cut at the facets' UTF-8 byte offsets, exactly
-as the app does. Everything shown is escaped; only http(s) addresses become links; CSS is inline,
-thumbnails are data: URIs, and a Content-Security-Policy forbids any other request, so the page
-works offline. Each post carries its grapheme and byte counts and a warning for anything the
-PDS would refuse (error) or that looks wrong (warning). Pure: stdlib and bot.core.text, no network.
+Built only from the posts that would be written (read back from the `preview --json` records by
+bot.bluesky.lexicon), so the page cannot drift from what is posted. Text is cut at the facets' UTF-8
+byte offsets, exactly as the app does. Everything shown is escaped; only http(s) addresses become
+links; CSS is inline, thumbnails are data: URIs, and a Content-Security-Policy forbids any other
+request, so the page works offline. Each post carries its grapheme and byte counts and a warning for
+anything the PDS would refuse (error) or that looks wrong (warning). Pure: stdlib and bot.core.text,
+no network.
 
-Threads already posted (`status --html`) are drawn from the records read back from
-the PDS (their `reply` and `createdAt` are ignored); a post no longer there is given as an
-`app.bsky.feed.defs#notFoundPost` ({uri, notFound}) and drawn in its place with a warning."""
+Threads already posted (`status --html`) are drawn from the records read back from the PDS (their
+`reply` and `createdAt` are ignored); a post no longer there is given as a `Gone` and drawn in its
+place with a warning."""
 
 from __future__ import annotations
 
@@ -17,14 +18,15 @@ import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
-from bot.core.post import LINK_FEATURE, MENTION_FEATURE, TAG_FEATURE
+from bot.core.media import Thumb
+from bot.core.post import Card, Facet, Link, Mention, Post, Tag
 from bot.core.postcheck import (
     MAX_THUMB_BYTES,
     Finding,
-    check_record,
+    check_post,
     is_web_address,
     on_char_boundary,
 )
@@ -32,29 +34,20 @@ from bot.core.text import graphemes, utf8_len
 from bot.html.style import CSS
 
 __all__ = [
-    "NOT_FOUND",
+    "Finding",
+    "Gone",
     "PageSection",
     "Thumb",
-    "Finding",
     "render_page",
-    "sections_from_preview",
 ]
 
-NOT_FOUND = "app.bsky.feed.defs#notFoundPost"
 
+@dataclass(frozen=True)
+class Gone:
+    """A posted post no longer on Bluesky (deleted?), drawn in its place."""
 
-class ImageData(Protocol):
-    """Anything with image bytes and their MIME type, e.g. bot.cards.Thumb (read-only)."""
+    uri: str
 
-    @property
-    def data(self) -> bytes: ...
-
-    @property
-    def mime(self) -> str: ...
-
-
-# A thumbnail to inline, keyed by the card's URI: (bytes, MIME type) or an ImageData.
-Thumb = tuple[bytes, str] | ImageData
 
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
@@ -62,26 +55,11 @@ _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 @dataclass(frozen=True)
 class PageSection:
     """One issue on the page: its entry ({guid, link, title}, and for posted threads
-    `bsky_urls`: each thread's address on bsky.app) and its threads of post records."""
+    `bsky_urls`: each thread's address on bsky.app) and its threads of posts."""
 
     entry: Mapping[str, Any]
-    threads: Sequence[Sequence[Mapping[str, Any]]] = field(default_factory=tuple)
+    threads: Sequence[Sequence[Post | Gone]] = field(default_factory=tuple)
     plan: str | None = None  # what the bot does with it, when not simply posting it
-
-    @classmethod
-    def from_json(cls, element: Mapping[str, Any]) -> PageSection:
-        """From one element of `preview --json`: {"entry": {...}, "threads": [[RECORD, ...]]},
-        and its `plan` when the bot would not simply post it (held, waiting, announced only,
-        already on Bluesky…)."""
-        plan = element.get("plan") or {}
-        says = plan.get("says") if plan.get("step") != "post" else None
-        return cls(entry=dict(element["entry"]), threads=[list(t) for t in element["threads"]],
-                   plan=str(says) if says else None)
-
-
-def sections_from_preview(data: Sequence[Mapping[str, Any]]) -> list[PageSection]:
-    """All sections of a `preview --json` array."""
-    return [PageSection.from_json(element) for element in data]
 
 
 def render_page(
@@ -195,8 +173,8 @@ def _section(
         parts.append(
             f'<ol class="thread" data-thread="{t_number}" aria-label="thread {t_number}">'
         )
-        for index, record in enumerate(thread):
-            html, warnings = _post(record, index, len(thread), account, thumbs)
+        for index, post in enumerate(thread):
+            html, warnings = _post(post, index, len(thread), account, thumbs)
             parts.append(html)
             counts["posts"] += 1
             for w in warnings:
@@ -207,20 +185,19 @@ def _section(
 
 
 def _post(
-    record: Mapping[str, Any],
+    post: Post | Gone,
     index: int,
     total: int,
     account: _Account,
     thumbs: Mapping[str, Thumb],
 ) -> tuple[str, list[Finding]]:
-    if record.get("$type") == NOT_FOUND:
-        return _gone(record, index, total, account)
-    text = str(record.get("text", ""))
-    warnings = check_record(record)
-    external = _external(record)
+    if isinstance(post, Gone):
+        return _gone(post, index, total, account)
+    text = post.text
+    warnings = check_post(post)
     card_html = ""
-    if external is not None:
-        card_html, card_warnings = _card(external, thumbs)
+    if post.card is not None:
+        card_html, card_warnings = _card(post.card, thumbs)
         warnings.extend(card_warnings)
     n_graphemes, n_bytes = graphemes(text), utf8_len(text)
     state = _worst(warnings)
@@ -229,9 +206,9 @@ def _post(
         f'<li class="post {state}{last}" data-post="{index + 1}" '
         f'data-graphemes="{n_graphemes}" data-bytes="{n_bytes}">'
         f"{_head(account, index, total)}"
-        f'<div class="text">{render_text(text, record.get("facets") or ())}</div>'
+        f'<div class="text">{render_text(text, post.facets)}</div>'
         f"{card_html}"
-        f"{_counts(n_graphemes, n_bytes, record)}"
+        f"{_counts(n_graphemes, n_bytes, post)}"
         f"{_warnings(warnings)}"
         "</div></li>"
     ), warnings
@@ -256,11 +233,9 @@ def _head(account: _Account, index: int, total: int, with_handle: bool = True) -
     )
 
 
-def _gone(
-    record: Mapping[str, Any], index: int, total: int, account: _Account
-) -> tuple[str, list[Finding]]:
+def _gone(gone: Gone, index: int, total: int, account: _Account) -> tuple[str, list[Finding]]:
     """A post that is no longer on Bluesky, drawn in its place (as the app does) with a warning."""
-    uri = str(record.get("uri", ""))
+    uri = gone.uri
     warnings = [Finding("warning", f"this post is gone from Bluesky (deleted?): {uri}")]
     last = " last" if index == total - 1 else ""
     return (
@@ -272,13 +247,13 @@ def _gone(
     ), warnings
 
 
-def render_text(text: str, facets: Sequence[Mapping[str, Any]]) -> str:
+def render_text(text: str, facets: Sequence[Facet]) -> str:
     """The post text as HTML: escaped, with link/tag/mention facets highlighted on their bytes.
 
     Facets whose range is outside the text, not on a character boundary, or overlapping an
-    earlier one are left out here (check_record reports them)."""
+    earlier one are left out here (check_post reports them)."""
     data = text.encode("utf-8")
-    spans: list[tuple[int, int, Mapping[str, Any]]] = []
+    spans: list[tuple[int, int, Facet]] = []
     for facet in facets:
         span = _byte_span(facet, data)
         if span is not None:
@@ -296,10 +271,9 @@ def render_text(text: str, facets: Sequence[Mapping[str, Any]]) -> str:
     return "".join(out)
 
 
-def _byte_span(facet: Mapping[str, Any], data: bytes) -> tuple[int, int] | None:
-    index = facet.get("index") or {}
-    start, end = index.get("byteStart"), index.get("byteEnd")
-    if not isinstance(start, int) or not isinstance(end, int):
+def _byte_span(facet: Facet, data: bytes) -> tuple[int, int] | None:
+    start, end = facet.start, facet.end
+    if start is None or end is None:
         return None
     if not 0 <= start < end <= len(data):
         return None
@@ -308,51 +282,37 @@ def _byte_span(facet: Mapping[str, Any], data: bytes) -> tuple[int, int] | None:
     return start, end
 
 
-def _facet_html(visible: str, facet: Mapping[str, Any]) -> str:
+def _facet_html(visible: str, facet: Facet) -> str:
     shown = escape(visible)
-    for feature in facet.get("features") or ():
-        kind = feature.get("$type")
-        if kind == LINK_FEATURE:
-            uri = str(feature.get("uri", ""))
-            if is_web_address(uri):
+    for feature in facet.features:
+        match feature:
+            case Link(uri) if is_web_address(uri):
                 return _anchor(uri, shown, "facet link")
-            return f'<span class="facet link dead" title="{escape(uri)}">{shown}</span>'
-        if kind == TAG_FEATURE:
-            tag = escape(str(feature.get("tag", "")))
-            return f'<span class="facet tag" title="#{tag}">{shown}</span>'
-        if kind == MENTION_FEATURE:
-            did = escape(str(feature.get("did", "")))
-            return f'<span class="facet mention" title="{did}">{shown}</span>'
+            case Link(uri):
+                return f'<span class="facet link dead" title="{escape(uri)}">{shown}</span>'
+            case Tag(tag):
+                return f'<span class="facet tag" title="#{escape(tag)}">{shown}</span>'
+            case Mention(did):
+                return f'<span class="facet mention" title="{escape(did)}">{shown}</span>'
     return shown
 
 
-def _external(record: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    embed = record.get("embed")
-    if not isinstance(embed, Mapping):
-        return None
-    external = embed.get("external")
-    return external if isinstance(external, Mapping) else None
-
-
-def _card(external: Mapping[str, Any], thumbs: Mapping[str, Thumb]) -> tuple[str, list[Finding]]:
-    uri = str(external.get("uri", ""))
-    title = str(external.get("title", ""))
-    description = str(external.get("description", ""))
+def _card(card: Card, thumbs: Mapping[str, Thumb]) -> tuple[str, list[Finding]]:
+    uri, title, description = card.uri, card.title, card.description
     warnings: list[Finding] = []
-    thumb = _image(thumbs.get(uri))
-    if thumb is not None and not thumb[1].startswith("image/"):
-        warnings.append(Finding("error", f"card thumbnail is {thumb[1]!r}, not an image"))
+    thumb = thumbs.get(uri)
+    if thumb is not None and not thumb.is_image:
+        warnings.append(Finding("error", f"card thumbnail is {thumb.mime!r}, not an image"))
         thumb = None
     if thumb is not None:
-        data, mime = thumb
-        if len(data) > MAX_THUMB_BYTES:
+        if thumb.size > MAX_THUMB_BYTES:
             warnings.append(
-                Finding("error", f"card thumbnail is {len(data):,} bytes (limit 1,000,000)")
+                Finding("error", f"card thumbnail is {thumb.size:,} bytes (limit 1,000,000)")
             )
-        src = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-        image = f'<img class="thumb" alt="" src="{escape(src)}">'
+        src = f"data:{thumb.mime};base64,{base64.b64encode(thumb.data).decode('ascii')}"
+        image = f'<img class="thumb" alt="{escape(thumb.alt)}" src="{escape(src)}">'
     else:
-        blob = isinstance(external.get("thumb"), Mapping)
+        blob = card.uploaded is not None
         label = "thumbnail uploaded, not shown offline" if blob else "no thumbnail"
         image = f'<div class="thumb placeholder">{label}</div>'
         if not blob:
@@ -373,14 +333,8 @@ def _card(external: Mapping[str, Any], thumbs: Mapping[str, Thumb]) -> tuple[str
     return f'<div class="card">{inner}</div>', warnings
 
 
-def _image(thumb: Thumb | None) -> tuple[bytes, str] | None:
-    if thumb is None or isinstance(thumb, tuple):
-        return thumb
-    return thumb.data, thumb.mime
-
-
-def _counts(n_graphemes: int, n_bytes: int, record: Mapping[str, Any]) -> str:
-    langs = ", ".join(str(x) for x in record.get("langs") or ())
+def _counts(n_graphemes: int, n_bytes: int, post: Post) -> str:
+    langs = ", ".join(post.langs)
     lang = f' · <span class="langs">{escape(langs)}</span>' if langs else ""
     return (
         '<div class="counts">'

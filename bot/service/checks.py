@@ -5,7 +5,7 @@ Every round (about a second):
 1. the bots due now (bot.service.schedule: each on its stable slot in its interval) are taken
    from the schedule;
 2. their feeds' validators and whether they have issues pending are read in one go
-   (bot.store.batch: two SELECTs, whatever the number of bots);
+   (bot.store.feeds: two SELECTs, whatever the number of bots);
 3. each feed gets a conditional GET on one event loop (bot.feed_checks: aiohttp, keep-alive,
    connections per host capped, a deadline per request), side by side;
 4. the feeds that answered 304 have their checks and heartbeats written together (one UPDATE
@@ -17,7 +17,7 @@ Every round (about a second):
    in a bounded thread pool, as the daemon of a few bots does.
 
 Several such daemons on one Postgres divide the bots by leases claimed in batches (one UPDATE
-takes a slice of the free leases: `FleetRecords.take`), each up to its fair share; a daemon that
+takes a slice of the free leases: `Leases.take`), each up to its fair share; a daemon that
 cannot keep up says so (`daemon.behind`, due vs done per minute) and `status --check` does too.
 """
 
@@ -48,7 +48,7 @@ from bot.service.daemon import (
 from bot.service.posting import holder_gone
 from bot.service.schedule import Schedule, next_slot
 from bot.service.worker import is_url
-from bot.store.batch import Checked, CheckState, FleetRecords
+from bot.store.feeds import Checked, CheckState
 
 if TYPE_CHECKING:
     from bot.feed_checks import FeedChecks
@@ -87,7 +87,6 @@ class RoundsDaemon(Daemon):
                  threads: int = MAX_THREADS, checks: FeedChecks | None = None) -> None:
         super().__init__(fleet, max_interval=max_interval, lease_seconds=lease_seconds,
                          daemon=daemon)
-        self.records = FleetRecords(self.store)
         self.schedule = Schedule()
         self.minute = Minute()
         self.checked = 0  # 304 checks written, since the start
@@ -196,26 +195,26 @@ class RoundsDaemon(Daemon):
             return None
 
     def _balance_batch(self) -> tuple[list[str], list[str], list[str]]:
-        store, records = self.store, self.records
-        seen = store.daemon_seen(self.id, alive_for=self.lease_seconds)
+        store, leases = self.store, self.store.leases
+        seen = store.leases.daemon_seen(self.id, alive_for=self.lease_seconds)
         gone = [d for d in seen if holder_gone(d, self.id)]
         for daemon in gone:  # killed on this host: not counted, its bots free at once
-            store.daemon_gone(daemon)
+            store.leases.daemon_gone(daemon)
             event(logger, "daemon.gone", daemon=daemon, note="its process is gone from this host")
         live = len(seen) - len(gone)
         names = list(self.runners)
         fair = math.ceil(len(names) / max(live, 1))
         known = set(names)
-        mine = [n for n in records.held_by(self.id) if n in known]
+        mine = [n for n in leases.held_by(self.id) if n in known]
         busy = set(self.busy)
         extra = [n for n in mine[fair:] if n not in busy]
         if extra:  # another daemon joined: give back what is beyond our share
-            records.release(self.id, extra)
+            leases.release(self.id, extra)
             event(logger, "daemon.bots_released", bots=len(extra), daemons=live)
         released = set(extra)
         kept = [n for n in mine if n not in released]
-        records.renew(self.id, self.lease_seconds)
-        taken = records.take(self.id, names, fair - len(kept), self.lease_seconds)
+        leases.renew(self.id, self.lease_seconds)
+        taken = leases.take(self.id, names, fair - len(kept), self.lease_seconds)
         if taken:
             event(logger, "daemon.bots_taken", bots=len(taken), daemons=live,
                   serving=len(kept) + len(taken))  # fmt: skip
@@ -258,7 +257,7 @@ class RoundsDaemon(Daemon):
         self.busy.update(names)
         hot = [(n, self.runners[n].settings.feed_url) for n in names if self._hot(self.runners[n])]
         try:
-            states = await self._checks.in_thread(self.records.check_states, hot) if hot else {}
+            states = await self._checks.in_thread(self.store.feeds.check_states, hot) if hot else {}
         except BotError as exc:
             event(logger, "daemon.checks_failed", logging.WARNING, error=str(exc))
             states = {}
@@ -335,7 +334,7 @@ class RoundsDaemon(Daemon):
         assert self._checks is not None
         done, self._done = self._done, []
         try:
-            await self._checks.in_thread(self.records.record_not_modified, done)
+            await self._checks.in_thread(self.store.feeds.record_not_modified, done)
         except BotError as exc:  # their heartbeats stay as they were: status --check sees it
             event(logger, "daemon.checks_failed", logging.WARNING, error=str(exc),
                   bots=len(done))  # fmt: skip

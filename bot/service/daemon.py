@@ -309,30 +309,30 @@ class Daemon:
 
     def _balance(self) -> None:
         names = list(self.runners)
-        seen = self.store.daemon_seen(self.id, alive_for=self.lease_seconds)
+        seen = self.store.leases.daemon_seen(self.id, alive_for=self.lease_seconds)
         gone = [d for d in seen if holder_gone(d, self.id)]
         for daemon in gone:  # killed on this host: not counted, its bots free at once
-            self.store.daemon_gone(daemon)
+            self.store.leases.daemon_gone(daemon)
             event(logger, "daemon.gone", daemon=daemon, note="its process is gone from this host")
         live = len(seen) - len(gone)
         fair = math.ceil(len(names) / max(live, 1))
-        holders = self.store.bot_holders(names)
+        holders = self.store.leases.bot_holders(names)
         mine = [n for n in names if holders.get(n, ("",))[0] == self.id]
         keep = mine[:fair]
         for name in mine[fair:]:  # another daemon joined: give back what is beyond our share
             if self.runners[name].running:
                 keep.append(name)
                 continue
-            self.store.release_bot(name, self.id)
+            self.store.leases.release_bot(name, self.id)
             event(logger, "daemon.bot_released", bot=name, daemons=live)
-        owned = {n for n in keep if self.store.claim_bot(n, self.id, self.lease_seconds)}
+        owned = {n for n in keep if self.store.leases.claim_bot(n, self.id, self.lease_seconds)}
         for name in names:
             if len(owned) >= fair or name in owned or name in mine:
                 continue
             holder = holders.get(name, (None, None))[0]
             if holder is not None and holder_gone(holder, self.id):
-                self.store.release_bot(name, holder)  # a daemon killed on this host
-            if self.store.claim_bot(name, self.id, self.lease_seconds):
+                self.store.leases.release_bot(name, holder)  # a daemon killed on this host
+            if self.store.leases.claim_bot(name, self.id, self.lease_seconds):
                 owned.add(name)
                 event(logger, "daemon.bot_taken", bot=name, daemons=live,
                       previous=holder if holder else None)  # fmt: skip
@@ -384,7 +384,8 @@ def build_daemon(bots: Sequence[Settings]) -> tuple[Store, Daemon]:
     store.upgrade()
     ident = daemon_id()
     fleet = Fleet(bots, store, worker_id=ident)
-    refused = {b.bot for b in store.heartbeats() if b.auth_error}  # one read, not one per bot
+    # one read, not one per bot
+    refused = {b.bot for b in store.leases.heartbeats() if b.auth_error}
     for name in refused & set(fleet.workers):
         verify_refused_credentials(fleet.workers[name])
     if len(bots) >= rounds_from():
@@ -425,6 +426,6 @@ def abandon_running_pass() -> None:
 def leave(store: Store, daemon_id: str) -> None:
     """Release this daemon's leases, so its bots are free for the others at once."""
     try:
-        store.daemon_gone(daemon_id)
+        store.leases.daemon_gone(daemon_id)
     except BotError as exc:
         event(logger, "daemon.leases_kept", logging.WARNING, error=str(exc))

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from shlex import quote
 from typing import TYPE_CHECKING, Any
 
-from bot.core.address import AtUri
+from bot.core.address import POST_COLLECTION, PostAddress, ThreadPost
 from bot.core.model import Issue
 from bot.core.plan import Asker, Plan, Rules, Step, plan
 from bot.core.post import Thread, post_url
@@ -26,7 +26,7 @@ from bot.service.outcomes import IssueOutcome, Outcome, thread_roots
 from bot.service.posting import dry_outcome, known_of, record_issue
 from bot.service.worker import Worker
 from bot.settings import Settings
-from bot.store.api import IssueState, PostRef, Store, StoredIssue
+from bot.store.api import IssueState, Store, StoredIssue
 
 if TYPE_CHECKING:
     from bot.cards import CardFetcher
@@ -65,7 +65,7 @@ def post_one(
     outcome = worker.post_issue(stored, issue, force=force, threads=threads,
                                 considered=considered)
     if outcome.outcome is Outcome.BUSY:
-        holder = worker.store.issue(stored.id).claimed_by or "another worker"
+        holder = worker.store.issues.get(stored.id).claimed_by or "another worker"
         raise BotError(
             f"{issue.link} is being posted right now by {holder}; try again in a few minutes"
         )
@@ -91,7 +91,7 @@ def approve(
     BotError saying so, unless `as_now`: the feed's version is posted. BotError when the issue
     is not held."""
     store = worker.store
-    found = store.find_by_link(entry) or store.find_issue(worker.settings.feed_url, entry)
+    found = store.issues.find_by_link(entry) or store.issues.find(worker.settings.feed_url, entry)
     if found is None:
         raise BotError(f"no issue with link {entry} in the database: nothing to approve")
     if found.state is not _S.HELD:
@@ -109,7 +109,7 @@ def approve(
     if dry_run:  # what approving would post, asked of the same plan; nothing written
         return post_one(worker, entry=found.link, dry_run=True, issue=issue)
     _ = worker.publisher  # no credentials: ConfigError now, before anything changes
-    store.approve(found.id)
+    store.issues.approve(found.id)
     event(logger, "issue.approved", link=found.link, as_now=as_now or None)
     return post_one(worker, entry=found.link, issue=issue)
 
@@ -135,7 +135,7 @@ def preview_plans(
             known = worker.known()
             plans = []
             for issue, threads in composed:
-                stored = known.issues.get(issue.guid) or store.find_by_link(issue.link)
+                stored = known.issues.get(issue.guid) or store.issues.find_by_link(issue.link)
                 plans.append(worker.consider(stored, issue, threads=threads, known=known).plan)
             return plans
     finally:
@@ -163,7 +163,7 @@ def _what_now(outcome: IssueOutcome, link: str) -> IssueOutcome:
 def _stored(worker: Worker, issue: Issue) -> StoredIssue | None:
     """The issue as stored under FEED_URL (None: not recorded)."""
     url = worker.settings.feed_url
-    return worker.store.find_issue(url, issue.guid) or worker.store.find_by_link(issue.link)
+    return worker.store.issues.find(url, issue.guid) or worker.store.issues.find_by_link(issue.link)
 
 
 def _record(worker: Worker, issue: Issue) -> StoredIssue:
@@ -182,7 +182,7 @@ def find_issue(
     the feed `source` (the editor's --feed) and recorded as seen. Without `source` nothing is
     fetched: BotError at once, saying how to give the feed. BotError naming the link when the
     feed lacks it too."""
-    found = store.find_by_link(link) or store.find_issue(settings.feed_url, link)
+    found = store.issues.find_by_link(link) or store.issues.find(settings.feed_url, link)
     if found is not None:
         return found
     if source is None:
@@ -204,7 +204,7 @@ def skip(
     settings: Settings, store: Store, link: str, source: str | None = None
 ) -> StoredIssue:
     """The editor does not want this issue posted (seen/queued/failed → skipped)."""
-    issue = store.skip(find_issue(settings, store, link, source).id)
+    issue = store.issues.skip(find_issue(settings, store, link, source).id)
     event(logger, "issue.skipped", link=issue.link)
     return issue
 
@@ -219,7 +219,7 @@ def retry(
             f"{found.link} is {found.state.value}, not failed: nothing to retry "
             "(`post --entry LINK` posts an issue now)"
         )
-    issue = store.retry(found.id)
+    issue = store.issues.retry(found.id)
     event(logger, "issue.retry", link=issue.link)
     return issue
 
@@ -233,19 +233,19 @@ def mark_posted(
 ) -> StoredIssue:
     """The editor says this issue is on Bluesky (optionally at the post `uri`, an at:// URI of
     the thread's root): the bot will not post it."""
-    posts: list[PostRef] = []
+    posts: list[ThreadPost] = []
     if uri is not None:
         try:
-            address = AtUri.parse(uri)
+            address: PostAddress | None = PostAddress.parse(uri)
         except ValueError:
             address = None
-        if address is None or not address.is_post:
+        if address is None or not address.at.is_post:
             raise BotError(
                 f"--uri {uri!r} is not a post's at:// URI like "
-                "at://did:plc:…/app.bsky.feed.post/3l…"
+                f"at://did:plc:…/{POST_COLLECTION}/3l…"
             )
-        posts = [PostRef(0, address.rkey, uri)]
-    issue = store.mark_posted_by_hand(find_issue(settings, store, link, source).id, posts)
+        posts = [ThreadPost(0, address)]
+    issue = store.issues.mark_posted_by_hand(find_issue(settings, store, link, source).id, posts)
     event(logger, "issue.marked_posted", link=issue.link, root=uri)
     return issue
 
@@ -266,8 +266,8 @@ def status_rows(
     rows = []
     now = store.now()
     profile = load_profile()  # not asked: without the feed's content there is no review
-    refused = {b.bot: b.auth_error for b in store.heartbeats() if b.auth_error}
-    for item in _one_per_issue(store.recent(limit * 2, bots=bots))[:limit]:
+    refused = {b.bot: b.auth_error for b in store.leases.heartbeats() if b.auth_error}
+    for item in _one_per_issue(store.posts.recent(limit * 2, bots=bots))[:limit]:
         i = item.issue
         roots = thread_roots(i, item.posts)
         rules = Rules(post_delay=(post_delay or {}).get(i.bot, 0.0))

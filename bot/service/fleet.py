@@ -100,7 +100,7 @@ class _Account:
                 from bot.bluesky.publisher import Publisher
 
                 s = self._settings
-                keeper = self._store.session_keeper(s.bsky_handle or "", s.bsky_service)
+                keeper = self._store.sessions.keeper(s.bsky_handle or "", s.bsky_service)
                 connection = Connection.from_settings(s, keeper, sleep=self._sleep)
                 self._publisher = Publisher(connection)
             return self._publisher

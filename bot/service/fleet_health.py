@@ -20,11 +20,9 @@ MANY = 50  # from this many bots the line also says whether the daemons keep up
 
 def check_all(store: Store, bots: Sequence[str], now: datetime) -> Health:
     """One line for `bots` (see the module docstring); `store` reads every bot's rows."""
-    from bot.store.batch import FleetRecords
-
-    beats = {b.bot: b for b in FleetRecords(store).heartbeats()}
+    beats = {b.bot: b for b in store.leases.fleet_heartbeats()}
     issues: dict[str, list[StoredIssue]] = defaultdict(list)
-    for issue in store.issues([IssueState.FAILED, IssueState.HELD]):
+    for issue in store.issues.all([IssueState.FAILED, IssueState.HELD]):
         issues[issue.bot].append(issue)
     results = [judge(b, beats.get(b), issues.get(b, []), now) for b in bots]
     bad = [h for h in results if not h.ok]
@@ -44,9 +42,7 @@ def check_all(store: Store, bots: Sequence[str], now: datetime) -> Health:
 
 def serving(store: Store) -> dict[str, int]:
     """Which daemon serves how many bots now (its live leases), for `status`."""
-    from bot.store.batch import FleetRecords
-
-    return FleetRecords(store).serving()
+    return store.leases.serving()
 
 
 def keeping_up(beats: Sequence[Heartbeat | None], now: datetime) -> str | None:

@@ -32,7 +32,7 @@ def record_pass(
     settings = worker.settings
     if worker.dry_run:
         return None
-    beat = worker.store.record_pass(
+    beat = worker.store.leases.record_pass(
         settings.name,
         interval=settings.poll_interval,
         error=None if error is None else str(error),
@@ -59,7 +59,7 @@ def verify_refused_credentials(worker: Worker) -> None:
     """At a daemon's start: if Bluesky refused the credentials before, try them once now (the
     operator restarts after fixing them), so `status --check` does not stay red until the next
     issue; a sign-in that reuses the saved session costs no createSession."""
-    beat = worker.store.heartbeat(worker.settings.name)
+    beat = worker.store.leases.heartbeat(worker.settings.name)
     if worker.settings.dry_run or beat is None or beat.auth_error is None:
         return
     try:
@@ -67,7 +67,7 @@ def verify_refused_credentials(worker: Worker) -> None:
     except AuthError as exc:
         event(logger, "bluesky.still_refused", logging.ERROR, error=str(exc))
         return
-    worker.store.record_pass(
+    worker.store.leases.record_pass(
         worker.settings.name, interval=worker.settings.poll_interval, error=beat.last_error,
         auth_ok=True,
     )  # fmt: skip
@@ -95,8 +95,8 @@ def _ago(delta: timedelta) -> str:
 
 def check(store: Store, bot: str, now: datetime) -> Health:
     """`status --check` for one bot: healthy, or one line naming every problem."""
-    issues = store.issues([IssueState.FAILED, IssueState.HELD])
-    return judge(bot, store.heartbeat(bot), issues, now)
+    issues = store.issues.all([IssueState.FAILED, IssueState.HELD])
+    return judge(bot, store.leases.heartbeat(bot), issues, now)
 
 
 def judge(bot: str, beat: Heartbeat | None, issues: list[StoredIssue], now: datetime) -> Health:

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.core.address import ThreadPost
 from bot.core.post import post_url
 from bot.core.rkey import PARTS, is_tid, keys_from_root, thread_keys
-from bot.store.api import PostRef, StoredIssue
+from bot.store.api import StoredIssue
 
 if TYPE_CHECKING:
     from bot.bluesky.records import PostedThread
@@ -122,8 +123,9 @@ def _hhmm(when: datetime | None) -> str:
     return when.strftime("%Y-%m-%d %H:%M UTC") if when is not None else "?"
 
 
-def post_refs(thread: PostedThread, offset: int = 0) -> list[PostRef]:
-    return [PostRef(offset + p.place, p.rkey, p.uri, p.cid) for p in thread.posts]
+def post_refs(thread: PostedThread, offset: int = 0) -> list[ThreadPost]:
+    """The thread's posts at their places among the issue's posts (after `offset` earlier)."""
+    return [ThreadPost(offset + p.place, p.address) for p in thread.posts]
 
 
 def thread_roots(stored: StoredIssue, posts: Sequence[Any]) -> list[str]:

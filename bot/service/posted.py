@@ -9,13 +9,12 @@ it was uploaded, the page just cannot show it)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from bot.core.address import AtUri
-from bot.core.post import post_url
+from bot.core.media import Thumb
+from bot.core.post import Post, post_url
 from bot.errors import ConfigError, PublishError
-from bot.html.page import NOT_FOUND, PageSection, Thumb, render_page
+from bot.html.page import Gone, PageSection, render_page
 from bot.log import event
 from bot.service.outcomes import thread_roots
 from bot.settings import Settings
@@ -48,7 +47,7 @@ def posted_page(
         from bot.bluesky.connection import Connection
         from bot.bluesky.publisher import Publisher
 
-        sessions = store.session_keeper(settings.bsky_handle or "", settings.bsky_service)
+        sessions = store.sessions.keeper(settings.bsky_handle or "", settings.bsky_service)
         with Publisher(Connection.from_settings(settings, sessions)) as own:
             sections, thumbs = posted_sections(store, own, limit)
     return render_page(
@@ -66,12 +65,13 @@ def posted_sections(
     """One section per recent issue with recorded posts (newest first), its threads' records
     read from the PDS, and the cards' thumbnails (by card URI) read from the PDS."""
     did = publisher.connection.sign_in()
-    sections = [_section(item, publisher, did) for item in store.recent(limit) if item.posts]
+    sections = [_section(item, publisher, did) for item in store.posts.recent(limit) if item.posts]
     thumbs: dict[str, Thumb] = {}
     for section in sections:
         for thread in section.threads:
-            for record in thread:
-                _add_thumb(record, publisher, thumbs)
+            for post in thread:
+                if isinstance(post, Post):
+                    _add_thumb(post, publisher, thumbs)
     return sections, thumbs
 
 
@@ -81,17 +81,19 @@ def _section(item: IssueWithPosts, publisher: Publisher, did: str) -> PageSectio
     roots = thread_roots(issue, posts)
     # Read only what is on our account; a post recorded by hand under another account's URI
     # cannot be read with this session and is shown as not found.
-    read = iter(publisher.read_records([p.rkey for p in posts if _repo(p.uri) == did]))
-    records: list[Mapping[str, Any]] = []
-    for post in posts:
-        got = next(read) if _repo(post.uri) == did else None
-        records.append(got or {"$type": NOT_FOUND, "uri": post.uri, "notFound": True})
-    threads: list[list[Mapping[str, Any]]] = []
-    for post, record in zip(posts, records, strict=True):
+    ours = [p.address.at.is_post and p.address.repo == did for p in posts]
+    read = iter(publisher.read_posts([p.rkey for p, mine in zip(posts, ours, strict=True)
+                                      if mine]))
+    shown: list[Post | Gone] = []
+    for post, mine in zip(posts, ours, strict=True):
+        got = next(read) if mine else None
+        shown.append(got or Gone(post.uri))
+    threads: list[list[Post | Gone]] = []
+    for post, drawn in zip(posts, shown, strict=True):
         if not threads or post.uri in roots:
             threads.append([])
-        threads[-1].append(record)
-    gone = sum(1 for r in records if r.get("$type") == NOT_FOUND)
+        threads[-1].append(drawn)
+    gone = sum(1 for d in shown if isinstance(d, Gone))
     event(logger, "posted.read", link=issue.link, posts=len(posts), gone=gone or None)
     entry = {
         "guid": issue.guid,
@@ -102,39 +104,14 @@ def _section(item: IssueWithPosts, publisher: Publisher, did: str) -> PageSectio
     return PageSection(entry=entry, threads=threads)
 
 
-def _repo(uri: str) -> str:
-    """The DID of an at:// post URI ('' when it is not one)."""
-    try:
-        address = AtUri.parse(uri)
-    except ValueError:
-        return ""
-    return address.repo if address.is_post else ""
-
-
-def _add_thumb(record: Mapping[str, Any], publisher: Publisher, thumbs: dict[str, Thumb]) -> None:
-    embed = record.get("embed")
-    external = embed.get("external") if isinstance(embed, Mapping) else None
-    blob = external.get("thumb") if isinstance(external, Mapping) else None
-    if not isinstance(external, Mapping) or not isinstance(blob, Mapping):
-        return
-    uri = str(external.get("uri", ""))
-    cid = _blob_cid(blob)
-    if not cid or uri in thumbs:
+def _add_thumb(post: Post, publisher: Publisher, thumbs: dict[str, Thumb]) -> None:
+    blob = post.card.uploaded if post.card is not None else None
+    if post.card is None or blob is None or not blob.cid or post.card.uri in thumbs:
         return
     try:
-        data = publisher.read_blob(cid)
+        data = publisher.read_blob(blob.cid)
     except PublishError as exc:  # the page still shows the card, with "thumbnail uploaded"
-        event(logger, "posted.thumb_unreadable", logging.WARNING, cid=cid, error=str(exc))
+        event(logger, "posted.thumb_unreadable", logging.WARNING, cid=blob.cid, error=str(exc))
         return
     if data is not None:
-        thumbs[uri] = (data, str(blob.get("mimeType") or "application/octet-stream"))
-
-
-def _blob_cid(blob: Mapping[str, Any]) -> str | None:
-    """A blob reference's CID: {"ref": {"$link": cid}}, or the legacy {"cid": cid}."""
-    ref = blob.get("ref")
-    if isinstance(ref, Mapping) and isinstance(ref.get("$link"), str):
-        return str(ref["$link"])
-    legacy = blob.get("cid")
-    return legacy if isinstance(legacy, str) else None
-
+        thumbs[post.card.uri] = Thumb(data, blob.mime)

@@ -21,6 +21,7 @@ from shlex import quote
 from typing import TYPE_CHECKING, Any
 
 from bot.bluesky.records import FoundBy, PostedThread
+from bot.core.address import ThreadPost
 from bot.core.model import Issue
 from bot.core.news import as_utc, sane_published
 from bot.core.plan import Known, OnAccount, Plan, Step
@@ -38,7 +39,7 @@ from bot.log import event
 from bot.notify import Alert, Notifier
 from bot.service.outcomes import IssueOutcome, Outcome, post_refs, thread_roots
 from bot.settings import Settings
-from bot.store.api import IssueState, PostRef, Store, StoredIssue, StoredPost, Upserted
+from bot.store.api import IssueState, Store, StoredIssue, StoredPost, Upserted
 
 if TYPE_CHECKING:
     from bot.bluesky.gates import Gates
@@ -54,14 +55,14 @@ def record_issue(
     store: Store, feed_url: str, issue: Issue, state: IssueState = IssueState.SEEN,
     *, now: datetime | None = None, reason: str | None = None,
 ) -> Upserted:
-    """Record an issue read from the feed (new: in `state`; known: see Store.upsert_issue). A
+    """Record an issue read from the feed (new: in `state`; known: see Issues.upsert). A
     date outside the sane window (the editor's commands read the feed themselves) is stored as
     the known one, or now (bot.core.news.sane_published)."""
     published, odd = sane_published(issue.published, now=now or datetime.now(UTC))
     if odd:  # rare: the stored date, when there is one, is kept
-        known = store.find_issue(feed_url, issue.guid)
+        known = store.issues.find(feed_url, issue.guid)
         published = known.published if known and known.published else published
-    return store.upsert_issue(
+    return store.issues.upsert(
         feed_url,
         guid=issue.guid,
         link=issue.link,
@@ -147,7 +148,7 @@ def known_of(store: Store, stored: StoredIssue | None, *, first_run: bool = Fals
         return Known(first_run=first_run, newest_known=newest_known, on_account=on_account)
     roots: tuple[str, ...] = ()
     if stored.state is _S.POSTED:
-        roots = tuple(thread_roots(stored, store.posts(stored.id)))
+        roots = tuple(thread_roots(stored, store.posts.of(stored.id)))
     return Known(state=stored.state, first_seen=stored.created_at, approved=stored.approved,
                  left_feed=stored.left_feed, error=stored.error, posted=roots,
                  on_account=on_account)
@@ -245,7 +246,7 @@ class IssuePoster(abc.ABC):
         """Record keys per thread (part = the thread's index); those of a thread with posts on
         record (`recorded`, read from the store when not given) follow from its recorded first
         key (bot.core.rkey.keys_from_root)."""
-        posts = self.store.posts(stored.id) if recorded is None else recorded
+        posts = self.store.posts.of(stored.id) if recorded is None else recorded
         root = next((p.rkey for p in posts if p.place == 0), None)
         if root is not None and is_tid(root):
             return [keys_from_root(root, len(t), part) for part, t in enumerate(threads)]
@@ -280,7 +281,7 @@ class IssuePoster(abc.ABC):
             return ready
         stored = ready
         self._free_dead_claim(stored)
-        moved = self.store.claim_posting(stored.id, self.worker_id, self.lease_seconds)
+        moved = self.store.issues.claim_posting(stored.id, self.worker_id, self.lease_seconds)
         if moved is None:
             event(logger, "issue.busy", link=link, note="another worker holds its claim")
             return IssueOutcome(link, issue.title, Outcome.BUSY, error="claimed by another worker")
@@ -292,7 +293,7 @@ class IssuePoster(abc.ABC):
                 except ThreadError as exc:
                     return self._failed(stored, issue, str(exc))
             fresh = considered is not None and considered.fresh
-            recorded_posts = [] if fresh else self.store.posts(stored.id)
+            recorded_posts = [] if fresh else self.store.posts.of(stored.id)
             keys = self.keys(stored, threads, recorded_posts)
             gates, pin = self._thread_settings(stored)
             total = sum(len(t) for t in threads)
@@ -323,14 +324,15 @@ class IssuePoster(abc.ABC):
             posted: list[PostedThread] = []
             offset = recorded = 0
             for part, thread in enumerate(threads):
-                if part and not self.store.claim(stored.id, self.worker_id, self.lease_seconds):
+                if part and not self.store.issues.claim(stored.id, self.worker_id,
+                                                        self.lease_seconds):
                     raise PublishError(f"{link}: lost the claim to another worker")
                 thumbs = self._thumbs(thread)
                 done = self.publisher.publish(thread, keys[part], thumbs, link=link,
                                               gates=gates, pin=pin and part == 0,
                                               absent=absent and part == 0)
                 if part < len(threads) - 1:  # a crash before the next part keeps this one's rows
-                    self.store.record_posts(stored.id, post_refs(done, offset))
+                    self.store.posts.record(stored.id, post_refs(done, offset))
                     recorded = offset + len(thread)
                 offset += len(thread)
                 posted.append(done)
@@ -339,18 +341,18 @@ class IssuePoster(abc.ABC):
         except RecordInvalid as exc:
             return self._failed(stored, issue, str(exc))
         except AuthError:
-            if stored.state is _S.POSTING and not self.store.posts(stored.id):
+            if stored.state is _S.POSTING and not self.store.posts.of(stored.id):
                 # Nothing written: queued again, not left looking like an interrupted post.
-                self.store.requeue(stored.id, self.worker_id)
+                self.store.issues.requeue(stored.id, self.worker_id)
             else:
-                self.store.release(stored.id, self.worker_id)
+                self.store.issues.release(stored.id, self.worker_id)
             raise
         except Stopped:
-            self.store.release(stored.id, self.worker_id)
+            self.store.issues.release(stored.id, self.worker_id)
             event(logger, "issue.left", link=link, note="stopping; the next pass completes it")
             raise
         except PublishError as exc:
-            self.store.release(stored.id, self.worker_id)
+            self.store.issues.release(stored.id, self.worker_id)
             event(logger, "issue.deferred", logging.WARNING, link=link, error=str(exc))
             return IssueOutcome(link, issue.title, Outcome.DEFERRED, error=str(exc))
 
@@ -366,26 +368,27 @@ class IssuePoster(abc.ABC):
             # that may be whole would be a second copy.
             return stored
         if force:
-            return self.store.repost(stored.id)
+            return self.store.issues.repost(stored.id)
         if state is _S.POSTED:
-            posts = self.store.posts(stored.id)
+            posts = self.store.posts.of(stored.id)
             roots = tuple(thread_roots(stored, posts))
             return IssueOutcome(issue.link, issue.title, Outcome.ALREADY_POSTED, len(posts), roots)
         if state is _S.FAILED:
-            return self.store.retry(stored.id)
+            return self.store.issues.retry(stored.id)
         if state is _S.HELD:  # the editor posts it by hand: that is an approval
-            return self.store.approve(stored.id)
+            return self.store.issues.approve(stored.id)
         if state is _S.SKIPPED:
-            stored = self.store.mark_seen(stored.id)
+            stored = self.store.issues.mark_seen(stored.id)
         if stored.state is _S.SEEN:
-            return self.store.queue(stored.id)
+            return self.store.issues.queue(stored.id)
         return stored
 
     def _free_dead_claim(self, stored: StoredIssue) -> None:
         """Release a claim whose holder process is gone from this host (killed mid-post), so
         its thread is completed now instead of when its lease runs out (`holder_gone`)."""
         holder = stored.claimed_by
-        if holder and holder_gone(holder, self.worker_id) and self.store.release(stored.id, holder):
+        if (holder and holder_gone(holder, self.worker_id)
+                and self.store.issues.release(stored.id, holder)):
             event(logger, "issue.claim_freed", link=stored.link, holder=holder,
                   note="its process is gone")
 
@@ -400,7 +403,7 @@ class IssuePoster(abc.ABC):
 
         pin = self.profile.thread.pin_latest and not any(
             when(s.published) > when(stored.published)
-            for s in self.store.issues((_S.POSTED,), feed_url=stored.feed_url)
+            for s in self.store.issues.all((_S.POSTED,), feed_url=stored.feed_url)
             if s.id != stored.id
         )
         return Gates.of(self.profile.thread), pin
@@ -415,13 +418,13 @@ class IssuePoster(abc.ABC):
     ) -> IssueOutcome:
         """posting → posted under the claim, with the rows of the posts not `recorded` yet
         (each post row is written once)."""
-        refs: list[PostRef] = []
+        refs: list[ThreadPost] = []
         for t in threads:
             refs.extend(post_refs(t, len(refs)))
         try:
-            self.store.mark_posted(stored.id, refs[recorded:], self.worker_id)
+            self.store.issues.mark_posted(stored.id, refs[recorded:], self.worker_id)
         except StoreConflict:
-            if self.store.issue(stored.id).state is not _S.POSTED:
+            if self.store.issues.get(stored.id).state is not _S.POSTED:
                 raise  # someone moved it elsewhere meanwhile: say so
         roots = tuple(t.root_uri for t in threads)
         if already:
@@ -455,7 +458,7 @@ class IssuePoster(abc.ABC):
         )
 
     def _failed(self, stored: StoredIssue, issue: Issue, error: str) -> IssueOutcome:
-        self.store.mark_failed(stored.id, error, worker_id=self.worker_id)
+        self.store.issues.mark_failed(stored.id, error, worker_id=self.worker_id)
         event(logger, "issue.failed", logging.ERROR, link=issue.link, error=error)
         self.notifier.send(
             Alert.FAILED,

@@ -219,7 +219,7 @@ class Worker(IssuePoster):
             from bot.bluesky.connection import Connection
             from bot.bluesky.publisher import Publisher
 
-            sessions: Any = self.store.session_keeper(
+            sessions: Any = self.store.sessions.keeper(
                 self.settings.bsky_handle or "", self.settings.bsky_service
             )
             if self.dry_run:  # it reads the account, and writes nothing: not even the session
@@ -266,7 +266,7 @@ class Worker(IssuePoster):
         if not is_url(url):
             result.fetched = Fetched.READ
             return self.read_feed(url)[0]
-        state = self.store.feed(url)
+        state = self.store.feeds.get(url)
         validators: Validators | None = Validators(state.etag, state.last_modified)
         if state.pending:  # their content is needed: a 304 would not carry it
             event(logger, "feed.refetch", url=url, pending=state.pending)
@@ -275,12 +275,12 @@ class Worker(IssuePoster):
             fetched = (self._feed_fetch or fetch_feed)(url, validators, **self._feed_kwargs(url))
         except Exception as exc:
             if not self.dry_run and not isinstance(exc, Stopped):
-                self.store.record_check(url, f"failed: {exc}")
+                self.store.feeds.record_check(url, f"failed: {exc}")
             raise
         if fetched.not_modified:
             result.fetched = Fetched.NOT_MODIFIED
             if not self.dry_run:
-                self.store.record_check(url, "not_modified")
+                self.store.feeds.record_check(url, "not_modified")
             return None
         result.fetched = Fetched.FETCHED
         self._validators = fetched.validators
@@ -320,7 +320,7 @@ class Worker(IssuePoster):
             return self._dry_pass(issues, result, known)
         self._record(issues, result, known)
         in_feed = {i.guid: i for i in issues}
-        for s in self.store.issues(_PENDING, feed_url=url):  # oldest first
+        for s in self.store.issues.all(_PENDING, feed_url=url):  # oldest first
             if stopping():
                 result.stopped = True
                 break
@@ -338,9 +338,9 @@ class Worker(IssuePoster):
             checked = f"processed, {problems} problems" if problems else "processed"
         if self._validators is not None and not result.stopped:
             v = self._validators  # and the check, in the same transaction
-            self.store.save_validators(url, v.etag, v.last_modified, checked)
+            self.store.feeds.save_validators(url, v.etag, v.last_modified, checked)
         elif checked is not None:
-            self.store.record_check(url, checked)
+            self.store.feeds.record_check(url, checked)
         return result
 
     def _sane_dates(self, issues: Sequence[Issue], known: FeedKnown) -> list[Issue]:
@@ -366,7 +366,7 @@ class Worker(IssuePoster):
 
     def known(self) -> FeedKnown:
         """The feed's issues in the store now, for deciding what is news in this pass."""
-        known = {s.guid: s for s in self.store.issues(feed_url=self.settings.feed_url)}
+        known = {s.guid: s for s in self.store.issues.all(feed_url=self.settings.feed_url)}
         return FeedKnown(
             issues=known,
             newest=max((s.published for s in known.values() if s.published), default=None),
@@ -388,7 +388,7 @@ class Worker(IssuePoster):
         for issue in sorted(issues, key=published_key, reverse=True):
             old = known.issues.get(issue.guid)
             if old is not None and _back_in_feed(old):
-                self.store.retry(old.id)
+                self.store.issues.retry(old.id)
                 event(logger, "issue.back", link=issue.link, note="in the feed again; queued")
             if old is not None and (old.content_hash, old.link, old.title, old.published) == (
                 issue.content_hash,
@@ -405,7 +405,7 @@ class Worker(IssuePoster):
         # entry. The dates are sane already (`_sane_dates`).
         for start in range(0, len(todo), _BATCH):
             batch = todo[start:start + _BATCH]
-            done = self.store.upsert_issues(url, [
+            done = self.store.issues.upsert_many(url, [
                 NewIssue(guid=i.guid, link=i.link, title=i.title, published=as_utc(i.published),
                          content_hash=i.content_hash, state=v.state,
                          reason=v.reason if v.state is _S.HELD else None)
@@ -553,7 +553,7 @@ class Worker(IssuePoster):
         asked = False
         generation = stored.generation if stored is not None else 0
         fresh = stored is None or stored.id in self._fresh
-        recorded = [] if fresh or stored is None else self.store.posts(stored.id)
+        recorded = [] if fresh or stored is None else self.store.posts.of(stored.id)
         if (by is not Asker.FORCE and generation == 0 and not recorded
                 and self.can_read_account()):
             wanted = threads if first.step is not Step.ANNOUNCE or not threads else [threads[0][:1]]
@@ -609,8 +609,8 @@ class Worker(IssuePoster):
 
     def _gone(self, s: StoredIssue) -> IssueOutcome:
         """A queued issue that left the feed: it cannot be composed any more."""
-        if self.store.claim(s.id, self.worker_id, self.lease_seconds):
-            self.store.mark_failed(s.id, GONE, left_feed=True, worker_id=self.worker_id)
+        if self.store.issues.claim(s.id, self.worker_id, self.lease_seconds):
+            self.store.issues.mark_failed(s.id, GONE, left_feed=True, worker_id=self.worker_id)
             event(logger, "issue.gone", logging.WARNING, link=s.link)
             self.notifier.send(Alert.FAILED, f"Not posted: {s.title}: {GONE}", s.link)
             return IssueOutcome(s.link, s.title, Outcome.GONE, error=GONE)
@@ -618,7 +618,7 @@ class Worker(IssuePoster):
 
     def _failed_unclaimed(self, stored: StoredIssue, issue: Issue, error: str) -> IssueOutcome:
         """An issue that cannot be composed: failed, under its claim."""
-        if not self.store.claim(stored.id, self.worker_id, self.lease_seconds):
+        if not self.store.issues.claim(stored.id, self.worker_id, self.lease_seconds):
             return IssueOutcome(issue.link, issue.title, Outcome.BUSY,
                                 error="claimed by another worker")
         return self._failed(stored, issue, error)
@@ -632,14 +632,14 @@ class Worker(IssuePoster):
         if plan(issue, known, self.profile, self._clock(), self.rules).step is Step.HOLD:
             return
         try:
-            self.store.unhold(held.id)
+            self.store.issues.unhold(held.id)
         except StoreConflict:  # the editor moved it meanwhile: their decision stands
             return
         event(logger, "issue.unheld", link=issue.link, was=held.error)
 
     def _hold(self, stored: StoredIssue, issue: Issue, reason: str) -> IssueOutcome:
         try:
-            self.store.hold(stored.id, reason)
+            self.store.issues.hold(stored.id, reason)
         except StoreConflict:  # another worker moved it meanwhile: its outcome, not ours
             return IssueOutcome(issue.link, issue.title, Outcome.BUSY, error="moved meanwhile")
         event(logger, "issue.held", logging.WARNING, link=issue.link, reason=reason)

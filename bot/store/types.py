@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.core.address import PostAddress
 from bot.store.models import IssueState
 
 
@@ -21,25 +22,28 @@ class FeedState:
 
 
 @dataclass(frozen=True)
-class PostRef:
-    """One post of a thread as written to Bluesky; place 0 is the root."""
-
-    place: int
-    rkey: str
-    uri: str
-    cid: str | None = None
-
-
-@dataclass(frozen=True)
 class StoredPost:
-    """A recorded post, with the generation (0, then +1 per forced repost) of its thread."""
+    """A recorded post: where it is (the one address type, bot.core.address), its place in the
+    thread, the generation (0, then +1 per forced repost) of its thread and when it was
+    recorded. The row's generation and time are the store's own; the address is not repeated
+    as loose uri/rkey/cid fields, so a row and a post the publisher wrote are the same value."""
 
     generation: int
     place: int
-    rkey: str
-    uri: str
-    cid: str | None
+    address: PostAddress
     created_at: datetime
+
+    @property
+    def uri(self) -> str:
+        return self.address.uri
+
+    @property
+    def rkey(self) -> str:
+        return self.address.rkey
+
+    @property
+    def cid(self) -> str | None:
+        return self.address.cid
 
 
 @dataclass(frozen=True)
