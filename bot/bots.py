@@ -19,6 +19,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import rtoml
+
 from bot.errors import ConfigError
 from bot.settings import Passed, Settings, load_dotenv_files, load_settings, origin_of
 
@@ -99,9 +101,7 @@ def _tables(path: Path) -> list[dict[str, Any]]:
     """The file's [[bots]] tables; a file that cannot be read as such is one line."""
     try:
         text = path.read_text(encoding="utf-8")
-        data = read_flat(text)
-        if data is None:  # anything but the plain shape: TOML's own reader, its own errors
-            data = tomllib.loads(text)
+        data = read_toml(text)
     except FileNotFoundError:
         raise ConfigError(f"BOTS_FILE: {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -121,43 +121,17 @@ def _tables(path: Path) -> list[dict[str, Any]]:
     return tables
 
 
-# One line of the plain shape a bots file has (10,000 bots are 70,000 such lines): blank, a
-# comment, `[[bots]]`, or `key = "string" | integer | true | false`, each with an optional
-# comment. TOML 1.0's own rules for these: bare keys, basic strings without escapes (no control
-# character but tab), integers without leading zeros or underscores.
-_COMMENT = r"(?:#[^\x00-\x08\x0a-\x1f\x7f]*)?"
-_FLAT_LINE = re.compile(
-    r"[ \t]*(?:(\[\[[ \t]*bots[ \t]*\]\])|([A-Za-z0-9_-]+)[ \t]*=[ \t]*"
-    r"(?:\"([^\"\\\x00-\x08\x0a-\x1f\x7f]*)\"|([+-]?(?:0|[1-9][0-9]*))|(true|false)))?"
-    r"[ \t]*" + _COMMENT)
-
-
-def read_flat(text: str) -> dict[str, Any] | None:
-    """The file as tomllib reads it, when every line is of the plain shape above; else None
-    (tomllib then reads it, and says what is wrong). tomllib is pure Python and spends ~0.4 s
-    on 10,000 bots; this is one regular expression a line, ~6 times faster, so that `status
-    --check` over a big fleet stays quick. Anything else (arrays, floats, escapes, a key seen
-    twice in a table, a key before the first [[bots]]) is left to tomllib."""
-    tables: list[dict[str, Any]] = []
-    table: dict[str, Any] | None = None
-    match = _FLAT_LINE.fullmatch
-    lines = text.split("\n")
-    for n, line in enumerate(lines, 1):
-        if line.endswith("\r") and n < len(lines):  # CRLF; a lone CR anywhere else fails
-            line = line[:-1]
-        m = match(line)
-        if m is None:
-            return None
-        header, key, string, integer, boolean = m.groups()
-        if header is not None:
-            table = {}
-            tables.append(table)
-        elif key is not None:
-            if table is None or key in table:
-                return None
-            table[key] = (string if string is not None else int(integer)
-                          if integer is not None else boolean == "true")
-    return {"bots": tables} if tables else None
+def read_toml(text: str) -> dict[str, Any]:
+    """The bots file's TOML. rtoml (TOML 1.0, in Rust) reads 10,000 bots in ~0.05 s where the
+    standard library's pure-Python tomllib takes ~0.3–0.45 s, which `status --check` over a big
+    fleet cannot afford. A file rtoml refuses is read again by tomllib, so a person sees
+    tomllib's message (line and column) as before, or tomllib reads what rtoml's stricter limits
+    refused (rtoml stops at a fixed nesting depth instead of recursing)."""
+    try:
+        data: dict[str, Any] = rtoml.loads(text)
+    except (rtoml.TomlParsingError, ValueError):
+        return tomllib.loads(text)
+    return data
 
 
 @dataclass

@@ -282,14 +282,13 @@ def test_the_cli_says_what_is_wrong_in_one_line_and_exits_2(tmp_path, args, text
     GOOD + 'cards = \'off\'\n',  # a literal string: TOML's own reader
 ], ids=["plain", "crlf", "comments", "spacing", "array", "float", "escape", "literal"])
 def test_a_bots_file_reads_the_same_in_every_toml_spelling(tmp_path, text):
-    """The plain shape of a bots file is read line by line (10,000 bots in a fraction of a
-    second); any other spelling TOML allows is read by TOML's reader: the same bots either way."""
+    """A bots file is read by rtoml (10,000 bots in a fraction of a second): every spelling
+    TOML allows gives what the standard library's reader gives, so the same bots."""
     import tomllib
 
-    from bot.bots import read_flat
+    from bot.bots import read_toml
 
-    fast = read_flat(text)
-    assert fast is None or fast == tomllib.loads(text)
+    assert read_toml(text) == tomllib.loads(text)
     bots = load_bots(bots_env(tmp_path, text), dotenv=False)
     assert [b.name for b in bots] == ["bwr", "bwr-es"]
     assert bots[0].poll_interval == 600 and bots[1].cards == ("rich" if text.count("cards") < 1
@@ -302,9 +301,7 @@ def test_a_bots_file_reads_the_same_in_every_toml_spelling(tmp_path, text):
     (GOOD + 'poll_interval = 0600\n', "not valid TOML"),  # a leading zero
     (GOOD + 'cards = "o\x01ff"\n', "not valid TOML"),  # a control character
 ])
-def test_a_bots_file_the_line_reader_declines_is_judged_by_toml(tmp_path, text, why):
-    """What the line reader does not take is TOML's to judge: the same one line as ever."""
-    from bot.bots import read_flat
-
-    assert read_flat(text) is None
+def test_a_bots_file_that_is_not_toml_is_reported_in_tomls_words(tmp_path, text, why):
+    """A file that is not TOML is reported in the standard reader's words (line and column),
+    the same one line as ever."""
     assert why in error_of(bots_env(tmp_path, text))
