@@ -161,11 +161,20 @@ def origin_of(var: str, value: str | None = None) -> str:
         "set in the environment"
 
 
-def load_settings(env: dict[str, str] | None = None, dotenv: bool = True) -> Settings:
+# A check of one value (raises ConfigError), and the checks already passed in one reading of a
+# bots file: its bots share most values (the service, the profile, the database), and a check
+# that stats a file or parses a URL is then done once, not 10,000 times.
+Check = Callable[[str], None]
+Passed = set[tuple[Check, str]]
+
+
+def load_settings(env: dict[str, str] | None = None, dotenv: bool = True,
+                  name: str = DEFAULT_BOT, passed: Passed | None = None) -> Settings:
     """Settings from `env` (default: os.environ after reading `.env` without overriding). A
-    wrong value read from a `.env` file names that file."""
+    wrong value read from a `.env` file names that file. `passed`: the checks passed already
+    (see Passed), kept by the caller for as long as their answers hold."""
     try:
-        return _load_settings(env, dotenv)
+        return _load_settings(env, dotenv, name, set() if passed is None else passed)
     except ConfigError as exc:
         var, sep, why = str(exc).partition(": ")
         value = (os.environ if env is None else env).get(var)
@@ -174,7 +183,8 @@ def load_settings(env: dict[str, str] | None = None, dotenv: bool = True) -> Set
         raise
 
 
-def _load_settings(env: dict[str, str] | None, dotenv: bool) -> Settings:
+def _load_settings(env: dict[str, str] | None, dotenv: bool, name: str,
+                   passed: Passed) -> Settings:
     if env is None:
         if dotenv:
             load_dotenv_files()
@@ -184,12 +194,13 @@ def _load_settings(env: dict[str, str] | None, dotenv: bool) -> Settings:
         v = env.get(name)
         return v.strip() if v is not None and v.strip() != "" else None
 
+    def once(check: Check, value: str) -> None:
+        if (check, value) not in passed:
+            check(value)
+            passed.add((check, value))
+
     service = get("BSKY_SERVICE") or DEFAULT_SERVICE
-    parsed = urlparse(service)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigError(
-            f"BSKY_SERVICE: {service!r} is not an http(s) URL like https://bsky.social"
-        )
+    once(_check_service, service)
     handle = get("BSKY_HANDLE")
     password = get("BSKY_APP_PASSWORD")
     if handle and not password:
@@ -231,12 +242,11 @@ def _load_settings(env: dict[str, str] | None, dotenv: bool) -> Settings:
         return value
 
     bot_config = get("BOT_CONFIG") or BUNDLED_PROFILE
-    if not Path(bot_config).is_file():
-        raise ConfigError(f"BOT_CONFIG: profile file {bot_config} does not exist")
+    once(_check_profile, bot_config)
     database_url = get("DATABASE_URL") or default_database_url()
-    _check_database_url(database_url)
+    once(_check_database_url, database_url)
     if get("DATABASE_URL"):
-        _check_sqlite_folder(database_url)
+        once(_check_sqlite_folder, database_url)
     feed_url = get("FEED_URL") or DEFAULT_FEED_URL
     feed_scheme = urlparse(feed_url).scheme.lower()
     # A path is fine (the feed may be a local file); a scheme the fetcher cannot read is not;
@@ -252,6 +262,7 @@ def _load_settings(env: dict[str, str] | None, dotenv: bool) -> Settings:
     cards, cards_allow_private = _card_settings(get)
     notify_url, notify_on, notify_format = _notify_settings(get)
     return Settings(
+        name=name,
         feed_url=feed_url,
         bsky_service=service.rstrip("/"),
         bsky_handle=handle,
@@ -268,6 +279,19 @@ def _load_settings(env: dict[str, str] | None, dotenv: bool) -> Settings:
         notify_format=notify_format,
         max_new_per_pass=int(number("MAX_NEW_PER_PASS", 5, 1, 10_000)),
     )
+
+
+def _check_service(service: str) -> None:
+    parsed = urlparse(service)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(
+            f"BSKY_SERVICE: {service!r} is not an http(s) URL like https://bsky.social"
+        )
+
+
+def _check_profile(bot_config: str) -> None:
+    if not Path(bot_config).is_file():
+        raise ConfigError(f"BOT_CONFIG: profile file {bot_config} does not exist")
 
 
 def looks_like_an_address(value: str) -> bool:

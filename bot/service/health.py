@@ -8,13 +8,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from bot.errors import AuthError, FeedError
 from bot.log import event, redact_url
 from bot.notify import Alert
 from bot.service.outcomes import Outcome, PollResult
-from bot.service.worker import Worker
 from bot.store.api import Heartbeat, IssueState, Store, StoredIssue
+
+if TYPE_CHECKING:  # status --check judges heartbeats: it loads no worker, no Bluesky client
+    from bot.service.worker import Worker
 
 logger = logging.getLogger(__name__)
 
