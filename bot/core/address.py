@@ -83,14 +83,11 @@ class PostAddress:
         return self.at.url
 
 
-@dataclass(frozen=True)
-class ThreadPost:
-    """One post of a thread at its place (0: the root). `written`: this call wrote it (the
-    publisher's answer; False for a post that was already there, or read back)."""
+class Addressed:
+    """A value that holds a post's `address` (a post of a thread, a stored post): its uri,
+    rkey, cid and bsky.app url read through, written once here for every such value."""
 
-    place: int
     address: PostAddress
-    written: bool = False
 
     @property
     def uri(self) -> str:
@@ -107,6 +104,16 @@ class ThreadPost:
     @property
     def url(self) -> str:
         return self.address.url
+
+
+@dataclass(frozen=True)
+class ThreadPost(Addressed):
+    """One post of a thread at its place (0: the root). `written`: this call wrote it (the
+    publisher's answer; False for a post that was already there, or read back)."""
+
+    place: int
+    address: PostAddress
+    written: bool = False
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.core.address import PostAddress
+from bot.core.address import Addressed, PostAddress
 from bot.store.models import IssueState
 
 
@@ -22,7 +22,7 @@ class FeedState:
 
 
 @dataclass(frozen=True)
-class StoredPost:
+class StoredPost(Addressed):
     """A recorded post: where it is (the one address type, bot.core.address), its place in the
     thread, the generation (0, then +1 per forced repost) of its thread and when it was
     recorded. The row's generation and time are the store's own; the address is not repeated
@@ -32,18 +32,6 @@ class StoredPost:
     place: int
     address: PostAddress
     created_at: datetime
-
-    @property
-    def uri(self) -> str:
-        return self.address.uri
-
-    @property
-    def rkey(self) -> str:
-        return self.address.rkey
-
-    @property
-    def cid(self) -> str | None:
-        return self.address.cid
 
 
 @dataclass(frozen=True)
